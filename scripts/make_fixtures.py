@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""Generate videx's synthetic fixtures, deterministically (fixed seeds).
+
+Writes into fixtures/ (or --out DIR):
+
+- cameras.csv: ~60 city cameras with view geometry and ~70 connected private doorbells, in a
+  synthetic city modelled on Hartford, CT (real neighborhood names, coordinates inside the real
+  city bounds 41.72-41.81 N, 72.72-72.64 W; every camera, address and owner is invented);
+- cameras-registered.geojson: registered-only private cameras (7-60 day retention);
+- incidents.csv: 419 synthetic shootings 2019-2023 (local times in America/New_York);
+- clips/CAMERA_ID/...: a dozen tiny H.264 clips (160x120, 10 fps, moving box, burned-in
+  camera clock) around the demo incident, named in the supported export styles, some with
+  sidecars, one corrupt, one truncated, one with no time source, one not a video;
+- clips/truth.json: ground truth for each clip (camera, true start, clock offset, motion spans).
+
+Nothing here describes a real person, camera or case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import random
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import cv2
+import ffmpeg
+import numpy as np
+
+SEED = 20230501
+TZ = ZoneInfo("America/New_York")
+BOUNDS = (41.72, -72.72, 41.81, -72.64)
+NEIGHBORHOODS = {
+    "Downtown": (41.7658, -72.6734), "Northeast": (41.7905, -72.6745),
+    "Clay Arsenal": (41.7760, -72.6835), "Upper Albany": (41.7800, -72.6985),
+    "Blue Hills": (41.7985, -72.7065), "Asylum Hill": (41.7705, -72.6925),
+    "Frog Hollow": (41.7600, -72.6855), "South Green": (41.7560, -72.6760),
+    "Barry Square": (41.7480, -72.6820), "South End": (41.7335, -72.6830),
+    "Behind the Rocks": (41.7435, -72.6995), "Parkville": (41.7580, -72.7045),
+    "Sheldon-Charter Oak": (41.7585, -72.6680), "North Meadows": (41.7880, -72.6640),
+    "West End": (41.7650, -72.7085), "Southwest": (41.7305, -72.7055),
+}
+# Weight of each neighborhood in the synthetic shootings (higher: more incidents).
+SHOOTING_WEIGHT = {"Northeast": 8, "Clay Arsenal": 6, "Upper Albany": 6, "Frog Hollow": 5,
+                   "South Green": 4, "Barry Square": 4, "Blue Hills": 3, "Asylum Hill": 3,
+                   "Downtown": 2, "Behind the Rocks": 2, "Parkville": 2, "South End": 2,
+                   "Sheldon-Charter Oak": 2, "North Meadows": 1, "West End": 1, "Southwest": 1}
+STREETS = ["Main St", "Albany Ave", "Park St", "Broad St", "Wethersfield Ave", "Franklin Ave",
+           "Capitol Ave", "Farmington Ave", "Homestead Ave", "Barbour St", "Garden St",
+           "Enfield St", "Zion St", "Washington St", "Maple Ave", "Vine St", "Wooster St"]
+
+# The demo incident and the cameras around it (Frog Hollow, near Park St).
+DEMO_ID = "HPD-23-004120"
+DEMO_LAT, DEMO_LON = 41.76020, -72.68560
+DEMO_LOCAL = datetime(2023, 5, 1, 14, 30, 0)
+DEMO_CAMERAS = [
+    # id, source, integration, kind, bearing from incident (deg), distance (m), heading toward
+    # the incident?, fov, range, clock offset (s), retention (days)
+    ("CITY-001", "city", "connected", "fixed", 20, 60, True, 70, 150, 0.0, 30),
+    ("CITY-002", "city", "connected", "ptz", 200, 120, True, 90, 200, 0.0, 30),
+    ("CITY-003", "city", "connected", "fixed", 300, 90, False, 60, 120, 0.0, 30),
+    ("CITY-004", "city", "connected", "fixed", 110, 180, True, 60, 250, 0.0, 30),
+    ("RING-001", "private", "connected", "doorbell", 70, 35, True, 160, 40, 0.0, 60),
+    ("RING-002", "private", "connected", "doorbell", 160, 45, True, 160, 60, 90.0, 60),
+    ("RING-003", "private", "connected", "doorbell", 250, 70, True, 160, 80, 0.0, 60),
+    ("BIZ-001", "private", "connected", "dvr", 340, 110, True, 100, 150, -42.0, 14),
+    ("PRIV-001", "private", "registered", "doorbell", 90, 80, None, None, None, 0.0, 30),
+    ("PRIV-002", "private", "registered", "dvr", 230, 150, None, None, None, 0.0, 7),
+    ("PRIV-003", "private", "registered", "doorbell", 10, 200, None, None, None, 0.0, 60),
+]
+
+
+def offset_point(lat, lon, bearing_deg, dist_m):
+    """Point ``dist_m`` metres from (lat, lon) along ``bearing_deg`` (small distances)."""
+    b = math.radians(bearing_deg)
+    dlat = dist_m * math.cos(b) / 111_320.0
+    dlon = dist_m * math.sin(b) / (111_320.0 * math.cos(math.radians(lat)))
+    return round(lat + dlat, 6), round(lon + dlon, 6)
+
+
+def clamp_to_city(lat, lon):
+    s, w, n, e = BOUNDS
+    return min(max(lat, s + 0.002), n - 0.002), min(max(lon, w + 0.002), e - 0.002)
+
+
+def make_cameras(rng: random.Random):
+    city, private, registered = [], [], []
+    names = list(NEIGHBORHOODS)
+    for i in range(60 - 4):
+        hood = names[i % len(names)]
+        lat, lon = clamp_to_city(*offset_point(*NEIGHBORHOODS[hood], rng.uniform(0, 360),
+                                               rng.uniform(50, 900)))
+        city.append({"id": f"CITY-{i + 101:03d}", "name": f"{hood} pole {i + 1}",
+                     "source": "city", "integration": "connected",
+                     "kind": rng.choice(["fixed", "fixed", "ptz"]), "lat": lat, "lon": lon,
+                     "heading_deg": rng.randrange(0, 360), "fov_deg": rng.choice([60, 70, 90]),
+                     "range_m": rng.choice([120, 150, 200]),
+                     "address": f"{rng.randrange(10, 999)} {rng.choice(STREETS)}",
+                     "neighborhood": hood, "retention_days": 30, "clock_offset_s": 0,
+                     "tz": "America/New_York"})
+    for i in range(70 - 4):
+        hood = rng.choices(names, weights=[SHOOTING_WEIGHT[h] for h in names])[0]
+        lat, lon = clamp_to_city(*offset_point(*NEIGHBORHOODS[hood], rng.uniform(0, 360),
+                                               rng.uniform(30, 1000)))
+        private.append({"id": f"RING-{i + 101:03d}", "name": f"Doorbell {i + 1}",
+                        "source": "private", "integration": "connected", "kind": "doorbell",
+                        "lat": lat, "lon": lon, "heading_deg": rng.randrange(0, 360),
+                        "fov_deg": 160, "range_m": 40,
+                        "address": f"{rng.randrange(10, 999)} {rng.choice(STREETS)}",
+                        "neighborhood": hood, "owner_name": f"Resident {i + 1}",
+                        "owner_contact": f"resident{i + 1}@example.org", "retention_days": 60,
+                        "clock_offset_s": rng.choice([0, 0, 0, 12, -7, 95]),
+                        "tz": "America/New_York"})
+    for i in range(20):
+        hood = rng.choice(names)
+        lat, lon = clamp_to_city(*offset_point(*NEIGHBORHOODS[hood], rng.uniform(0, 360),
+                                               rng.uniform(30, 1000)))
+        registered.append({"id": f"PRIV-{i + 101:03d}", "name": f"Registered camera {i + 1}",
+                           "source": "private", "integration": "registered",
+                           "kind": rng.choice(["doorbell", "dvr", "fixed"]), "lat": lat,
+                           "lon": lon, "address": f"{rng.randrange(10, 999)} "
+                           f"{rng.choice(STREETS)}", "neighborhood": hood,
+                           "owner_name": f"Owner {i + 1}",
+                           "owner_contact": f"owner{i + 1}@example.org",
+                           "retention_days": rng.choice([7, 14, 30, 60]), "clock_offset_s": 0,
+                           "tz": "America/New_York"})
+    for cid, source, integ, kind, bearing, dist, facing, fov, rng_m, offset, ret in DEMO_CAMERAS:
+        lat, lon = offset_point(DEMO_LAT, DEMO_LON, bearing, dist)
+        row = {"id": cid, "name": f"{cid.split('-')[0].title()} camera near Park St",
+               "source": source, "integration": integ, "kind": kind, "lat": lat, "lon": lon,
+               "address": f"{rng.randrange(300, 700)} Park St", "neighborhood": "Frog Hollow",
+               "retention_days": ret, "clock_offset_s": offset, "tz": "America/New_York"}
+        if facing is not None:
+            back = (bearing + 180) % 360
+            row.update(heading_deg=back if facing else (back + 180) % 360, fov_deg=fov,
+                       range_m=rng_m)
+        if source == "private":
+            row.update(owner_name=f"Owner of {cid}", owner_contact=f"{cid.lower()}@example.org")
+        (registered if integ == "registered" else city if source == "city" else private).append(
+            row)
+    return city + private, registered
+
+
+CAMERA_FIELDS = ["id", "name", "source", "integration", "kind", "lat", "lon", "heading_deg",
+                 "fov_deg", "range_m", "address", "neighborhood", "owner_name", "owner_contact",
+                 "retention_days", "clock_offset_s", "tz"]
+INCIDENT_FIELDS = ["id", "occurred_at", "time_uncertainty_s", "lat", "lon", "address",
+                   "neighborhood", "category", "victims", "shotspotter", "cleared", "cleared_at",
+                   "clearance_type"]
+
+
+def make_incidents(rng: random.Random):
+    """419 synthetic shootings in 2019-2023, local wall times in America/New_York."""
+    names = list(NEIGHBORHOODS)
+    rows = []
+    per_year = {2019: 78, 2020: 92, 2021: 91, 2022: 82, 2023: 76}
+    seq = 0
+    for year, count in per_year.items():
+        for _ in range(count - (1 if year == 2023 else 0)):
+            seq += 1
+            while True:
+                day = datetime(year, 1, 1) + timedelta(days=rng.randrange(365))
+                hour = rng.choices(range(24), weights=[6, 6, 5, 4, 2, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                                       3, 3, 4, 5, 6, 7, 8, 8, 7, 7])[0]
+                local = day.replace(hour=hour, minute=rng.randrange(60), second=0)
+                fold0 = local.replace(tzinfo=TZ, fold=0)
+                if fold0.utcoffset() == local.replace(tzinfo=TZ, fold=1).utcoffset():
+                    break  # never write a DST-ambiguous or missing wall time
+            hood = rng.choices(names, weights=[SHOOTING_WEIGHT[h] for h in names])[0]
+            lat, lon = clamp_to_city(*offset_point(*NEIGHBORHOODS[hood], rng.uniform(0, 360),
+                                                   rng.uniform(0, 700)))
+            rows.append(incident_row(rng, f"HPD-{year % 100:02d}-{seq * 7 + 1000:06d}", local,
+                                     lat, lon, hood))
+    demo = incident_row(rng, DEMO_ID, DEMO_LOCAL, DEMO_LAT, DEMO_LON, "Frog Hollow")
+    demo.update(category="non-fatal", victims=1, shotspotter="yes", time_uncertainty_s=60,
+                cleared="no", cleared_at="", clearance_type="", address="Park St at Broad St")
+    rows.append(demo)
+    rows.sort(key=lambda r: r["occurred_at"])
+    return rows
+
+
+def incident_row(rng, case_id, local, lat, lon, hood):
+    category = rng.choices(["fatal", "non-fatal", "shots-fired"], weights=[15, 60, 25])[0]
+    cleared = rng.random() < {"fatal": 0.5, "non-fatal": 0.25, "shots-fired": 0.15}[category]
+    cleared_at = (local + timedelta(days=rng.randrange(1, 200))) if cleared else None
+    return {"id": case_id, "occurred_at": local.strftime("%Y-%m-%d %H:%M:%S"),
+            "time_uncertainty_s": rng.choice([0, 0, 60, 120, 300]), "lat": lat, "lon": lon,
+            "address": f"{rng.randrange(10, 999)} {rng.choice(STREETS)}", "neighborhood": hood,
+            "category": category, "victims": 0 if category == "shots-fired" else
+            rng.choice([1, 1, 1, 2, 3]), "shotspotter": rng.choice(["yes", "no"]),
+            "cleared": "yes" if cleared else "no",
+            "cleared_at": cleared_at.strftime("%Y-%m-%d %H:%M:%S") if cleared_at else "",
+            "clearance_type": (rng.choice(["arrest"] * 9 + ["exceptional"]) if cleared else "")}
+
+
+def write_csv(path: Path, rows, fields):
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in fields})
+
+
+def write_geojson(path: Path, rows):
+    feats = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+              "properties": {k: v for k, v in r.items() if k not in ("lat", "lon")}}
+             for r in rows]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, indent=1) + "\n")
+
+
+# ------------------------------------------------------------------------------ clips
+W, H, FPS = 160, 120, 10
+UTC = timezone.utc
+DEMO_UTC = DEMO_LOCAL.replace(tzinfo=TZ).astimezone(UTC)
+
+# name (relative to clips/), camera, true start offset from the moment (s), duration (s),
+# motion spans (s from clip start), how the start is given, extra
+CLIPS = [
+    ("CITY-001/20230501_142956.mp4", "CITY-001", -4, 10, [(2.0, 7.0)], "filename", {}),
+    ("CITY-002/ch02_20230501142952.mp4", "CITY-002", -8, 10, [(6.0, 9.5)], "filename", {}),
+    ("CITY-003/2023-05-01 14-30-05.mp4", "CITY-003", 5, 8, [(1.0, 4.0)], "filename", {}),
+    ("CITY-004/20230501_142300.mp4", "CITY-004", -420, 6, [], "filename", {}),
+    ("RING-001/FrontDoor_2023-05-01T18-29-58Z.mp4", "RING-001", -2, 8, [(1.0, 6.0)],
+     "filename", {}),
+    ("RING-002/FrontDoor_2023-05-01T18-31-27Z.mp4", "RING-002", -3, 8, [(0.5, 3.5)],
+     "filename", {}),
+    ("RING-003/motion_event_0413.mp4", "RING-003", -5, 8, [(3.0, 7.5)], "sidecar",
+     {"sidecar": {"start": "2023-05-01T14:29:55-04:00", "device": "Front porch"}}),
+    ("RING-003/motion_event_0414.mp4", "RING-003", 40, 6, [(0.0, 2.0)], "sidecar",
+     {"sidecar": {"start": "2023-05-01 14:30:40", "tz": "America/New_York"}}),
+    ("BIZ-001/export.mp4", "BIZ-001", -6, 10, [(4.0, 8.0)], "metadata", {}),
+    ("CITY-001/static_20230501_143006.mp4", "CITY-001", 6, 6, [], "filename",
+     {"static": True}),
+    ("CITY-002/ch02_20230501143002.mp4", "CITY-002", 2, 6, [], "filename", {"frozen": True}),
+    ("BIZ-001/untimed.mp4", "BIZ-001", 0, 4, [(1.0, 3.0)], "none", {}),
+]
+BAD_FILES = ["RING-001/corrupt.mp4", "RING-002/truncated.mp4", "RING-003/notes.txt"]
+
+
+def render_clip(path: Path, camera_clock_start: datetime, duration_s: int, motion, seed: int,
+                static=False, frozen=False, creation_time: str | None = None):
+    """Encode a tiny H.264 clip: noisy street-grey background, a box moving during ``motion``
+    spans, and the camera's clock burned in at the top left."""
+    rs = np.random.default_rng(seed)
+    background = np.full((H, W, 3), 90, np.uint8)
+    background[80:, :] = 60  # "road"
+    background = np.clip(background + rs.integers(-8, 8, background.shape), 0, 255).astype(
+        np.uint8)
+    frames = []
+    for n in range(duration_s * FPS):
+        t = n / FPS
+        if frozen and t >= 1.0:
+            frames.append(frames[FPS - 1])
+            continue
+        frame = background.copy()
+        for a, b in motion:
+            if a <= t < b:
+                x = int(10 + (W - 40) * (t - a) / (b - a))
+                cv2.rectangle(frame, (x, 70), (x + 24, 100), (40, 40, 200), -1)
+        if not static:
+            stamp = (camera_clock_start + timedelta(seconds=int(t))).strftime("%H:%M:%S")
+        else:
+            stamp = camera_clock_start.strftime("%H:%M:%S")
+        cv2.putText(frame, stamp, (4, 14), cv2.FONT_HERSHEY_PLAIN, 0.9, (255, 255, 255), 1)
+        frames.append(frame)
+    out_kwargs = {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "veryfast", "crf": 32,
+                  "g": FPS * 2, "movflags": "+faststart", "map_metadata": -1,
+                  "fflags": "+bitexact", "threads": 1}
+    if creation_time:
+        out_kwargs["metadata"] = f"creation_time={creation_time}"
+    proc = (ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{W}x{H}",
+                         framerate=FPS)
+            .output(str(path), **out_kwargs)
+            .overwrite_output()
+            .global_args("-loglevel", "error")
+            .run_async(pipe_stdin=True))
+    proc.stdin.write(b"".join(f.tobytes() for f in frames))
+    proc.stdin.close()
+    if proc.wait() != 0:
+        raise SystemExit(f"ffmpeg failed writing {path}")
+
+
+def make_clips(out: Path, cameras: list[dict]):
+    clips_dir = out / "clips"
+    if clips_dir.exists():
+        shutil.rmtree(clips_dir)
+    offsets = {c["id"]: float(c["clock_offset_s"] or 0) for c in cameras}
+    truth = []
+    for i, (name, cam, rel, dur, motion, how, extra) in enumerate(CLIPS):
+        path = clips_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        true_start = DEMO_UTC + timedelta(seconds=rel)
+        camera_clock = true_start + timedelta(seconds=offsets[cam])
+        creation = (camera_clock.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+                    if how == "metadata" else None)
+        render_clip(path, camera_clock.astimezone(TZ), dur, motion, SEED + i,
+                    static=extra.get("static", False), frozen=extra.get("frozen", False),
+                    creation_time=creation)
+        if "sidecar" in extra:
+            path.with_suffix(".json").write_text(json.dumps(extra["sidecar"], indent=1) + "\n")
+        truth.append({"path": name, "camera_id": cam, "true_start": iso(true_start),
+                      "camera_clock_start": iso(camera_clock),
+                      "clock_offset_s": offsets[cam], "duration_s": dur,
+                      "time_source": how, "motion_spans_s": motion,
+                      "static": extra.get("static", False), "frozen_after_s":
+                      1.0 if extra.get("frozen") else None,
+                      "contains_moment": 0 <= -rel < dur})
+    rs = random.Random(SEED)
+    corrupt = clips_dir / BAD_FILES[0]
+    corrupt.write_bytes(bytes(rs.randrange(256) for _ in range(4096)))
+    good = (clips_dir / CLIPS[5][0]).read_bytes()
+    (clips_dir / BAD_FILES[1]).write_bytes(good[: int(len(good) * 0.6)])
+    (clips_dir / BAD_FILES[2]).write_text("Owner said the camera faces the driveway.\n")
+    truth_doc = {"moment_utc": iso(DEMO_UTC), "incident_id": DEMO_ID, "clips": truth,
+                 "rejected": {BAD_FILES[0]: "corrupt", BAD_FILES[1]: "truncated",
+                              BAD_FILES[2]: "not a video", "BIZ-001/untimed.mp4": "no time"}}
+    (clips_dir / "truth.json").write_text(json.dumps(truth_doc, indent=1) + "\n")
+
+
+def iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "fixtures"))
+    parser.add_argument("--no-clips", action="store_true", help="Only the tables.")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(SEED)
+    cams, registered = make_cameras(rng)
+    write_csv(out / "cameras.csv", cams, CAMERA_FIELDS)
+    write_geojson(out / "cameras-registered.geojson", registered)
+    write_csv(out / "incidents.csv", make_incidents(rng), INCIDENT_FIELDS)
+    if not args.no_clips:
+        if shutil.which("ffmpeg") is None:
+            raise SystemExit("ffmpeg not found: install it (apt-get install ffmpeg)")
+        make_clips(out, cams + registered)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"fixtures written to {out} ({size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()

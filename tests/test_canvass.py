@@ -1,0 +1,136 @@
+import csv
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO_ID
+from videx import canvass, catalog
+from videx.timeutil import parse_instant
+
+
+def demo(run, *args):
+    r = run("canvass", DEMO_ID, "--format", "json", *args)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_json_shape(ingested, run):
+    doc = demo(run)
+    assert set(doc) >= {"incident", "window", "cameras"}
+    assert doc["incident"]["id"] == DEMO_ID
+    # 30 min before, 15 after, widened by the incident's 60 s uncertainty, in UTC
+    assert doc["window"] == {"start": "2023-05-01T17:59:00Z", "end": "2023-05-01T18:46:00Z"}
+    for cam in doc["cameras"]:
+        assert {"camera_id", "source", "integration", "distance_m", "in_view", "status",
+                "retention_deadline", "clips"} <= set(cam)
+        assert cam["status"] in ("footage", "gap-at-moment", "no-footage")
+        assert cam["distance_m"] <= 250
+        for clip in cam["clips"]:
+            assert {"clip_id", "path", "sha256", "start", "end", "offset_s"} <= set(clip)
+
+
+def test_offsets_match_ground_truth(ingested, run, truth):
+    moment = parse_instant(truth["moment_utc"]).timestamp()
+    doc = demo(run)
+    by_path = {Path(k["path"]).relative_to(ingested).as_posix(): k
+               for c in doc["cameras"] for k in c["clips"]}
+    for c in truth["clips"]:
+        if c["time_source"] == "none" or c["camera_id"] == "CITY-004":
+            continue
+        got = by_path[c["path"]]
+        true_start = parse_instant(c["true_start"]).timestamp()
+        assert got["offset_s"] == pytest.approx(moment - true_start, abs=0.01), c["path"]
+        assert got["contains_moment"] == c["contains_moment"], c["path"]
+    # RING-002's clock runs 90 s fast: its file name says 18:31:27Z, yet the moment is 3 s in
+    ring2 = [c for c in doc["cameras"] if c["camera_id"] == "RING-002"][0]
+    assert ring2["clips"][0]["offset_s"] == pytest.approx(3.0)
+    assert ring2["clips"][0]["clock_offset_s"] == 90
+
+
+def test_status_view_and_order(ingested, run):
+    cams = {c["camera_id"]: c for c in demo(run)["cameras"]}
+    assert cams["CITY-001"]["status"] == "footage"
+    assert cams["CITY-003"]["status"] == "gap-at-moment"   # clip starts 5 s after
+    assert cams["CITY-003"]["in_view"] is False            # faces away
+    assert cams["CITY-004"]["status"] == "gap-at-moment"   # 7 minutes before, still in window
+    assert cams["PRIV-001"]["status"] == "no-footage"
+    assert cams["PRIV-001"]["in_view"] is None             # no geometry
+    order = list(cams)
+    ranks = [{True: 0, None: 1, False: 2}[cams[c]["in_view"]] for c in order]
+    assert ranks == sorted(ranks)
+    gaps = cams["CITY-001"]["gaps"]
+    covered = cams["CITY-001"]["covered_s"]
+    assert covered == pytest.approx(16.0, abs=0.3)  # two clips, 10 s + 6 s
+    assert sum(g["duration_s"] for g in gaps) == pytest.approx(2820 - covered, abs=0.5)
+
+
+def test_retention_deadlines(ingested, tmp_path):
+    db = catalog.open_catalog(tmp_path / "videx.db")
+    moment = datetime(2023, 5, 1, 18, 30, tzinfo=timezone.utc)
+    result = canvass.canvass(db, DEMO_ID, now=moment + timedelta(days=3), record=False)
+    cams = {c["camera_id"]: c for c in result.cameras}
+    # PRIV-002 keeps 7 days, PRIV-001 30 days: both still open three days later
+    assert cams["PRIV-002"]["retention_deadline"] == "2023-05-08T18:30:00Z"
+    assert cams["PRIV-002"]["hours_left"] == pytest.approx(96.0)
+    assert cams["PRIV-002"]["deadline_state"] == "open"
+    assert cams["PRIV-002"]["action"] == "ask owner"
+    assert cams["CITY-001"]["retention_deadline"] is None  # footage already catalogued
+    later = canvass.canvass(db, DEMO_ID, now=moment + timedelta(days=10), record=False)
+    cams = {c["camera_id"]: c for c in later.cameras}
+    assert cams["PRIV-002"]["deadline_state"] == "lost"
+    assert cams["PRIV-001"]["deadline_state"] == "open"
+    assert "PRIV-002" not in [c["camera_id"] for c in later.request_list()]
+
+
+def test_table_csv_and_geojson(ingested, run):
+    table = run("canvass", DEMO_ID).stdout
+    assert "Incident HPD-23-004120 at 2023-05-01 14:30:00 EDT" in table
+    assert "footage catalogued" in table and "gap at the moment" in table
+    rows = list(csv.DictReader(run("canvass", DEMO_ID, "--format", "csv").stdout.splitlines()))
+    assert {"camera_id", "clip_id", "offset_s", "offset_hms", "sha256"} <= set(rows[0])
+    assert any(r["offset_hms"] == "0:00:04" and r["camera_id"] == "CITY-001" for r in rows)
+    gj = json.loads(run("canvass", DEMO_ID, "--format", "geojson").stdout)
+    assert gj["features"][0]["properties"]["kind"] == "incident"
+    assert all(f["geometry"]["type"] == "Point" for f in gj["features"])
+
+
+def test_adhoc_canvass_and_bad_options(ingested, run):
+    r = run("canvass", "--at", "41.7602,-72.6856", "--time", "2023-05-01T14:30:00-04:00",
+            "--case", "ADHOC-1", "--radius", "50m", "--format", "json")
+    doc = json.loads(r.stdout)
+    assert doc["incident"]["id"] == "ADHOC-1"
+    assert {c["camera_id"] for c in doc["cameras"]} == {"RING-001", "RING-002"}
+    r = run("canvass", DEMO_ID, "--radius", "far")
+    assert r.exit_code == 2 and "Invalid value for --radius" in r.output
+    r = run("canvass", "--at", "41.76,-72.68")
+    assert r.exit_code == 2 and "give an INCIDENT_ID, or all of --at, --time and --case" \
+        in r.output
+    r = run("canvass", "NOPE")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == ("Error: no incident 'NOPE' in the catalog (see videx "
+                                "incidents list)")
+
+
+def test_outcomes_and_reviews(ingested, run):
+    r = run("outcome", DEMO_ID, "PRIV-001", "--status", "requested", "--note", "emailed")
+    assert r.exit_code == 0
+    cams = {c["camera_id"]: c for c in demo(run)["cameras"]}
+    assert cams["PRIV-001"]["outcome"] == "requested"
+    clip_id = cams["CITY-001"]["clips"][0]["clip_id"]
+    assert run("review", DEMO_ID, clip_id, "--probative", "--note", "shooter").exit_code == 0
+    shown = json.loads(run("incidents", "show", DEMO_ID, "--format", "json").stdout)
+    assert shown["reviews"][0]["clip_id"] == clip_id and shown["reviews"][0]["probative"] == 1
+    assert shown["outcomes"][0]["status"] == "requested"
+    assert run("review", DEMO_ID, 9999, "--probative").exit_code == 1
+    assert run("outcome", DEMO_ID, "PRIV-001", "--status", "lost").exit_code == 2
+    assert run("review", DEMO_ID, clip_id).exit_code == 2
+
+
+def test_inactive_cameras_are_left_out(ingested, run, tmp_path):
+    f = tmp_path / "c.csv"
+    f.write_text("id,source,integration,lat,lon,active_from\n"
+                 "NEW-1,city,connected,41.7603,-72.6857,2024-01-01T00:00:00Z\n")
+    assert run("cameras", "import", f).exit_code == 0
+    assert "NEW-1" not in {c["camera_id"] for c in demo(run)["cameras"]}

@@ -1,0 +1,173 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from videx import catalog, ingest
+from videx.probe import sha256_file
+
+
+def clips(run, *args):
+    return json.loads(run("clips", "list", "--format", "json", *args).stdout)
+
+
+def test_fixture_clips_are_catalogued_with_true_times(ingested, run, truth):
+    rows = {Path(r["path"]).relative_to(ingested).as_posix(): r for r in clips(run)}
+    expected = [c for c in truth["clips"] if c["time_source"] != "none"]
+    assert set(rows) == {c["path"] for c in expected}
+    for c in expected:
+        row = rows[c["path"]]
+        assert row["camera_id"] == c["camera_id"]
+        assert row["start"] == c["true_start"], c["path"]          # corrected = true time
+        assert row["start_raw"] == c["camera_clock_start"], c["path"]  # as the camera said
+        assert row["clock_offset_s"] == c["clock_offset_s"]
+        assert row["time_source"] == c["time_source"]
+        assert row["duration_s"] == pytest.approx(c["duration_s"], abs=0.15)
+        assert (row["codec"], row["width"], row["height"], row["fps"]) == ("h264", 160, 120, 10)
+        assert row["sha256"] == sha256_file(ingested / c["path"])
+
+
+def test_rejects_are_listed_with_reasons(ingested, run):
+    rejects = {Path(r["path"]).name: r["reason"] for r in
+               json.loads(run("rejects", "list", "--format", "json").stdout)}
+    assert rejects["corrupt.mp4"].startswith("not readable as video: Invalid data found")
+    assert rejects["truncated.mp4"].startswith("truncated: box 'mdat' at byte")
+    assert rejects["notes.txt"].startswith("not readable as video")
+    assert rejects["untimed.mp4"].startswith("no start time")
+
+
+def test_ingest_output_and_exit_code(city, run, clips_copy):
+    r = run("ingest", clips_copy, "--camera-from-folder")
+    assert r.exit_code == 3
+    assert r.stdout.strip().splitlines()[-1] == (
+        "11 added, 0 already catalogued, 0 duplicate(s) skipped, 0 conflict(s), 4 rejected")
+    assert f"Error: {clips_copy / 'RING-001' / 'corrupt.mp4'}: not readable as video" in r.stderr
+    # a second run is a no-op for catalogued files
+    r = run("ingest", clips_copy, "--camera-from-folder")
+    assert "0 added, 11 already catalogued" in r.stdout
+    assert len(clips(run)) == 11
+
+
+def test_originals_are_not_modified(city, run, clips_copy):
+    before = {p: (sha256_file(p), p.stat().st_mtime_ns) for p in clips_copy.rglob("*.mp4")}
+    run("ingest", clips_copy, "--camera-from-folder")
+    after = {p: (sha256_file(p), p.stat().st_mtime_ns) for p in clips_copy.rglob("*.mp4")}
+    assert before == after
+
+
+def test_changed_file_is_a_conflict_not_a_replacement(ingested, run):
+    target = ingested / "CITY-001" / "20230501_142956.mp4"
+    old = [c for c in clips(run) if c["path"] == str(target)][0]
+    with open(target, "r+b") as fh:
+        fh.seek(2000)
+        byte = fh.read(1)
+        fh.seek(2000)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    r = run("ingest", target, "--camera", "CITY-001")
+    assert r.exit_code == 3
+    assert "1 conflict(s)" in r.stdout
+    assert f"Error: {target}: conflict: file changed since it was catalogued as clip " \
+           f"{old['id']}" in r.stderr
+    assert [c for c in clips(run) if c["path"] == str(target)][0]["sha256"] == old["sha256"]
+
+
+def test_same_content_elsewhere_is_a_duplicate(ingested, run, tmp_path):
+    copy = tmp_path / "copy" / "20230501_142956.mp4"
+    copy.parent.mkdir()
+    copy.write_bytes((ingested / "CITY-001" / "20230501_142956.mp4").read_bytes())
+    r = run("ingest", copy, "--camera", "CITY-001")
+    assert r.exit_code == 0
+    assert "1 duplicate(s) skipped" in r.stdout
+    assert len(clips(run)) == 11
+
+
+def test_interrupted_ingest_resumes_with_one_row_per_file(city, clips_copy, tmp_path, run):
+    db = catalog.open_catalog(tmp_path / "videx.db")
+    seen = []
+
+    def stop_after_three(n):
+        seen.append(n)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest.ingest(db, [clips_copy], camera_from_folder=True, jobs=2,
+                      progress=stop_after_three)
+    partial = db.execute("SELECT count(*) FROM clips").fetchone()[0]
+    assert 0 < partial < 11
+    report = ingest.ingest(db, [clips_copy], camera_from_folder=True, jobs=2)
+    assert len(report.added) == 11 - partial
+    paths = [r[0] for r in db.execute("SELECT path FROM clips")]
+    assert len(paths) == len(set(paths)) == 11
+    assert db.execute("SELECT count(*) FROM rejects").fetchone()[0] == 4
+
+
+def test_start_sources_in_order(city, run, tmp_path):
+    src = FIXTURES / "clips" / "BIZ-001" / "untimed.mp4"
+    clip = tmp_path / "u.mp4"
+    clip.write_bytes(src.read_bytes())
+    r = run("ingest", clip, "--camera", "BIZ-001")
+    assert r.exit_code == 3 and "no start time" in r.stderr
+    # manual start, read in the catalog zone, then the camera's offset (-42 s) applied
+    r = run("ingest", clip, "--camera", "BIZ-001", "--start", "2023-05-01 14:00:00")
+    assert r.exit_code == 0, r.output
+    row = clips(run, "--camera", "BIZ-001")[0]
+    assert (row["start_raw"], row["start"], row["time_source"]) == (
+        "2023-05-01T18:00:00Z", "2023-05-01T18:00:42Z", "manual")
+    assert json.loads(run("rejects", "list", "--format", "json").stdout) == []
+
+
+def test_mtime_only_when_asked_and_low_confidence(city, run, tmp_path):
+    clip = tmp_path / "u.mp4"
+    clip.write_bytes((FIXTURES / "clips" / "BIZ-001" / "untimed.mp4").read_bytes())
+    os.utime(clip, (1_683_000_000, 1_683_000_000))
+    r = run("ingest", clip, "--camera", "PRIV-001", "--allow-mtime")
+    assert r.exit_code == 0, r.output
+    row = clips(run)[0]
+    assert row["time_source"] == "mtime" and row["time_confidence"] == "low"
+    assert row["end_ts"] == pytest.approx(1_683_000_000, abs=0.01)
+
+
+def test_user_name_pattern(city, run, tmp_path):
+    clip = tmp_path / "cam7 on 01.05.2023 at 14h30m00.mp4"
+    clip.write_bytes((FIXTURES / "clips" / "BIZ-001" / "untimed.mp4").read_bytes())
+    pattern = r"(?P<d>\d\d)\.(?P<m>\d\d)\.(?P<Y>\d{4}) at (?P<H>\d\d)h(?P<M>\d\d)m(?P<S>\d\d)"
+    r = run("ingest", clip, "--camera", "CITY-001", "--name-pattern", pattern)
+    assert r.exit_code == 0, r.output
+    row = clips(run)[0]
+    assert row["start"] == "2023-05-01T18:30:00Z"
+    assert row["time_detail"] == "file name (name-pattern, local America/New_York)"
+    r = run("ingest", clip, "--camera", "CITY-001", "--name-pattern", r"(?P<Y>\d{4})")
+    assert r.exit_code == 1
+    assert "--name-pattern needs named groups Y, m, d, H, M, S (missing H, M, S, d, m)" \
+        in r.stderr
+
+
+def test_file_name_in_dst_gap_is_rejected(city, run, tmp_path):
+    clip = tmp_path / "20230312_023000.mp4"
+    clip.write_bytes((FIXTURES / "clips" / "BIZ-001" / "untimed.mp4").read_bytes())
+    r = run("ingest", clip, "--camera", "CITY-001")
+    assert r.exit_code == 3
+    assert "local time 2023-03-12 02:30:00 does not exist in America/New_York" in r.stderr
+
+
+def test_empty_file_and_unknown_folder_camera(city, run, tmp_path):
+    folder = tmp_path / "NOT-A-CAMERA"
+    folder.mkdir()
+    (folder / "20230501_142956.mp4").write_bytes(
+        (FIXTURES / "clips" / "CITY-001" / "20230501_142956.mp4").read_bytes())
+    (folder / "empty.mp4").write_bytes(b"")
+    r = run("ingest", folder, "--camera-from-folder")
+    assert r.exit_code == 3
+    assert "empty.mp4: empty file (0 bytes)" in r.stderr
+    assert "no camera 'NOT-A-CAMERA' in the catalog" in r.stderr
+
+
+def test_camera_option_is_required_once(city, run, clips_copy):
+    r = run("ingest", clips_copy)
+    assert r.exit_code == 1
+    assert r.stderr.strip() == "Error: give exactly one of --camera ID or --camera-from-folder"
+    r = run("ingest", clips_copy, "--camera", "NOPE")
+    assert r.stderr.strip() == "Error: no camera 'NOPE' in the catalog (see videx cameras list)"

@@ -1,0 +1,221 @@
+"""The camera registry: city cameras and private (connected or registered) cameras.
+
+``import_cameras`` validates a whole CSV/GeoJSON file before writing anything; with
+``skip_bad`` it writes the good rows and reports the bad ones. Re-import upserts by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from videx import audit, catalog, geo
+from videx.errors import InputError, NotFound, VidexError
+from videx.records import Cells, read_rows
+from videx.timeutil import get_zone, iso_utc, now_utc, parse_instant
+
+FIELDS = ["id", "name", "source", "integration", "kind", "lat", "lon", "heading_deg", "fov_deg",
+          "range_m", "address", "neighborhood", "owner_name", "owner_contact", "retention_days",
+          "clock_offset_s", "tz", "active_from", "active_to"]
+REQUIRED = ["id", "source", "lat", "lon"]
+SOURCES = ("city", "private")
+INTEGRATIONS = ("connected", "registered")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: ids added/changed/unchanged and the rows refused (with reasons)."""
+
+    file: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    written: bool = False
+
+    def summary(self) -> str:
+        if not self.written:
+            return (f"{self.file}: nothing imported, {len(self.errors)} bad row(s); fix them or "
+                    "pass --skip-bad to import the good rows")
+        text = (f"{self.file}: {len(self.added)} added, {len(self.changed)} changed, "
+                f"{len(self.unchanged)} unchanged")
+        if self.errors:
+            text += f", {len(self.errors)} bad row(s) skipped"
+        return text
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "added": self.added, "changed": self.changed,
+                "unchanged": self.unchanged, "written": self.written,
+                "errors": [str(e) for e in self.errors]}
+
+
+def parse_row(cells: Cells, bounds, default_tz: str | None) -> dict:
+    """Validate one registry row into a camera record (raises InputError)."""
+    source = cells.choice("source", SOURCES, required=True)
+    integration = cells.choice("integration", INTEGRATIONS)
+    if integration is None:
+        if source == "private":
+            raise cells.error("integration", "private cameras need integration: connected "
+                              "(footage reaches the city) or registered (owner must be asked)")
+        integration = "connected"
+    lat = cells.number("lat", required=True, lo=-90, hi=90)
+    lon = cells.number("lon", required=True, lo=-180, hi=180)
+    if bounds and not geo.in_bounds(lat, lon, bounds):
+        raise cells.error("lat", f"{lat},{lon} is outside the city bounds "
+                          f"{','.join(format(b, 'g') for b in bounds)}")
+    fov = cells.number("fov_deg", lo=0, hi=360)
+    if fov == 0:
+        raise cells.error("fov_deg", "0 is outside the allowed range (0..360]")
+    tz = cells.text("tz")
+    if tz:
+        try:
+            get_zone(tz)
+        except VidexError as err:
+            raise cells.error("tz", str(err)) from err
+    owner_contact = cells.text("owner_contact")
+    if owner_contact and source != "private":
+        raise cells.error("owner_contact", "owner contact is for private cameras only")
+    record = {
+        "id": cells.text("id", required=True),
+        "name": cells.text("name"),
+        "source": source,
+        "integration": integration,
+        "kind": cells.text("kind"),
+        "lat": lat,
+        "lon": lon,
+        "heading_deg": cells.number("heading_deg", lo=0, hi=360),
+        "fov_deg": fov,
+        "range_m": cells.number("range_m", lo=0),
+        "address": cells.text("address"),
+        "neighborhood": cells.text("neighborhood"),
+        "owner_name": cells.text("owner_name"),
+        "owner_contact": owner_contact,
+        "retention_days": cells.number("retention_days", lo=0),
+        "clock_offset_s": cells.number("clock_offset_s") or 0.0,
+        "tz": tz,
+    }
+    if (record["heading_deg"] is None) != (fov is None):
+        raise cells.error("fov_deg" if fov is None else "heading_deg",
+                          "view geometry needs both heading_deg and fov_deg")
+    for column in ("active_from", "active_to"):
+        value = cells.text(column)
+        try:
+            record[column] = iso_utc(parse_instant(value, tz or default_tz)) if value else None
+        except VidexError as err:
+            raise cells.error(column, str(err)) from err
+    return record
+
+
+def validate_file(db: Database, path: str | Path) -> tuple[list[dict], list[InputError]]:
+    """Parse and check every row of a registry file; return (good records, errors)."""
+    bounds = catalog.city_bounds(db)
+    zone = catalog.get_setting(db, "default_tz")
+    rows = read_rows(path, REQUIRED)
+    good, errors, seen = [], [], {}
+    for number, fields in rows:
+        try:
+            cells = Cells(str(path), number, fields)
+            record = parse_row(cells, bounds, zone)
+            if record["id"] in seen:
+                raise cells.error("id", f"duplicate id {record['id']!r} (first on row "
+                                  f"{seen[record['id']]})")
+            seen[record["id"]] = number
+            good.append((number, record))
+        except InputError as err:
+            errors.append(err)
+    if not bounds and len(good) >= 3:
+        far = dict(geo.outlier_check([(r["lat"], r["lon"]) for _, r in good]))
+        kept = []
+        for i, (number, record) in enumerate(good):
+            if i in far:
+                errors.append(InputError(
+                    f"{record['lat']},{record['lon']} is {far[i] / 1000:.0f} km from the other "
+                    "cameras; are lat and lon swapped? (set city bounds with videx init "
+                    "--bounds)", file=str(path), row=number, column="lat"))
+            else:
+                kept.append((number, record))
+        good = kept
+    errors.sort(key=lambda e: e.row or 0)
+    return [r for _, r in good], errors
+
+
+def import_cameras(db: Database, path: str | Path, skip_bad: bool = False) -> ImportReport:
+    """Validate and upsert a registry file; nothing is written when rows are bad, unless
+    ``skip_bad``. A changed ``clock_offset_s`` re-corrects that camera's catalogued clips."""
+    records, errors = validate_file(db, path)
+    report = ImportReport(file=str(path), errors=errors)
+    if errors and not skip_bad:
+        return report
+    now = iso_utc(now_utc())
+    with db.atomic():
+        for rec in records:
+            outcome, old = catalog.upsert(db, "cameras", rec, now)
+            getattr(report, outcome).append(rec["id"])
+            if outcome == "changed" and old["clock_offset_s"] != rec["clock_offset_s"]:
+                recorrect_clips(db, rec["id"], rec["clock_offset_s"])
+        audit.append(db, "cameras import", {"file": str(path), "skip_bad": skip_bad,
+                                            "added": len(report.added),
+                                            "changed": len(report.changed),
+                                            "skipped_rows": [e.row for e in errors]})
+    return ImportReport(report.file, report.added, report.changed, report.unchanged,
+                        report.errors, written=True)
+
+
+def recorrect_clips(db: Database, camera_id: str, offset_s: float) -> None:
+    """Apply a new clock offset (camera clock minus true time, seconds) to a camera's clips."""
+    db.execute("""
+        UPDATE clips SET clock_offset_s = :o,
+               start_ts = start_raw_ts - :o, end_ts = start_raw_ts - :o + duration_s,
+               start = strftime('%Y-%m-%dT%H:%M:%fZ', start_raw_ts - :o, 'unixepoch'),
+               "end" = strftime('%Y-%m-%dT%H:%M:%fZ', start_raw_ts - :o + duration_s, 'unixepoch')
+        WHERE camera_id = :c""", {"o": offset_s, "c": camera_id})
+
+
+def get_camera(db: Database, camera_id: str) -> dict:
+    """One camera as a dict, or NotFound."""
+    rows = list(db.query("SELECT * FROM cameras WHERE id = ?", [camera_id]))
+    if not rows:
+        raise NotFound(f"no camera {camera_id!r} in the catalog (see videx cameras list)")
+    return rows[0]
+
+
+def cameras_near(db: Database, lat: float, lon: float, radius_m: float,
+                 source: str | None = None) -> list[dict]:
+    """Cameras within ``radius_m`` metres of a point, nearest first, with ``distance_m``.
+
+    Uses the (lat, lon) index through a bounding box, then exact great-circle distance.
+    """
+    s, w, n, e = geo.bbox(lat, lon, radius_m)
+    sql = "SELECT * FROM cameras WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
+    params: list = [s, n, w, e]
+    if source:
+        sql += " AND source = ?"
+        params.append(source)
+    out = []
+    for cam in db.query(sql, params):
+        d = geo.haversine_m(lat, lon, cam["lat"], cam["lon"])
+        if d <= radius_m:
+            cam["distance_m"] = round(d, 1)
+            out.append(cam)
+    out.sort(key=lambda c: c["distance_m"])
+    return out
+
+
+def list_cameras(db: Database, near: tuple[float, float] | None = None,
+                 radius_m: float | None = None, source: str | None = None,
+                 integration: str | None = None) -> list[dict]:
+    """All cameras (optionally near a point / of a source or integration), ordered by id or
+    by distance when ``near`` is given."""
+    if near:
+        rows = cameras_near(db, near[0], near[1], radius_m or 300.0, source)
+    else:
+        sql, params = "SELECT * FROM cameras", []
+        if source:
+            sql += " WHERE source = ?"
+            params.append(source)
+        rows = list(db.query(sql + " ORDER BY id", params))
+    if integration:
+        rows = [r for r in rows if r["integration"] == integration]
+    return rows

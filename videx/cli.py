@@ -1,0 +1,551 @@
+"""The videx command line: parse options, call one library function, render the result.
+
+Exit codes: 0 done; 1 failed (nothing changed, or a check failed); 2 bad usage or option value;
+3 done in part (some rows or files were refused: see the listed reasons).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import click
+
+from videx import __version__, audit, cameras, canvass, catalog, geo, incidents, ingest, output
+from videx.errors import VidexError
+from videx.timeutil import format_local, get_zone, parse_duration, parse_instant
+
+EXIT_PARTIAL = 3
+
+
+class VidexGroup(click.Group):
+    """A group whose commands turn library errors into one ``Error:`` line (exit 1)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except VidexError as err:
+            if os.environ.get("VIDEX_DEBUG"):
+                raise
+            raise click.ClickException(str(err)) from err
+
+
+def db_option(fn):
+    """``--db PATH`` (default ``$VIDEX_DB`` or ``./videx.db``)."""
+    @click.option("--db", "db_path", envvar="VIDEX_DB", type=click.Path(dir_okay=False),
+                  default=catalog.DEFAULT_DB, show_default=True,
+                  help="Catalog file (also $VIDEX_DB).")
+    @functools.wraps(fn)
+    def wrapper(*args, db_path, **kwargs):
+        return fn(*args, db=catalog.open_catalog(db_path), **kwargs)
+    return wrapper
+
+
+def format_option(*choices):
+    """``--format`` with the given choices, ``table`` first and default."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
+                        show_default=True, help="Output format.")
+
+
+def echo_rows(rows, fmt, columns):
+    click.echo(output.render(rows, fmt, columns))
+
+
+def parse_opt(fn, value, hint):
+    """Run a parser on an option value; a failure becomes click.BadParameter (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return fn(value)
+    except (ValueError, VidexError) as err:
+        raise click.BadParameter(str(err), param_hint=hint) from err
+
+
+def with_local(rows, tz, keys):
+    """Add ``<key>_local`` display columns for UTC ISO values."""
+    for r in rows:
+        for k in keys:
+            if r.get(k):
+                r[k + "_local"] = format_local(parse_instant(r[k]), tz)
+    return rows
+
+
+def report_import(report, fmt):
+    if fmt == "json":
+        click.echo(output.to_json(report.to_dict()))
+    for err in report.errors:
+        click.echo(f"Error: {err}", err=True)
+    click.echo(report.summary(), err=fmt == "json")
+    if not report.written:
+        sys.exit(1)
+    if report.errors:
+        sys.exit(EXIT_PARTIAL)
+
+
+@click.group(cls=VidexGroup)
+@click.version_option(__version__, prog_name="videx")
+def cli():
+    """videx: find, keep and measure video evidence for shootings.
+
+    \b
+    Example:
+        videx init --bounds 41.72,-72.72,41.81,-72.64 --tz America/New_York
+        videx cameras import cameras.csv
+        videx incidents import shootings.csv
+        videx ingest clips/ --camera-from-folder
+        videx canvass HPD-2023-001234
+    """
+
+
+@cli.command()
+@db_option
+@click.option("--bounds", help="City bounds SOUTH,WEST,NORTH,EAST (decimal degrees).")
+@click.option("--tz", help="Zone for local times without an offset and for display (IANA).")
+def init(db, bounds, tz):
+    """Create or update the catalog and its settings (city bounds, zone).
+
+    \b
+    Example:
+        videx init --bounds 41.72,-72.72,41.81,-72.64 --tz America/New_York
+    """
+    b = parse_opt(geo.parse_bounds, bounds, "--bounds")
+    z = parse_opt(get_zone, tz, "--tz")
+    with db.atomic():
+        if b:
+            catalog.set_setting(db, "bounds", list(b))
+        if z:
+            catalog.set_setting(db, "default_tz", z.key)
+        audit.append(db, "init", {"bounds": b, "tz": tz})
+    click.echo(f"catalog {db.conn.execute('PRAGMA database_list').fetchone()[2]}: "
+               f"migrations {', '.join(catalog.schema_version(db))}; bounds "
+               f"{catalog.city_bounds(db) or 'not set'}; zone {catalog.default_tz(db)}")
+
+
+# ---------------------------------------------------------------- cameras
+@cli.group(name="cameras", cls=VidexGroup)
+def cameras_group():
+    """The camera registry: city and private cameras."""
+
+
+CAMERA_COLUMNS = ["id", "name", "source", "integration", "kind", "lat", "lon", "heading_deg",
+                  "fov_deg", "range_m", "retention_days", "clock_offset_s", "neighborhood"]
+
+
+@cameras_group.command(name="import")
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
+@format_option("table", "json")
+def cameras_import(db, file, skip_bad, fmt):
+    """Import or update cameras from CSV or GeoJSON (upsert by id).
+
+    \b
+    Example:
+        videx cameras import fixtures/cameras.csv
+        videx cameras import private.geojson --skip-bad
+    """
+    report_import(cameras.import_cameras(db, file, skip_bad=skip_bad), fmt)
+
+
+@cameras_group.command(name="list")
+@db_option
+@click.option("--near", help="LAT,LON to search around.")
+@click.option("--radius", default="300m", show_default=True, help="Radius with --near (m, km).")
+@click.option("--source", type=click.Choice(cameras.SOURCES))
+@click.option("--integration", type=click.Choice(cameras.INTEGRATIONS))
+@format_option("table", "csv", "json", "geojson")
+def cameras_list(db, near, radius, source, integration, fmt):
+    """List cameras, optionally near a point.
+
+    \b
+    Example:
+        videx cameras list --near 41.7637,-72.6851 --radius 300m --format geojson
+    """
+    point = parse_opt(geo.parse_latlon, near, "--near")
+    radius_m = parse_opt(geo.parse_distance, radius, "--radius")
+    rows = cameras.list_cameras(db, point, radius_m, source, integration)
+    cols = (["distance_m"] if point else []) + CAMERA_COLUMNS
+    echo_rows(rows, fmt, cols)
+
+
+@cameras_group.command(name="show")
+@db_option
+@click.argument("camera_id")
+@format_option("table", "json")
+def cameras_show(db, camera_id, fmt):
+    """Show one camera with its clip count.
+
+    \b
+    Example:
+        videx cameras show CITY-014
+    """
+    cam = cameras.get_camera(db, camera_id)
+    cam["clips"] = db.execute("SELECT count(*) FROM clips WHERE camera_id = ?",
+                              [camera_id]).fetchone()[0]
+    show_record(cam, fmt)
+
+
+def show_record(record: dict, fmt: str):
+    if fmt == "json":
+        click.echo(output.to_json(record))
+    else:
+        width = max(len(k) for k in record)
+        for k, v in record.items():
+            click.echo(f"{k.ljust(width)}  {'' if v is None else v}")
+
+
+# ---------------------------------------------------------------- incidents
+@cli.group(name="incidents", cls=VidexGroup)
+def incidents_group():
+    """Shootings from the records system."""
+
+
+INCIDENT_COLUMNS = ["id", "occurred_local", "category", "lat", "lon", "neighborhood",
+                    "cleared", "clearance_type"]
+
+
+@incidents_group.command(name="import")
+@db_option
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--tz", help="Zone of local times that have no offset (IANA name).")
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="Read FIELD from another column name (repeatable).")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
+@format_option("table", "json")
+def incidents_import(db, file, tz, maps, skip_bad, fmt):
+    """Import or update incidents (shootings) from CSV or GeoJSON.
+
+    \b
+    Example:
+        videx incidents import shootings.csv --tz America/New_York
+        videx incidents import rms.csv --map id=CaseNo --map occurred_at=OccurredDate
+    """
+    parse_opt(get_zone, tz, "--tz")
+    mapping = {}
+    for item in maps:
+        field, sep, column = item.partition("=")
+        if not sep or field not in incidents.FIELDS or not column:
+            raise click.BadParameter(f"{item!r}: use FIELD=COLUMN with FIELD one of "
+                                     f"{', '.join(incidents.FIELDS)}", param_hint="--map")
+        mapping[field] = column
+    report_import(incidents.import_incidents(db, file, tz=tz, mapping=mapping,
+                                             skip_bad=skip_bad), fmt)
+
+
+@incidents_group.command(name="list")
+@db_option
+@click.option("--from", "from_", help="Occurred at or after (ISO time with offset).")
+@click.option("--to", help="Occurred before (ISO time with offset).")
+@click.option("--category", type=click.Choice(incidents.CATEGORIES))
+@format_option("table", "csv", "json", "geojson")
+def incidents_list(db, from_, to, category, fmt):
+    """List incidents in time order.
+
+    \b
+    Example:
+        videx incidents list --from 2023-01-01T00:00-05:00 --category fatal --format csv
+    """
+    tz = catalog.default_tz(db)
+    t0 = parse_opt(lambda v: parse_instant(v, tz).timestamp(), from_, "--from")
+    t1 = parse_opt(lambda v: parse_instant(v, tz).timestamp(), to, "--to")
+    rows = incidents.list_incidents(db, t0, t1, category)
+    for r in rows:
+        r["occurred_local"] = format_local(r["occurred_ts"], tz)
+    echo_rows(rows, fmt, INCIDENT_COLUMNS)
+
+
+@incidents_group.command(name="show")
+@db_option
+@click.argument("incident_id")
+@format_option("table", "json")
+def incidents_show(db, incident_id, fmt):
+    """Show one incident, with its canvass outcomes and clip reviews.
+
+    \b
+    Example:
+        videx incidents show HPD-2023-000412
+    """
+    inc = incidents.get_incident(db, incident_id)
+    inc["occurred_local"] = format_local(inc["occurred_ts"], catalog.default_tz(db))
+    inc["outcomes"] = list(db.query("SELECT camera_id, status, note, recorded_at FROM outcomes "
+                                    "WHERE incident_id = ? ORDER BY camera_id", [incident_id]))
+    inc["reviews"] = list(db.query("SELECT clip_id, probative, note, reviewed_at FROM reviews "
+                                   "WHERE incident_id = ? ORDER BY clip_id", [incident_id]))
+    show_record(inc, fmt)
+
+
+# ---------------------------------------------------------------- ingest and clips
+@cli.command(name="ingest")
+@db_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--camera", "camera_id", help="Camera id for every file.")
+@click.option("--camera-from-folder", is_flag=True,
+              help="Each file's parent folder name is its camera id.")
+@click.option("--start", help="Start as the camera's clock showed it (single file; ISO time).")
+@click.option("--tz", help="Zone of local times in names/sidecars (default: camera's tz).")
+@click.option("--name-pattern", help="Regex with named groups Y m d H M S (and optional Z).")
+@click.option("--allow-mtime", is_flag=True,
+              help="Use the file's modification time when nothing else gives a start "
+                   "(low confidence).")
+@click.option("--jobs", type=click.IntRange(1, 64), help="Parallel workers (default: cores).")
+@format_option("table", "json")
+def ingest_cmd(db, paths, camera_id, camera_from_folder, start, tz, name_pattern, allow_mtime,
+               jobs, fmt):
+    """Catalog clips (files or folders, recursive): probe, hash, time, clock-correct.
+
+    \b
+    Example:
+        videx ingest exports/CITY-014 --camera CITY-014
+        videx ingest fixtures/clips --camera-from-folder
+    """
+    parse_opt(get_zone, tz, "--tz")
+    files = sum(1 for _ in ingest.iter_files(paths))
+    show_bar = sys.stderr.isatty() and fmt == "table"
+    with click.progressbar(length=files, label="ingesting", file=sys.stderr,
+                           hidden=not show_bar) as bar:
+        report = ingest.ingest(db, paths, camera_id=camera_id,
+                               camera_from_folder=camera_from_folder, start=start, tz=tz,
+                               name_pattern=name_pattern, allow_mtime=allow_mtime, jobs=jobs,
+                               progress=bar.update)
+    if fmt == "json":
+        click.echo(output.to_json(report.to_dict()))
+    for path, reason in report.rejected + report.conflicts:
+        click.echo(f"Error: {path}: {reason}", err=True)
+    click.echo(report.summary(), err=fmt == "json")
+    if not report.ok:
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.group(name="clips", cls=VidexGroup)
+def clips_group():
+    """The clip catalog."""
+
+
+CLIP_COLUMNS = ["id", "camera_id", "start_local", "duration_s", "time_source", "clock_offset_s",
+                "codec", "width", "height", "path"]
+
+
+@clips_group.command(name="list")
+@db_option
+@click.option("--camera", "camera_id", help="Only this camera's clips.")
+@click.option("--from", "from_", help="Clips ending after this time (ISO with offset).")
+@click.option("--to", help="Clips starting before this time (ISO with offset).")
+@format_option("table", "csv", "json")
+def clips_list(db, camera_id, from_, to, fmt):
+    """List catalogued clips (corrected times).
+
+    \b
+    Example:
+        videx clips list --camera CITY-014 --from 2023-05-01T14:00-04:00 --format json
+    """
+    tz = catalog.default_tz(db)
+    t0 = parse_opt(lambda v: parse_instant(v, tz).timestamp(), from_, "--from")
+    t1 = parse_opt(lambda v: parse_instant(v, tz).timestamp(), to, "--to")
+    rows = ingest.list_clips(db, camera_id, t0, t1)
+    for r in rows:
+        r["start_local"] = format_local(r["start_ts"], tz)
+    echo_rows(rows, fmt, CLIP_COLUMNS)
+
+
+@clips_group.command(name="show")
+@db_option
+@click.argument("clip_id", type=int)
+@format_option("table", "json")
+def clips_show(db, clip_id, fmt):
+    """Show one clip: file, hash, probe facts, raw and corrected times and their source.
+
+    \b
+    Example:
+        videx clips show 12
+    """
+    clip = ingest.get_clip(db, clip_id)
+    tz = catalog.default_tz(db)
+    clip["start_local"] = format_local(clip["start_ts"], tz)
+    clip["end_local"] = format_local(clip["end_ts"], tz)
+    show_record(clip, fmt)
+
+
+@cli.group(name="rejects", cls=VidexGroup)
+def rejects_group():
+    """Files that ingest refused."""
+
+
+@rejects_group.command(name="list")
+@db_option
+@format_option("table", "csv", "json")
+def rejects_list(db, fmt):
+    """List refused files and why.
+
+    \b
+    Example:
+        videx rejects list --format csv
+    """
+    echo_rows(ingest.list_rejects(db), fmt, ["path", "reason", "rejected_at"])
+
+
+# ---------------------------------------------------------------- canvass
+CANVASS_COLUMNS = ["camera_id", "source", "integration", "distance_m", "in_view", "status",
+                   "covered", "moment_at", "clips", "deadline", "outcome"]
+
+
+def canvass_table_rows(result, tz):
+    rows = []
+    for c in result.cameras:
+        at = [f"#{k['clip_id']}@{k['offset_hms']}" for k in c["clips"] if k["offset_hms"]]
+        deadline = ""
+        if c["retention_deadline"]:
+            deadline = ("LOST " if c["deadline_state"] == "lost" else "") + format_local(
+                parse_instant(c["retention_deadline"]), tz)
+            if c["deadline_state"] == "open":
+                deadline += f" ({c['hours_left']:.0f} h left)"
+        rows.append({"camera_id": c["camera_id"], "source": c["source"],
+                     "integration": c["integration"], "distance_m": round(c["distance_m"]),
+                     "in_view": {True: "yes", False: "no", None: "unknown"}[c["in_view"]],
+                     "status": canvass.STATUS_TEXT[c["status"]],
+                     "covered": f"{c['covered_s']:.0f}/{c['window_s']:.0f} s",
+                     "moment_at": " ".join(at), "clips": len(c["clips"]),
+                     "deadline": deadline, "outcome": c["outcome"] or ""})
+    return rows
+
+
+def canvass_csv_rows(result):
+    rows = []
+    for c in result.cameras:
+        base = {k: c[k] for k in ("camera_id", "source", "integration", "distance_m", "in_view",
+                                  "status", "covered_s", "window_s", "retention_deadline",
+                                  "hours_left", "deadline_state", "outcome")}
+        for k in c["clips"] or [{}]:
+            rows.append({**base, "clip_id": k.get("clip_id"), "clip_start": k.get("start"),
+                         "clip_end": k.get("end"), "offset_s": k.get("offset_s"),
+                         "offset_hms": k.get("offset_hms"), "sha256": k.get("sha256"),
+                         "path": k.get("path")})
+    return rows
+
+
+@cli.command(name="canvass")
+@db_option
+@click.argument("incident_id", required=False)
+@click.option("--radius", default="250m", show_default=True, help="Search radius (m, km).")
+@click.option("--before", default="30m", show_default=True, help="Window before the moment.")
+@click.option("--after", default="15m", show_default=True, help="Window after the moment.")
+@click.option("--at", "at", help="Ad hoc: LAT,LON of an incident not in the catalog.")
+@click.option("--time", "time_", help="Ad hoc: time of the incident (ISO, offset or zone).")
+@click.option("--case", "case_no", help="Ad hoc: case number for the audit log.")
+@click.option("--uncertainty", default="0s", show_default=True,
+              help="Ad hoc: time uncertainty (widens the window).")
+@format_option("table", "json", "csv", "geojson")
+def canvass_cmd(db, incident_id, radius, before, after, at, time_, case_no, uncertainty, fmt):
+    """Find the cameras that could have seen an incident and the clips that cover it.
+
+    \b
+    Example:
+        videx canvass HPD-2023-000412 --radius 250m --before 30m --after 15m
+        videx canvass --at 41.7637,-72.6851 --time "2023-05-01 14:30-04:00" --case 23-1234
+    """
+    kwargs = {"radius_m": parse_opt(geo.parse_distance, radius, "--radius"),
+              "before_s": parse_opt(parse_duration, before, "--before"),
+              "after_s": parse_opt(parse_duration, after, "--after")}
+    tz = catalog.default_tz(db)
+    if incident_id:
+        if at or time_:
+            raise click.UsageError("give an INCIDENT_ID or --at/--time/--case, not both")
+        result = canvass.canvass(db, incident_id, **kwargs)
+    else:
+        if not (at and time_ and case_no):
+            raise click.UsageError("give an INCIDENT_ID, or all of --at, --time and --case")
+        lat, lon = parse_opt(geo.parse_latlon, at, "--at")
+        when = parse_opt(lambda v: parse_instant(v, catalog.get_setting(db, "default_tz")),
+                         time_, "--time")
+        inc = canvass.adhoc_incident(case_no, lat, lon, when,
+                                     parse_opt(parse_duration, uncertainty, "--uncertainty"))
+        result = canvass.canvass_incident(db, inc, **kwargs)
+    if fmt == "json":
+        click.echo(output.to_json(result.to_dict()))
+    elif fmt == "geojson":
+        click.echo(output.to_json(result.to_geojson()))
+    elif fmt == "csv":
+        click.echo(output.to_csv(canvass_csv_rows(result)).rstrip("\n"))
+    else:
+        inc = result.incident
+        click.echo(f"Incident {inc['id']} at {format_local(inc['occurred_ts'], tz)} "
+                   f"({inc['lat']:.5f},{inc['lon']:.5f})")
+        click.echo(f"Window {format_local(result.window_start_ts, tz)} to "
+                   f"{format_local(result.window_end_ts, tz)}; radius {result.radius_m:g} m")
+        click.echo(output.to_table(canvass_table_rows(result, tz), CANVASS_COLUMNS))
+        click.echo(result.summary())
+
+
+@cli.command(name="outcome")
+@db_option
+@click.argument("incident_id")
+@click.argument("camera_id")
+@click.option("--status", required=True, type=click.Choice(canvass.OUTCOMES))
+@click.option("--note", help="Free text (who was asked, reference number, ...).")
+def outcome_cmd(db, incident_id, camera_id, status, note):
+    """Record what happened with a camera's footage for an incident.
+
+    \b
+    Example:
+        videx outcome HPD-2023-000412 RING-0031 --status requested --note "emailed owner"
+    """
+    row = canvass.record_outcome(db, incident_id, camera_id, status, note)
+    click.echo(f"{incident_id} / {camera_id}: {row['status']} at {row['recorded_at']}")
+
+
+@cli.command(name="review")
+@db_option
+@click.argument("incident_id")
+@click.argument("clip_id", type=int)
+@click.option("--probative/--not-probative", default=None,
+              help="Whether the clip shows something that matters for the case.")
+@click.option("--note", help="Free text (what is seen, where in the clip).")
+def review_cmd(db, incident_id, clip_id, probative, note):
+    """Mark a clip probative or not for an incident.
+
+    \b
+    Example:
+        videx review HPD-2023-000412 12 --probative --note "suspect vehicle at 0:04:10"
+    """
+    if probative is None:
+        raise click.UsageError("give --probative or --not-probative")
+    canvass.record_review(db, incident_id, clip_id, probative, note)
+    click.echo(f"{incident_id} / clip {clip_id}: "
+               f"{'probative' if probative else 'not probative'}")
+
+
+# ---------------------------------------------------------------- audit
+@cli.group(name="audit", cls=VidexGroup)
+def audit_group():
+    """The hash-chained audit log."""
+
+
+@audit_group.command(name="verify")
+@db_option
+@format_option("table", "json")
+def audit_verify(db, fmt):
+    """Check the audit log's hash chain; exit 1 naming the first bad entry.
+
+    \b
+    Example:
+        videx audit verify
+    """
+    check = audit.verify(db)
+    click.echo(output.to_json(check.to_dict()) if fmt == "json" else check.summary())
+    if not check.ok:
+        sys.exit(1)
+
+
+@audit_group.command(name="list")
+@db_option
+@click.option("--limit", type=int, default=50, show_default=True, help="Newest N entries.")
+@format_option("table", "csv", "json")
+def audit_list(db, limit, fmt):
+    """Show the newest audit entries.
+
+    \b
+    Example:
+        videx audit list --limit 20
+    """
+    echo_rows(audit.entries(db, limit), fmt, ["id", "at", "user", "command", "case_no", "args"])
+

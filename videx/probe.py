@@ -1,0 +1,160 @@
+"""Reading clips: ffprobe (with a timeout), container completeness and SHA-256.
+
+``probe`` builds the same command line as ``ffmpeg.probe`` (via ffmpeg-python's argument
+conversion) but runs it with a timeout, and turns failures into ``ProbeError`` carrying
+ffprobe's own last stderr line. Files are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import struct
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ffmpeg._utils import convert_kwargs_to_cmd_line_args
+
+from videx.errors import ProbeError, ToolMissing
+
+PROBE_TIMEOUT_S = 30.0
+HASH_CHUNK = 1 << 20
+_ISO_BMFF = {".mp4", ".m4v", ".mov", ".3gp"}
+
+
+@dataclass(frozen=True)
+class ProbeInfo:
+    """What ffprobe reports about a clip (sizes in bytes and pixels, times in seconds)."""
+
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float | None
+    duration_s: float
+    size_bytes: int
+    creation_time: str | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def require_tools(*names: str) -> None:
+    """Raise ToolMissing unless every program in ``names`` is on PATH."""
+    for name in names or ("ffprobe",):
+        if shutil.which(name) is None:
+            raise ToolMissing(f"{name} not found: install ffmpeg (Debian/Ubuntu: "
+                              "apt-get install ffmpeg)")
+
+
+def probe_command(path: str | Path) -> list[str]:
+    """The ffprobe command line ffmpeg-python's ``probe`` builds, quieted to errors only."""
+    return (["ffprobe", "-show_format", "-show_streams", "-of", "json"]
+            + convert_kwargs_to_cmd_line_args({"v": "error"}) + [str(path)])
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    if not lines:
+        return "ffprobe failed without a message"
+    line = lines[-1]
+    return line.split(": ", 1)[1] if line.startswith("/") and ": " in line else line
+
+
+def _fps(stream: dict) -> float | None:
+    for key in ("avg_frame_rate", "r_frame_rate"):
+        num, _, den = str(stream.get(key, "0/0")).partition("/")
+        try:
+            if float(den or 1) > 0 and float(num) > 0:
+                return round(float(num) / float(den or 1), 3)
+        except ValueError:
+            continue
+    return None
+
+
+def probe(path: str | Path, timeout: float = PROBE_TIMEOUT_S) -> ProbeInfo:
+    """Probe a clip; raise ProbeError when it is not a readable, complete video."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise ProbeError("empty file (0 bytes)")
+    try:
+        done = subprocess.run(probe_command(path), capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError as err:
+        raise ToolMissing("ffprobe not found: install ffmpeg (Debian/Ubuntu: apt-get install "
+                          "ffmpeg)") from err
+    except subprocess.TimeoutExpired as err:
+        raise ProbeError(f"ffprobe did not finish within {timeout:g} s") from err
+    if done.returncode != 0:
+        raise ProbeError(f"not readable as video: {_last_line(done.stderr)}")
+    info = json.loads(done.stdout.decode("utf-8", "replace") or "{}")
+    video = [s for s in info.get("streams", []) if s.get("codec_type") == "video"
+             and not (s.get("disposition") or {}).get("attached_pic")]
+    if not video:
+        raise ProbeError("no video stream (not a video file)")
+    fmt, stream = info.get("format", {}), video[0]
+    duration = _float(fmt.get("duration")) or _float(stream.get("duration"))
+    if not duration or duration <= 0:
+        raise ProbeError("no duration: the file is incomplete or not a video")
+    if path.suffix.lower() in _ISO_BMFF:
+        check_iso_bmff(path, size)
+    tags = {k.lower(): v for k, v in (fmt.get("tags") or {}).items()}
+    return ProbeInfo(
+        container=fmt.get("format_name", ""),
+        codec=stream.get("codec_name", ""),
+        width=int(stream.get("width") or 0),
+        height=int(stream.get("height") or 0),
+        fps=_fps(stream),
+        duration_s=round(duration, 3),
+        size_bytes=size,
+        creation_time=tags.get("creation_time"),
+    )
+
+
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_iso_bmff(path: Path, size: int) -> None:
+    """Walk an MP4/MOV's top-level boxes; raise ProbeError when one runs past the end of file.
+
+    A truncated MP4 whose index (moov) comes first still probes with its full duration, so
+    ffprobe alone does not notice the missing media data; this check does, reading only box
+    headers.
+    """
+    pos = 0
+    with open(path, "rb") as fh:
+        while pos < size:
+            fh.seek(pos)
+            header = fh.read(16)
+            if len(header) < 8:
+                raise ProbeError(f"truncated: {size - pos} stray bytes at the end of the file")
+            box_size, box_type = struct.unpack(">I4s", header[:8])
+            if box_size == 1:
+                if len(header) < 16:
+                    raise ProbeError("truncated inside a box header")
+                box_size = struct.unpack(">Q", header[8:16])[0]
+            elif box_size == 0:
+                box_size = size - pos
+            if box_size < 8:
+                raise ProbeError(f"corrupt: box {box_type!r} at byte {pos} has size {box_size}")
+            if pos + box_size > size:
+                name = box_type.decode("latin-1")
+                raise ProbeError(f"truncated: box '{name}' at byte {pos} needs {box_size} bytes "
+                                 f"but the file ends after {size - pos}")
+            pos += box_size
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

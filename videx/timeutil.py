@@ -1,0 +1,123 @@
+"""Instants, zones and durations.
+
+Every instant videx stores is UTC. Local input is accepted only with an explicit zone (an IANA
+name such as ``America/New_York``) or a UTC offset; a local time that is ambiguous (the hour
+repeated when clocks go back) or non-existent (the hour skipped when clocks go forward) is an
+error, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from videx.errors import TimestampError
+
+UTC = timezone.utc
+
+_DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*([smhd]))+\s*$", re.I)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])", re.I)
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def get_zone(name: str) -> ZoneInfo:
+    """Return the IANA zone ``name`` or raise TimestampError naming it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise TimestampError(f"unknown time zone {name!r} (use an IANA name such as "
+                             "America/New_York)") from err
+
+
+def parse_duration(text: str) -> float:
+    """Parse ``30m``, ``90s``, ``1h30m``, ``2d`` into seconds; a unit is required."""
+    if not _DURATION_RE.match(str(text)):
+        raise TimestampError(f"cannot read duration {text!r}: give a number with a unit "
+                             "s, m, h or d, e.g. 30m")
+    return float(sum(float(n) * _UNIT_S[u.lower()] for n, u in _DURATION_PART.findall(text)))
+
+
+def localize(naive: datetime, zone: ZoneInfo) -> datetime:
+    """Attach ``zone`` to a naive wall-clock time, refusing DST-ambiguous or missing times."""
+    early = naive.replace(tzinfo=zone, fold=0)
+    late = naive.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() != late.utcoffset():
+        # Either the wall time occurs twice (fall back) or never (spring forward).
+        roundtrip = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        if roundtrip != naive:
+            raise TimestampError(f"local time {naive:%Y-%m-%d %H:%M:%S} does not exist in "
+                                 f"{zone.key} (clocks spring forward); give a UTC offset")
+        raise TimestampError(f"local time {naive:%Y-%m-%d %H:%M:%S} is ambiguous in "
+                             f"{zone.key} (clocks fall back); give a UTC offset")
+    return early
+
+
+def parse_instant(text: str, tz: str | ZoneInfo | None = None) -> datetime:
+    """Parse an ISO-8601-like time into an aware UTC datetime.
+
+    A time with ``Z`` or an offset is exact. A time without one is read in ``tz``; with no
+    ``tz`` it is an error (videx never guesses a zone).
+    """
+    raw = str(text).strip()
+    if not raw:
+        raise TimestampError("empty time")
+    cleaned = raw.replace(" ", "T", 1) if re.match(r"^\d{4}-\d{2}-\d{2} \d", raw) else raw
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(cleaned)
+    except ValueError as err:
+        raise TimestampError(f"cannot read time {raw!r}: use ISO 8601, e.g. "
+                             "2023-05-01T14:30:00-04:00") from err
+    if dt.tzinfo is None:
+        if tz is None:
+            raise TimestampError(f"time {raw!r} has no zone or offset: add one (e.g. -04:00 "
+                                 "or Z) or pass a zone")
+        zone = get_zone(tz) if isinstance(tz, str) else tz
+        dt = localize(dt, zone)
+    return dt.astimezone(UTC)
+
+
+def from_ts(ts: float) -> datetime:
+    """UTC datetime from POSIX seconds."""
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def iso_utc(value: datetime | float | None) -> str | None:
+    """Format an instant (datetime or POSIX seconds) as ``YYYY-MM-DDTHH:MM:SS[.fff]Z``."""
+    if value is None:
+        return None
+    dt = from_ts(value) if isinstance(value, (int, float)) else value.astimezone(UTC)
+    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        base += f".{dt.microsecond // 1000:03d}"
+    return base + "Z"
+
+
+def format_local(value: datetime | float | None, tz: str | ZoneInfo) -> str:
+    """Show an instant in local time with its zone abbreviation, e.g. ``2023-05-01 14:30:12 EDT``."""
+    if value is None:
+        return ""
+    dt = from_ts(value) if isinstance(value, (int, float)) else value
+    zone = get_zone(tz) if isinstance(tz, str) else tz
+    return dt.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def hms(seconds: float | None) -> str:
+    """Seconds as ``H:MM:SS`` (negative values keep their sign)."""
+    if seconds is None:
+        return ""
+    sign = "-" if seconds < 0 else ""
+    total = int(round(abs(seconds)))
+    return f"{sign}{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def now_utc() -> datetime:
+    """The current instant in UTC."""
+    return datetime.now(UTC)
+
+
+def add_days(dt: datetime, days: float) -> datetime:
+    """``dt`` plus ``days`` days."""
+    return dt + timedelta(days=days)
