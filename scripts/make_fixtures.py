@@ -24,7 +24,6 @@ import json
 import math
 import random
 import shutil
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -323,6 +322,98 @@ def make_clips(out: Path, cameras: list[dict]):
     (clips_dir / "truth.json").write_text(json.dumps(truth_doc, indent=1) + "\n")
 
 
+# ------------------------------------------------------------------------------ study
+# The synthetic study table. Category confounds: fatal cases get video far more often (more
+# investigative effort) and are cleared more often. Within each category the true risk ratio of
+# clearance by arrest with vs without video is STUDY_TRUE_RR; pooled, the crude ratio is about
+# 2.23 (a 123% higher proportion cleared), like the department's figure.
+STUDY_TRUE_RR = 1.6
+STUDY_STRATA = {  # category: (cases, share with video, clearance without video)
+    "fatal": (70, 0.80, 0.35),
+    "non-fatal": (260, 0.35, 0.20),
+    "shots-fired": (89, 0.15, 0.08),
+}
+STUDY_EXTRA_BLANKS = {"video": 3, "clearance": 2, "category": 2}
+
+
+def make_study_cases(rng: random.Random):
+    """419 analysable cases plus a few messy rows that a careful analysis must drop."""
+    names = list(NEIGHBORHOODS)
+    rows = []
+    for category, (n, share, base) in STUDY_STRATA.items():
+        exposed = round(n * share)
+        for with_video, size, rate in ((True, exposed, min(base * STUDY_TRUE_RR, 0.95)),
+                                       (False, n - exposed, base)):
+            cleared = round(size * rate)
+            for i in range(size):
+                rows.append(study_row(rng, names, category, with_video, i < cleared))
+    rng.shuffle(rows)
+    # Messy but analysable: spelling variants that normalise, unparseable clearance dates.
+    for r in rows[:6]:
+        r["category"] = r["category"].title() if rng.random() < 0.5 else " " + r["category"]
+    for r in [r for r in rows if r["clearance"] == "Cleared by arrest"][:2]:
+        r["cleared_at"] = "unknown"
+    extras = []
+    for column, count in STUDY_EXTRA_BLANKS.items():
+        for _ in range(count):
+            r = study_row(rng, names, rng.choice(list(STUDY_STRATA)), rng.random() < 0.4,
+                          rng.random() < 0.3)
+            r[column] = ""
+            extras.append(r)
+    rows = rows + extras
+    rows.sort(key=lambda r: r["occurred_at"])
+    for i, r in enumerate(rows, start=1):
+        r["case_id"] = f"SYN-{r['occurred_at'][:4]}-{i:04d}"
+    return rows
+
+
+def study_row(rng, names, category, with_video, cleared):
+    year = rng.choice([2019, 2020, 2021, 2022, 2023])
+    occurred = datetime(year, 1, 1, rng.randrange(24), rng.randrange(60)) + timedelta(
+        days=rng.randrange(365))
+    cleared_at = occurred + timedelta(days=rng.randrange(2, 400)) if cleared else None
+    obtained = None
+    if with_video:
+        obtained = occurred + timedelta(hours=rng.randrange(2, 24 * 20))
+        if cleared_at and obtained > cleared_at:
+            obtained = cleared_at - timedelta(hours=1)
+        if cleared_at and rng.random() < 0.05:  # logged after the arrest
+            obtained = cleared_at + timedelta(days=rng.randrange(1, 30))
+    clearance = "Cleared by arrest" if cleared else (
+        "Exceptionally cleared" if rng.random() < 0.05 else "Open")
+    return {"case_id": "", "occurred_at": occurred.strftime("%Y-%m-%d %H:%M"),
+            "category": category, "neighborhood": rng.choice(names),
+            "victims": 0 if category == "shots-fired" else rng.choice([1, 1, 1, 2, 3]),
+            "shotspotter": rng.choice(["Yes", "No"]),
+            "video": rng.choice(["Yes", "Yes", "yes", "Y"]) if with_video else
+            rng.choice(["No", "No", "no", "N"]),
+            "video_obtained_at": obtained.strftime("%Y-%m-%d %H:%M") if obtained else "",
+            "clearance": clearance,
+            "cleared_at": cleared_at.strftime("%Y-%m-%d") if cleared_at else ""}
+
+
+STUDY_FIELDS = ["case_id", "occurred_at", "category", "neighborhood", "victims", "shotspotter",
+                "video", "video_obtained_at", "clearance", "cleared_at"]
+
+STUDY_SPEC = """# The department's video-impact study on the synthetic case table (see README.md).
+title = "Video-impact study (synthetic Hartford data, 2019-2023)"
+cases = "cases.csv"
+outcome = "clearance=Cleared by arrest"
+exposure = "video=yes,y"
+covariates = ["category", "shotspotter", "victims", "year"]
+categorical = ["year"]
+cluster = "neighborhood"
+stratify = ["category"]
+subgroups = ["category", "year"]
+occurred = "occurred_at"
+cleared_at = "cleared_at"
+exposure_time = "video_obtained_at"
+censor_date = "2024-12-31"
+bootstrap = 500
+seed = 20230501
+"""
+
+
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -339,6 +430,10 @@ def main():
     write_csv(out / "cameras.csv", cams, CAMERA_FIELDS)
     write_geojson(out / "cameras-registered.geojson", registered)
     write_csv(out / "incidents.csv", make_incidents(rng), INCIDENT_FIELDS)
+    (out / "study").mkdir(exist_ok=True)
+    write_csv(out / "study" / "cases.csv", make_study_cases(random.Random(SEED + 1)),
+              STUDY_FIELDS)
+    (out / "study" / "study.toml").write_text(STUDY_SPEC)
     if not args.no_clips:
         if shutil.which("ffmpeg") is None:
             raise SystemExit("ffmpeg not found: install it (apt-get install ffmpeg)")

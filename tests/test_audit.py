@@ -1,6 +1,7 @@
 import json
 
 from conftest import DEMO_ID
+
 from videx import audit, catalog
 
 

@@ -59,11 +59,11 @@ def test_bad_cells(run, tmp_path):
               + "A4,2023-05-01T14:30-04:00,42.36,-71.06,fatal,no\n")
     r = run("incidents", "import", f)
     err = r.stderr
-    assert (f"row 2, column category: unknown category 'fatl' (expected one of: fatal, "
+    assert ("row 2, column category: unknown category 'fatl' (expected one of: fatal, "
             "non-fatal, shots-fired)") in err
-    assert f"row 3, column cleared: 'maybe' is not yes/no" in err
-    assert f"row 4, column occurred_at: cannot read time 'yesterday'" in err
-    assert f"row 5, column lat: 42.36,-71.06 is outside the city bounds" in err
+    assert "row 3, column cleared: 'maybe' is not yes/no" in err
+    assert "row 4, column occurred_at: cannot read time 'yesterday'" in err
+    assert "row 5, column lat: 42.36,-71.06 is outside the city bounds" in err
     assert incidents(run) == []
 
 
@@ -76,7 +76,7 @@ def test_map_columns_from_another_records_system(run, tmp_path):
     row = incidents(run)[0]
     assert (row["id"], row["category"], row["lat"]) == ("23-000001", "non-fatal", 41.77)
     r = run("incidents", "import", f, "--map", "id=Case")
-    assert f"--map id=Case: no column 'Case' in the file" in r.stderr
+    assert "--map id=Case: no column 'Case' in the file" in r.stderr
     r = run("incidents", "import", f, "--map", "nonsense")
     assert r.exit_code == 2
     assert "Invalid value for --map" in r.output

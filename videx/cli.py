@@ -514,6 +514,81 @@ def review_cmd(db, incident_id, clip_id, probative, note):
                f"{'probative' if probative else 'not probative'}")
 
 
+# ---------------------------------------------------------------- study
+@cli.group(name="study", cls=VidexGroup)
+def study_group():
+    """The video-impact study: clearance with and without relevant video."""
+
+
+@study_group.command(name="dataset")
+@db_option
+@click.option("--exposure", type=click.Choice(["probative", "obtained", "coverage"]),
+              default="probative", show_default=True, help="What counts as relevant video.")
+@click.option("--radius", default="250m", show_default=True, help="Radius for coverage.")
+@click.option("--count-exceptional", is_flag=True,
+              help="Count exceptional clearances as cleared (default: arrests only).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write.")
+def study_dataset(db, exposure, radius, count_exceptional, out):
+    """Write the study's case table (one row per incident) from the catalog.
+
+    \b
+    Example:
+        videx study dataset --exposure probative --out cases.csv
+        videx study run --cases cases.csv --exposure video=yes --covariate category
+    """
+    from videx.study.dataset import write_dataset
+    counts = write_dataset(db, out, exposure, parse_opt(geo.parse_distance, radius, "--radius"),
+                           count_exceptional)
+    click.echo(f"{counts['out']}: {counts['cases']} cases, {counts['exposed']} with video "
+               f"({exposure}), {counts['cleared']} cleared")
+
+
+@study_group.command(name="run")
+@click.option("--spec", "spec_path", type=click.Path(exists=True, dir_okay=False),
+              help="TOML study spec; options below override it.")
+@click.option("--cases", type=click.Path(dir_okay=False), help="Case table (CSV).")
+@click.option("--outcome", help="COLUMN=VALUES meaning cleared (or COLUMN=re:REGEX).")
+@click.option("--exposure", help="COLUMN=VALUES meaning relevant video (or re:REGEX).")
+@click.option("--covariate", "covariates", multiple=True, help="Adjust for COLUMN (repeatable).")
+@click.option("--categorical", multiple=True, help="Treat covariate COLUMN as categorical.")
+@click.option("--cluster", help="Cluster-robust errors by COLUMN (e.g. neighborhood).")
+@click.option("--where", multiple=True, help="Keep rows where COLUMN=VALUES (repeatable).")
+@click.option("--exclude", multiple=True, help="Drop rows where COLUMN=VALUES (repeatable).")
+@click.option("--stratify", multiple=True, help="Mantel-Haenszel strata COLUMN (repeatable).")
+@click.option("--subgroup", "subgroups", multiple=True, help="Crude RR per level of COLUMN.")
+@click.option("--occurred", help="COLUMN with the incident date (time to clearance).")
+@click.option("--cleared-at", help="COLUMN with the clearance date.")
+@click.option("--censor-date", help="Open cases are censored at this DATE.")
+@click.option("--exposure-time", help="COLUMN with when the video was obtained.")
+@click.option("--bootstrap", type=click.IntRange(0, 100_000), help="Bootstrap resamples.")
+@click.option("--seed", type=int, help="Bootstrap seed.")
+@click.option("--propensity-link", type=click.Choice(["logit", "probit"]))
+@click.option("--title", help="Report title.")
+@click.option("--out", default="study-out", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for results and report.")
+@format_option("table", "json")
+def study_run(spec_path, out, fmt, **options):
+    """Run the study: crude, adjusted, stratified, weighted, survival and sensitivity.
+
+    \b
+    Example:
+        videx study run --spec fixtures/study/study.toml --out study-out
+        videx study run --cases cases.csv --outcome cleared=yes --exposure video=yes \\
+            --covariate category --cluster neighborhood --out study-out
+    """
+    from videx.study import build_spec, load_spec, run_study
+    from videx.study.report import write_report
+    overrides = {k: v for k, v in options.items() if v not in (None, ())}
+    spec = load_spec(spec_path, overrides) if spec_path else build_spec({}, overrides)
+    result = run_study(spec)
+    paths = write_report(result, out)
+    if fmt == "json":
+        click.echo(output.to_json(result.to_dict()))
+    else:
+        click.echo(result.summary())
+    click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
+
+
 # ---------------------------------------------------------------- audit
 @cli.group(name="audit", cls=VidexGroup)
 def audit_group():

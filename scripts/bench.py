@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""videx benchmarks. Each prints its figures against a baseline measured in the same run.
+
+    scripts/bench.py canvass [--cameras 10000 --clips 10000000 --queries 300]
+    scripts/bench.py ingest  [--files 400 --memory-files 20000]
+    scripts/bench.py study   [--cases 100000]
+
+Synthetic data goes to bench-data/ (reused between runs; delete it to rebuild).
+Figures for docs/performance.md; nothing here is a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from videx import catalog  # noqa: E402
+from videx.canvass import adhoc_incident, canvass_incident  # noqa: E402
+from videx.timeutil import from_ts  # noqa: E402
+
+DATA = ROOT / "bench-data"
+SOUTH, WEST, NORTH, EAST = 41.72, -72.72, 41.81, -72.64
+T_START = 1_546_300_800.0  # 2019-01-01T00:00:00Z
+T_SPAN = 5 * 365 * 86400.0
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+# ------------------------------------------------------------------ canvass
+def build_canvass_catalog(path: Path, n_cameras: int, n_clips: int, seed: int = 7):
+    rng = random.Random(seed)
+    db = catalog.open_catalog(path)
+    conn = db.conn
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA journal_mode = OFF")
+    cams = []
+    for i in range(n_cameras):
+        cams.append((f"B{i:05d}", "city" if i % 3 else "private",
+                     "connected" if i % 5 else "registered", rng.uniform(SOUTH, NORTH),
+                     rng.uniform(WEST, EAST), rng.uniform(0, 360), 90.0, 150.0, 30.0,
+                     600.0, "2026-01-01T00:00:00Z"))
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO cameras (id, source, integration, lat, lon, heading_deg, "
+                     "fov_deg, range_m, retention_days, max_clip_s, updated_at) VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", cams)
+    conn.execute("COMMIT")
+    # Build the clip table without its indexes, then index once (much faster than keeping
+    # the indexes up to date row by row).
+    conn.execute("DROP INDEX idx_clips_camera_start")
+    conn.execute("DROP INDEX idx_clips_sha256")
+    per_cam = n_clips // n_cameras
+
+    def rows():
+        n = 0
+        for cam in cams:
+            starts = sorted(rng.uniform(T_START, T_START + T_SPAN) for _ in range(per_cam))
+            for s in starts:
+                n += 1
+                d = rng.uniform(30.0, 600.0)
+                yield (cam[0], f"/evidence/{cam[0]}/{n}.mp4", f"{n:016x}", 1_000_000, d,
+                       "x", s, "x", s, "x", s + d, "filename", "high", "x")
+                if n % 1_000_000 == 0:
+                    print(f"  {n:,} clips", file=sys.stderr, flush=True)
+
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO clips (camera_id, path, sha256, size_bytes, duration_s, "
+                     "start_raw, start_raw_ts, start, start_ts, \"end\", end_ts, time_source, "
+                     "time_confidence, ingested_at) VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows())
+    conn.execute("COMMIT")
+    print("  indexing", file=sys.stderr, flush=True)
+    conn.execute("CREATE INDEX idx_clips_camera_start ON clips (camera_id, start_ts)")
+    conn.execute("CREATE INDEX idx_clips_sha256 ON clips (sha256)")
+    conn.execute("ANALYZE")
+    db.close()
+
+
+SCAN_QUERY = """
+    SELECT id, path, sha256, start_ts, end_ts FROM clips NOT INDEXED
+    WHERE camera_id IN ({}) AND start_ts < ? AND end_ts > ?"""
+
+
+def bench_canvass(args):
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"canvass-{args.cameras}x{args.clips}.db"
+    if not path.exists():
+        print(f"building {path.name} ({args.cameras:,} cameras, {args.clips:,} clips)...",
+              file=sys.stderr)
+        t = time.perf_counter()
+        build_canvass_catalog(path.with_suffix(".tmp"), args.cameras, args.clips)
+        path.with_suffix(".tmp").rename(path)
+        print(f"  built in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    db = catalog.open_catalog(path)
+    rng = random.Random(11)
+    incidents = []
+    for i in range(args.queries):
+        t = rng.uniform(T_START + 3600, T_START + T_SPAN - 3600)
+        incidents.append(adhoc_incident(f"Q{i}", rng.uniform(SOUTH + 0.005, NORTH - 0.005),
+                                        rng.uniform(WEST + 0.005, EAST - 0.005), from_ts(t)))
+    for inc in incidents[:20]:  # warm the page cache
+        canvass_incident(db, inc, record=False)
+    lat_ms, cams, clips = [], 0, 0
+    for inc in incidents:
+        t = time.perf_counter()
+        res = canvass_incident(db, inc, record=False)
+        lat_ms.append((time.perf_counter() - t) * 1000)
+        cams += len(res.cameras)
+        clips += sum(len(c["clips"]) for c in res.cameras)
+    # Baseline: the same question answered by scanning the clip table (no index).
+    scan_ms = []
+    for inc in incidents[: args.scan_queries]:
+        ids = [c["camera_id"] for c in canvass_incident(db, inc, record=False).cameras]
+        t0, t1 = inc["occurred_ts"] - 1800, inc["occurred_ts"] + 900
+        t = time.perf_counter()
+        db.execute(SCAN_QUERY.format(",".join("?" * len(ids))), ids + [t1, t0]).fetchall()
+        scan_ms.append((time.perf_counter() - t) * 1000)
+    med, p95, scan_med = statistics.median(lat_ms), pct(lat_ms, 95), statistics.median(scan_ms)
+    result = {"benchmark": "canvass", "cameras": args.cameras, "clips": args.clips,
+              "queries": len(lat_ms), "mean_cameras_per_canvass": round(cams / len(lat_ms), 1),
+              "mean_clips_per_canvass": round(clips / len(lat_ms), 2),
+              "median_ms": round(med, 3), "p95_ms": round(p95, 3),
+              "scan_median_ms": round(scan_med, 1), "scan_queries": len(scan_ms),
+              "speedup_vs_scan": round(scan_med / med, 1)}
+    print(json.dumps(result, indent=2))
+    print(f"canvass: median {med:.2f} ms, p95 {p95:.2f} ms over {len(lat_ms)} incidents; "
+          f"full scan median {scan_med:.0f} ms -> {scan_med / med:.0f}x faster")
+
+
+# ------------------------------------------------------------------ ingest
+def make_clip_files(folder: Path, n: int) -> list[Path]:
+    """``n`` distinct valid clips: copies of one fixture clip with one mdat byte changed and a
+    file name carrying a distinct time."""
+    src = ROOT / "fixtures" / "clips" / "CITY-001" / "20230501_142956.mp4"
+    data = bytearray(src.read_bytes())
+    mdat = data.find(b"mdat") + 64
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        p = folder / f"{20230501 + (i // 86400) % 28:08d}_{(i % 86400) // 3600:02d}" \
+                     f"{(i % 3600) // 60:02d}{i % 60:02d}_{i}.mp4"
+        if not p.exists():
+            data[mdat:mdat + 4] = i.to_bytes(4, "big")
+            p.write_bytes(data)
+        paths.append(p)
+    return paths
+
+
+def ingest_child(db_path, folder, jobs):
+    """Run one ingest in a fresh process; print JSON with seconds and peak RSS (MB)."""
+    from videx import ingest
+    db = catalog.open_catalog(db_path)
+    db.execute("INSERT INTO cameras (id, source, integration, lat, lon, updated_at, tz) VALUES "
+               "('BENCH', 'city', 'connected', 41.76, -72.68, 'x', 'America/New_York')")
+    db.conn.commit()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    report = ingest.ingest(db, [folder], camera_id="BENCH", jobs=jobs)
+    secs = time.perf_counter() - t
+    print(json.dumps({"seconds": secs, "added": len(report.added),
+                      "rejected": len(report.rejected), "rss_start_mb": rss0,
+                      "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def run_child(folder, jobs):
+    db_path = DATA / "ingest-bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    out = subprocess.run([sys.executable, __file__, "_ingest_child", str(db_path), str(folder),
+                          str(jobs)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_ingest(args):
+    import ffmpeg
+    DATA.mkdir(exist_ok=True)
+    folder = DATA / f"ingest-{args.files}"
+    paths = make_clip_files(folder, args.files)
+    ffmpeg.probe(str(paths[0]))  # warm
+    t = time.perf_counter()
+    for p in paths:
+        ffmpeg.probe(str(p))
+    base = time.perf_counter() - t
+    jobs = args.jobs or os.cpu_count()
+    res = run_child(folder, jobs)
+    assert res["added"] == args.files, res
+    result = {"benchmark": "ingest", "files": args.files, "cores": os.cpu_count(), "jobs": jobs,
+              "baseline_probe_loop_files_per_s": round(args.files / base, 1),
+              "ingest_files_per_s": round(args.files / res["seconds"], 1),
+              "speedup": round(base / res["seconds"], 2),
+              "rss_peak_mb": round(res["rss_peak_mb"], 1)}
+    if args.memory_files:
+        mem_folder = DATA / f"ingest-{args.memory_files}"
+        make_clip_files(mem_folder, args.memory_files)
+        big = run_child(mem_folder, jobs)
+        result.update({"memory_files": args.memory_files,
+                       "memory_files_per_s": round(args.memory_files / big["seconds"], 1),
+                       "memory_rss_peak_mb": round(big["rss_peak_mb"], 1)})
+    print(json.dumps(result, indent=2))
+    print(f"ingest: {result['ingest_files_per_s']} files/s vs sequential ffmpeg.probe loop "
+          f"{result['baseline_probe_loop_files_per_s']} files/s -> {result['speedup']}x "
+          f"({jobs} jobs, {os.cpu_count()} cores); peak RSS {result['rss_peak_mb']} MB")
+
+
+# ------------------------------------------------------------------ study
+def make_cases(path: Path, n: int, seed: int = 5):
+    """A synthetic case table with a confounded exposure (true within-stratum RR 1.6)."""
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    cat = rng.choice(["fatal", "non-fatal", "shots-fired"], n, p=[0.17, 0.62, 0.21])
+    share = np.select([cat == "fatal", cat == "non-fatal"], [0.8, 0.35], 0.15)
+    base = np.select([cat == "fatal", cat == "non-fatal"], [0.35, 0.20], 0.08)
+    video = rng.random(n) < share
+    cleared = rng.random(n) < base * np.where(video, 1.6, 1.0)
+    occurred = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365, n), "D")
+    cleared_at = occurred + pd.to_timedelta(rng.integers(1, 400, n), "D")
+    pd.DataFrame({
+        "case_id": [f"B{i}" for i in range(n)], "occurred_at": occurred.strftime("%Y-%m-%d"),
+        "category": cat, "neighborhood": rng.choice([f"N{i}" for i in range(40)], n),
+        "victims": rng.integers(0, 4, n), "shotspotter": rng.choice(["yes", "no"], n),
+        "video": np.where(video, "yes", "no"), "cleared": np.where(cleared, "yes", "no"),
+        "cleared_at": np.where(cleared, cleared_at.strftime("%Y-%m-%d"), ""),
+    }).to_csv(path, index=False)
+
+
+def bench_study(args):
+    from videx.study import build_spec, crude, models, sensitivity, survival
+    from videx.study.data import load
+    from videx.study.report import write_report
+    from videx.study.run import run_study
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"cases-{args.cases}.csv"
+    if not path.exists():
+        make_cases(path, args.cases)
+    spec = build_spec({"cases": str(path), "covariates": ("category", "victims", "shotspotter"),
+                       "cluster": "neighborhood", "stratify": ("category",),
+                       "subgroups": ("category",), "occurred": "occurred_at",
+                       "cleared_at": "cleared_at", "censor_date": "2024-12-31"})
+    times = {}
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        value = fn()
+        times[name] = round(time.perf_counter() - t, 3)
+        return value
+    data = timed("load and map the table", lambda: load(spec))
+    f, X = data.frame, data.design()
+    timed("crude (Wilson, Katz, Newcombe, Fisher)", lambda: crude.from_frame(f))
+    timed("adjusted (modified Poisson, logistic, log-binomial)",
+          lambda: models.adjusted(f["y"], f["x"], X, f["cluster"].rename("neighborhood")))
+    timed("Mantel-Haenszel", lambda: models.mantel_haenszel(f, ["category"]))
+    timed("IPW (TreatmentEffect GMM) and balance", lambda: models.ipw(f["y"], f["x"], X))
+    ok = f["event"] >= 0
+    timed("survival (KM, log-rank, Cox x2)",
+          lambda: survival.survival(f.loc[ok, "time_days"], f.loc[ok, "event"], f.loc[ok, "x"],
+                                    X.loc[ok]))
+    timed("E-values", lambda: sensitivity.evalue_rr(2.0))
+    t = time.perf_counter()
+    result = run_study(spec)
+    full_run = time.perf_counter() - t
+    t = time.perf_counter()
+    write_report(result, DATA / "study-out")
+    report = time.perf_counter() - t
+    out = {"benchmark": "study", "cases": args.cases, "analysed": result.n,
+           "seconds_by_method": times, "run_study_s": round(full_run, 2),
+           "write_report_s": round(report, 2), "total_s": round(full_run + report, 2),
+           "crude_rr": round(result.crude.rr, 3), "adjusted_rr": round(result.adjusted.rr, 3)}
+    print(json.dumps(out, indent=2))
+    print(f"study: {args.cases:,} cases, full run {full_run:.1f} s + report {report:.1f} s "
+          f"= {full_run + report:.1f} s (target < 30 s on 2 cores)")
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "_ingest_child":
+        ingest_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser(description="videx benchmarks")
+    sub = parser.add_subparsers(dest="which", required=True)
+    c = sub.add_parser("canvass")
+    c.add_argument("--cameras", type=int, default=10_000)
+    c.add_argument("--clips", type=int, default=10_000_000)
+    c.add_argument("--queries", type=int, default=300)
+    c.add_argument("--scan-queries", type=int, default=5)
+    i = sub.add_parser("ingest")
+    i.add_argument("--files", type=int, default=400)
+    i.add_argument("--jobs", type=int)
+    i.add_argument("--memory-files", type=int, default=0)
+    st = sub.add_parser("study")
+    st.add_argument("--cases", type=int, default=100_000)
+    args = parser.parse_args()
+    if shutil.which("ffprobe") is None:
+        raise SystemExit("ffprobe not found: install ffmpeg")
+    {"canvass": bench_canvass, "ingest": bench_ingest, "study": bench_study}[args.which](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+"""Writing a study's outputs: results.json, report.md, report.html (self-contained) and PNGs.
+
+The report is built once as a list of blocks (heading, paragraph, table, figure) and rendered
+to Markdown and to HTML, so both always say the same thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from videx.study.run import ASSOCIATION_NOTE, StudyResult  # noqa: E402
+from videx.study.spec import spec_to_toml  # noqa: E402
+
+FIGURES = {"rates": "rates.png", "forest": "forest.png", "km": "km.png",
+           "balance": "balance.png", "overlap": "overlap.png"}
+
+
+def f2(v, fmt=".2f"):
+    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, fmt)
+
+
+def ci2(pair, fmt=".2f", scale=1.0):
+    return "n/a" if not pair else f"{pair[0] * scale:{fmt}} to {pair[1] * scale:{fmt}}"
+
+
+def pct(v):
+    return "n/a" if v is None else f"{v * 100:.1f}%"
+
+
+# ------------------------------------------------------------------ figures
+def fig_rates(r: StudyResult, path: Path):
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    groups = [("Crude", r.crude.exposed.rate, r.crude.exposed.rate_ci,
+               r.crude.unexposed.rate, r.crude.unexposed.rate_ci)]
+    if r.ipw:
+        groups.append(("IPW-weighted", r.ipw.rate_exposed, r.ipw.rate_exposed_ci,
+                       r.ipw.rate_unexposed, r.ipw.rate_unexposed_ci))
+    x = np.arange(len(groups))
+    for off, idx, label, color in ((-0.18, 1, "with video", "#2b6cb0"),
+                                   (0.18, 3, "without video", "#a0aec0")):
+        vals = [g[idx] or 0 for g in groups]
+        err = np.array([[v - g[idx + 1][0], g[idx + 1][1] - v] if g[idx + 1] else [0, 0]
+                        for v, g in zip(vals, groups)]).T
+        ax.bar(x + off, np.array(vals) * 100, 0.34, yerr=err * 100, capsize=4, label=label,
+               color=color)
+    ax.set_xticks(x, [g[0] for g in groups])
+    ax.set_ylabel("cleared (%)")
+    ax.set_title("Clearance rate by video, 95% intervals")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig_forest(r: StudyResult, path: Path):
+    rows = r.estimates()
+    fig, ax = plt.subplots(figsize=(7, 0.42 * len(rows) + 1.2))
+    ys = np.arange(len(rows))[::-1]
+    for y, row in zip(ys, rows):
+        color = "#2b6cb0" if row["group"] == "overall" else "#718096"
+        ax.plot(row["ci"], [y, y], color=color, lw=2)
+        ax.plot(row["estimate"], y, "s", color=color)
+    ax.axvline(1.0, color="black", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_yticks(ys, [row["label"] for row in rows], fontsize=8)
+    ax.set_xlabel("risk ratio of clearance, with vs without video (log scale)")
+    ax.set_title("All estimates, 95% intervals")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig_km(r: StudyResult, path: Path):
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for key, label, color in (("exposed", "with video", "#2b6cb0"),
+                              ("unexposed", "without video", "#a0aec0")):
+        c = r.survival.curves.get(key)
+        if not c:
+            continue
+        t = [0.0] + c["times"]
+        s = [1.0] + c["surv_prob"]
+        ax.step(t, np.array(s) * 100, where="post", label=label, color=color, lw=2)
+    ax.set_xlabel("days since the shooting")
+    ax.set_ylabel("cases still open (%)")
+    ax.set_title("Time to clearance (Kaplan-Meier)")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig_balance(r: StudyResult, path: Path):
+    bal = r.ipw.balance
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(bal) + 1.4))
+    ys = np.arange(len(bal))[::-1]
+    ax.scatter([abs(b["smd_before"]) for b in bal], ys, label="before weighting", color="#e53e3e")
+    ax.scatter([abs(b["smd_after"]) for b in bal], ys, label="after weighting", color="#2b6cb0")
+    ax.axvline(0.1, color="black", lw=0.8, ls="--")
+    ax.set_yticks(ys, [b["covariate"] for b in bal], fontsize=8)
+    ax.set_xlabel("absolute standardized mean difference")
+    ax.set_title("Covariate balance (love plot)")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig_overlap(r: StudyResult, ps: np.ndarray, x: np.ndarray, path: Path):
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    bins = np.linspace(0, 1, 26)
+    ax.hist(ps[x == 1], bins=bins, alpha=0.6, label="with video", color="#2b6cb0")
+    ax.hist(ps[x == 0], bins=bins, alpha=0.6, label="without video", color="#a0aec0")
+    ax.set_xlabel("propensity score (probability of video given covariates)")
+    ax.set_ylabel("cases")
+    ax.set_title("Propensity overlap")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def draw_figures(r: StudyResult, out: Path) -> dict[str, Path]:
+    made = {}
+    fig_rates(r, out / FIGURES["rates"])
+    made["rates"] = out / FIGURES["rates"]
+    fig_forest(r, out / FIGURES["forest"])
+    made["forest"] = out / FIGURES["forest"]
+    if r.survival and r.survival.curves:
+        fig_km(r, out / FIGURES["km"])
+        made["km"] = out / FIGURES["km"]
+    if r.ipw:
+        fig_balance(r, out / FIGURES["balance"])
+        made["balance"] = out / FIGURES["balance"]
+        from videx.study.models import propensity
+        ps = np.asarray(propensity(r.data.frame["x"], r.data.design(),
+                                   r.spec.propensity_link).predict())
+        fig_overlap(r, ps, r.data.frame["x"].to_numpy(), out / FIGURES["overlap"])
+        made["overlap"] = out / FIGURES["overlap"]
+    return made
+
+
+# ------------------------------------------------------------------ blocks
+def blocks(r: StudyResult, figures: dict[str, Path]) -> list[tuple]:
+    c, b = r.crude, []
+    b.append(("h1", r.spec.title))
+    b.append(("p", r.headline()))
+    b.append(("note", ASSOCIATION_NOTE))
+    if r.late_exposure:
+        b.append(("p", f"{r.late_exposure['cases']} cleared case(s) with video had it obtained "
+                       f"after the clearance; counting them as without video gives a risk ratio "
+                       f"of {f2(r.late_exposure['rr'])} ({ci2(r.late_exposure['rr_ci'])})."))
+    b.append(("h2", "Data"))
+    b.append(("p", f"{r.data.n_input} rows read from `{Path(r.spec.cases).name}` "
+                   f"(SHA-256 {r.data.input_sha256[:16]}...); {r.n} analysed."))
+    if r.data.dropped:
+        b.append(("table", ["rows dropped", "reason"],
+                  [[n, reason] for reason, n in r.data.dropped.items()]))
+    for key, label in (("outcome", f"Outcome `{r.spec.outcome}`"),
+                       ("exposure", f"Exposure `{r.spec.exposure}`")):
+        b.append(("p", f"{label}: how each value in the table was read."))
+        b.append(("table", ["value", "read as", "rows"],
+                  [[v, "yes" if m["yes"] else "no", m["rows"]]
+                   for v, m in r.data.value_maps[key].items()]))
+    if r.covariates:
+        b.append(("table", ["covariate", "read as", "levels", "possible typos (rare levels)"],
+                  [[cv.name, cv.kind, ", ".join(cv.levels[:8]) + (" ..." if len(cv.levels) > 8
+                                                                 else ""),
+                    ", ".join(cv.rare_levels)] for cv in r.covariates]))
+    b.append(("h2", "Crude comparison"))
+    b.append(("table", ["group", "cases", "cleared", "rate", "95% CI (Wilson)"],
+              [["with video", c.exposed.n, c.exposed.cleared, pct(c.exposed.rate),
+                ci2(c.exposed.rate_ci, ".1%")],
+               ["without video", c.unexposed.n, c.unexposed.cleared, pct(c.unexposed.rate),
+                ci2(c.unexposed.rate_ci, ".1%")]]))
+    b.append(("table", ["measure", "estimate", "95% CI"], [
+        ["risk ratio (Katz log interval)", f2(c.rr), ci2(c.rr_ci)],
+        ["% higher proportion cleared (RR - 1)", f2(c.pct_increase, ".0f") + "%",
+         ci2(c.pct_increase_ci, ".0f")],
+        ["risk difference, points (Newcombe)", f2(c.rd * 100 if c.rd is not None else None,
+                                                  "+.1f"), ci2(c.rd_ci, ".1f", 100)],
+        ["odds ratio (Woolf) - not a % change in clearance", f2(c.odds_ratio), ci2(c.or_ci)],
+        ["Fisher's exact test p", f2(c.fisher_p, ".3g"), ""]]))
+    if "rates" in figures:
+        b.append(("fig", figures["rates"], "Clearance rate by video"))
+    b.append(("h2", "All estimates"))
+    b.append(("table", ["estimate", "risk ratio", "95% CI"],
+              [[e["label"], f2(e["estimate"]), ci2(e["ci"])] for e in r.estimates()]))
+    if "forest" in figures:
+        b.append(("fig", figures["forest"], "Forest plot of all estimates"))
+    if r.adjusted:
+        a = r.adjusted
+        b.append(("h2", "Adjusted estimates"))
+        lb = a.log_binomial or {}
+        b.append(("p", f"Modified Poisson regression ({a.covariance}) on "
+                       f"{', '.join(a.covariates) or 'no covariates'}: RR {f2(a.rr)} "
+                       f"({ci2(a.rr_ci)}). Logistic regression: OR {f2(a.odds_ratio)} "
+                       f"({ci2(a.or_ci)}). Log-binomial: "
+                       + (f"RR {f2(lb['rr'])} ({ci2(lb['rr_ci'])})." if lb.get("reported")
+                          else f"not reported ({lb.get('reason', 'n/a')}).")))
+    if r.mantel_haenszel:
+        m = r.mantel_haenszel
+        b.append(("h2", f"Stratified by {' x '.join(m.strata_by)} (Mantel-Haenszel)"))
+        b.append(("p", m.summary() + (f"; Breslow-Day p = {f2(m.breslow_day_p, '.3g')}"
+                                      if m.breslow_day_p is not None else "") + "."))
+        b.append(("table", ["stratum", "with video", "without video", "RR"],
+                  [[s["stratum"], f"{s['exposed_cleared']}/{s['exposed_n']}",
+                    f"{s['unexposed_cleared']}/{s['unexposed_n']}", f2(s["rr"])]
+                   for s in m.strata]))
+    if r.ipw:
+        w = r.ipw
+        b.append(("h2", "Propensity weighting (IPW)"))
+        b.append(("p", w.summary() + f". Propensity model: {w.propensity_model}; largest "
+                       f"weight {w.max_weight:.1f}."))
+        b.append(("table", ["covariate", "SMD before", "SMD after"],
+                  [[x["covariate"], f2(x["smd_before"]), f2(x["smd_after"])]
+                   for x in w.balance]))
+        for key, cap in (("balance", "Balance before and after weighting"),
+                         ("overlap", "Propensity overlap")):
+            if key in figures:
+                b.append(("fig", figures[key], cap))
+    if r.survival:
+        s = r.survival
+        b.append(("h2", "Time to clearance"))
+        b.append(("p", s.summary() + f". {s.n} cases, {s.events} cleared; median days to "
+                       f"clearance with video {f2(s.median_days.get('exposed'), '.0f')}, "
+                       f"without {f2(s.median_days.get('unexposed'), '.0f')} (open cases "
+                       f"censored at {r.spec.censor_date or 'the last clearance date'})."))
+        if s.dropped:
+            b.append(("table", ["rows left out of the time analysis", "reason"],
+                      [[n, k] for k, n in s.dropped.items()]))
+        if "km" in figures:
+            b.append(("fig", figures["km"], "Kaplan-Meier: cases still open"))
+    b.append(("h2", "Sensitivity"))
+    for ev in r.evalues.values():
+        b.append(("p", ev.summary()))
+    if r.bootstrap:
+        b.append(("p", f"Bootstrap ({r.bootstrap['n']} resamples, seed {r.bootstrap['seed']}): "
+                       f"crude RR percentile interval {ci2(r.bootstrap['ci'])}."))
+    if r.subgroups:
+        b.append(("table", ["subgroup", "cases", "with video", "without video", "RR", "95% CI"],
+                  [[f"{s['by']} = {s['level']}", s["n"], pct(s["exposed_rate"]),
+                    pct(s["unexposed_rate"]), f2(s["rr"]), ci2(s["rr_ci"])]
+                   for s in r.subgroups]))
+    if r.notes:
+        b.append(("h2", "Warnings"))
+        b.append(("ul", r.notes))
+    b.append(("h2", "Reproduce"))
+    b.append(("p", "Save the spec below as `study.toml` and run `videx study run --spec "
+                   "study.toml --out DIR`."))
+    b.append(("pre", spec_to_toml(r.spec)))
+    b.append(("p", "Versions: " + ", ".join(f"{k} {v}" for k, v in r.versions.items())))
+    return b
+
+
+def to_markdown(bl: list[tuple]) -> str:
+    out = []
+    for kind, *rest in bl:
+        if kind == "h1":
+            out.append(f"# {rest[0]}\n")
+        elif kind == "h2":
+            out.append(f"## {rest[0]}\n")
+        elif kind == "p":
+            out.append(rest[0] + "\n")
+        elif kind == "note":
+            out.append(f"> **Read this first.** {rest[0]}\n")
+        elif kind == "ul":
+            out.append("\n".join(f"- {x}" for x in rest[0]) + "\n")
+        elif kind == "pre":
+            out.append(f"```toml\n{rest[0]}```\n")
+        elif kind == "fig":
+            out.append(f"![{rest[1]}]({rest[0].name})\n")
+        elif kind == "table":
+            head, rows = rest
+            out.append("| " + " | ".join(map(str, head)) + " |\n|"
+                       + "---|" * len(head) + "\n"
+                       + "\n".join("| " + " | ".join(str(c).replace("|", "/") for c in row)
+                                   + " |" for row in rows) + "\n")
+    return "\n".join(out)
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;
+color:#1a202c;line-height:1.45}table{border-collapse:collapse;margin:.6rem 0 1rem}
+td,th{border:1px solid #cbd5e0;padding:.25rem .6rem;text-align:left;font-size:.92rem}
+th{background:#edf2f7}.note{background:#fffbea;border-left:4px solid #d69e2e;padding:.6rem 1rem}
+img{max-width:100%}pre{background:#f7fafc;padding:.8rem;overflow:auto}code{background:#edf2f7}"""
+
+
+def _inline(text: str) -> str:
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def to_html(bl: list[tuple], title: str) -> str:
+    out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>"
+           f"{html.escape(title)}</title><style>{CSS}</style></head><body>"]
+    for kind, *rest in bl:
+        if kind == "h1":
+            out.append(f"<h1>{html.escape(rest[0])}</h1>")
+        elif kind == "h2":
+            out.append(f"<h2>{html.escape(rest[0])}</h2>")
+        elif kind == "p":
+            out.append(f"<p>{_inline(rest[0])}</p>")
+        elif kind == "note":
+            out.append(f"<p class='note'><strong>Read this first.</strong> "
+                       f"{html.escape(rest[0])}</p>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in rest[0]) + "</ul>")
+        elif kind == "pre":
+            out.append(f"<pre>{html.escape(rest[0])}</pre>")
+        elif kind == "fig":
+            data = base64.b64encode(Path(rest[0]).read_bytes()).decode("ascii")
+            out.append(f"<figure><img alt='{html.escape(rest[1])}' "
+                       f"src='data:image/png;base64,{data}'><figcaption>"
+                       f"{html.escape(rest[1])}</figcaption></figure>")
+        elif kind == "table":
+            head, rows = rest
+            out.append("<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in head)
+                       + "</tr>" + "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>"
+                                                             for c in row) + "</tr>"
+                                           for row in rows) + "</table>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def write_report(r: StudyResult, out: str | Path) -> dict[str, Path]:
+    """Write results.json, report.md, report.html and the PNG figures into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = draw_figures(r, out)
+    bl = blocks(r, figures)
+    paths = {"results": out / "results.json", "markdown": out / "report.md",
+             "html": out / "report.html", **figures}
+    paths["results"].write_text(json.dumps(r.to_dict(), indent=2, default=_json_default) + "\n")
+    paths["markdown"].write_text(to_markdown(bl))
+    paths["html"].write_text(to_html(bl, r.spec.title))
+    return paths
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
