@@ -3,6 +3,7 @@
 
     scripts/bench.py canvass [--cameras 10000 --clips 10000000 --queries 300]
     scripts/bench.py ingest  [--files 400 --memory-files 20000]
+    scripts/bench.py scan    [--hour-seconds 3600]
     scripts/bench.py study   [--cases 100000]
 
 Synthetic data goes to bench-data/ (reused between runs; delete it to rebuild).
@@ -216,6 +217,75 @@ def bench_ingest(args):
           f"({jobs} jobs, {os.cpu_count()} cores); peak RSS {result['rss_peak_mb']} MB")
 
 
+# ------------------------------------------------------------------ scan
+def make_video(path: Path, size: str, seconds: int, fps: int):
+    """A testsrc2 clip (moving pattern) encoded with libx264, 2 s GOP."""
+    if path.exists():
+        return
+    tmp = path.with_suffix(".tmp.mp4")
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc2=size={size}:rate={fps}:duration={seconds}", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-g", str(2 * fps), "-pix_fmt", "yuv420p", str(tmp)],
+                   check=True)
+    tmp.rename(path)
+
+
+def decode_only_seconds(path: Path) -> float:
+    t = time.perf_counter()
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-f", "null", "-"],
+                   check=True)
+    return time.perf_counter() - t
+
+
+def scan_child(path, fast):
+    """Scan one file in a fresh process; print seconds and peak RSS (MB)."""
+    from videx.activity import scan_file
+    t = time.perf_counter()
+    r = scan_file(path, fast=fast == "fast")
+    print(json.dumps({"seconds": time.perf_counter() - t, "frames": r.frames,
+                      "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def run_scan_child(path: Path, mode: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "_scan_child", str(path), mode],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_scan(args):
+    DATA.mkdir(exist_ok=True)
+    results = []
+    for label, size in (("720p", "1280x720"), ("1080p", "1920x1080")):
+        clip = DATA / f"scan-{label}-60s.mp4"
+        make_video(clip, size, 60, 30)
+        base = min(decode_only_seconds(clip) for _ in range(3))
+        full = min(run_scan_child(clip, "full")["seconds"] for _ in range(3))
+        fast = run_scan_child(clip, "fast")
+        results.append({"clip": f"{label}, 60 s, 30 fps", "decode_only_s": round(base, 2),
+                        "full_scan_s": round(full, 2),
+                        "full_vs_decode_throughput": round(base / full, 2),
+                        "full_x_realtime": round(60 / full, 1),
+                        "fast_scan_s": round(fast["seconds"], 3),
+                        "fast_x_realtime": round(60 / fast["seconds"], 1)})
+    hour = DATA / "scan-360p-1h.mp4"
+    make_video(hour, "640x360", args.hour_seconds, 10)
+    mem_full = run_scan_child(hour, "full")
+    mem_fast = run_scan_child(hour, "fast")
+    out = {"benchmark": "scan", "clips": results,
+           "long_clip": f"640x360, {args.hour_seconds} s, 10 fps",
+           "long_full_s": round(mem_full["seconds"], 1),
+           "long_full_rss_peak_mb": round(mem_full["rss_peak_mb"], 1),
+           "long_fast_s": round(mem_fast["seconds"], 1),
+           "long_fast_rss_peak_mb": round(mem_fast["rss_peak_mb"], 1),
+           "long_fast_x_realtime": round(args.hour_seconds / mem_fast["seconds"], 1)}
+    print(json.dumps(out, indent=2))
+    for r in results:
+        print(f"scan {r['clip']}: full {r['full_vs_decode_throughput']}x of decode-only "
+              f"throughput; fast {r['fast_x_realtime']}x real time")
+    print(f"scan one-hour clip: peak RSS full {out['long_full_rss_peak_mb']} MB, fast "
+          f"{out['long_fast_rss_peak_mb']} MB")
+
+
 # ------------------------------------------------------------------ study
 def make_cases(path: Path, n: int, seed: int = 5):
     """A synthetic case table with a confounded exposure (true within-stratum RR 1.6)."""
@@ -286,6 +356,9 @@ def bench_study(args):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "_scan_child":
+        scan_child(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "_ingest_child":
         ingest_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
@@ -300,12 +373,15 @@ def main():
     i.add_argument("--files", type=int, default=400)
     i.add_argument("--jobs", type=int)
     i.add_argument("--memory-files", type=int, default=0)
+    sc = sub.add_parser("scan")
+    sc.add_argument("--hour-seconds", type=int, default=3600)
     st = sub.add_parser("study")
     st.add_argument("--cases", type=int, default=100_000)
     args = parser.parse_args()
     if shutil.which("ffprobe") is None:
         raise SystemExit("ffprobe not found: install ffmpeg")
-    {"canvass": bench_canvass, "ingest": bench_ingest, "study": bench_study}[args.which](args)
+    {"canvass": bench_canvass, "ingest": bench_ingest, "scan": bench_scan,
+     "study": bench_study}[args.which](args)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ stdout; progress bars, warnings and `Error:` lines go to stderr. Set `VIDEX_DEBU
 Python traceback instead of a one-line error.
 
 Exit codes: `0` done; `1` failed (nothing changed, or a check failed); `2` bad usage or option
-value; `3` done in part (some rows or files were refused and listed).
+value; `3` done in part (some rows or files were refused and listed); `videx verify`: `4` a
+file was altered, `5` a file is missing, `6` an unexpected file is present.
 """
 
 

@@ -215,6 +215,8 @@ def write_geojson(path: Path, rows):
 
 # ------------------------------------------------------------------------------ clips
 W, H, FPS = 160, 120, 10
+NOISE_SIGMA = 4.0  # grey levels of per-frame sensor noise
+CRF = 24  # keeps most of the sensor noise, so a live static scene differs from a frozen feed
 UTC = timezone.utc
 DEMO_UTC = DEMO_LOCAL.replace(tzinfo=TZ).astimezone(UTC)
 
@@ -257,7 +259,9 @@ def render_clip(path: Path, camera_clock_start: datetime, duration_s: int, motio
         if frozen and t >= 1.0:
             frames.append(frames[FPS - 1])
             continue
-        frame = background.copy()
+        # sensor noise: a live camera never sends two identical frames
+        frame = np.clip(background.astype(np.int16) + rs.normal(0, NOISE_SIGMA, background.shape),
+                        0, 255).astype(np.uint8)
         for a, b in motion:
             if a <= t < b:
                 x = int(10 + (W - 40) * (t - a) / (b - a))
@@ -268,7 +272,7 @@ def render_clip(path: Path, camera_clock_start: datetime, duration_s: int, motio
             stamp = camera_clock_start.strftime("%H:%M:%S")
         cv2.putText(frame, stamp, (4, 14), cv2.FONT_HERSHEY_PLAIN, 0.9, (255, 255, 255), 1)
         frames.append(frame)
-    out_kwargs = {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "veryfast", "crf": 32,
+    out_kwargs = {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "veryfast", "crf": CRF,
                   "g": FPS * 2, "movflags": "+faststart", "map_metadata": -1,
                   "fflags": "+bitexact", "threads": 1}
     if creation_time:

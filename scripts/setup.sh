@@ -1,29 +1,40 @@
 # Shared, idempotent set-up for scripts/demo and scripts/test (sourced, not run).
 # Creates .venv, installs videx with its test extra when setup.cfg changed, and makes sure the
-# system ffmpeg/ffprobe are present (installed with apt-get when missing and run as root).
+# system ffmpeg/ffprobe (and Chromium, for the report test) are present: installed with apt-get
+# when missing and run as root, otherwise a one-line instruction.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-python3}"
 
+# need_system_packages PACKAGE COMMAND...: install PACKAGE with apt-get when a COMMAND is missing.
 need_system_packages() {
+  local package="$1"; shift
   local missing=()
   for tool in "$@"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing ffmpeg (missing: ${missing[*]}) with apt-get" >&2
+    echo "setup: installing $package (missing: ${missing[*]}) with apt-get" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq ffmpeg >/dev/null
+    if [ -z "${VIDEX_APT_UPDATED:-}" ]; then
+      apt-get update -qq >/dev/null
+      export VIDEX_APT_UPDATED=1
+    fi
+    apt-get install -y -qq "$package" >/dev/null
   else
-    echo "setup: ${missing[*]} not found; install ffmpeg first (Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg)" >&2
-    exit 1
+    echo "setup: ${missing[*]} not found; install $package first (Debian/Ubuntu: sudo apt-get install $package)" >&2
+    return 1
   fi
 }
 
-need_system_packages ffmpeg ffprobe
+need_system_packages ffmpeg ffmpeg ffprobe || exit 1
+# Headless Chromium renders the incident report in the tests (skip with VIDEX_NO_BROWSER=1).
+if [ -z "${VIDEX_NO_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1 \
+    && ! command -v chromium-browser >/dev/null 2>&1; then
+  need_system_packages chromium chromium || echo "setup: the report rendering test will fail without Chromium (or set VIDEX_NO_BROWSER=1)" >&2
+fi
 
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2

@@ -1,7 +1,6 @@
 import json
 
 from conftest import DEMO_ID
-
 from videx import audit, catalog
 
 

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_ID
 
+from conftest import DEMO_ID
 from videx import canvass, catalog
 from videx.timeutil import parse_instant
 

@@ -8,18 +8,30 @@ def test_blank_database_is_migrated(tmp_path):
     db = catalog.open_catalog(tmp_path / "new.db")
     tables = set(db.table_names())
     assert {"settings", "cameras", "clips", "incidents", "outcomes", "reviews", "rejects",
-            "audit", "_sqlite_migrations"} <= tables
+            "audit", "scans", "activity", "_sqlite_migrations"} <= tables
     indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"idx_clips_camera_start", "idx_cameras_lat_lon", "idx_clips_sha256",
             "idx_incidents_ts"} <= indexes
-    assert catalog.schema_version(db) == ["m001_core"]
+    assert catalog.schema_version(db) == ["m001_core", "m002_activity"]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] == catalog.BUSY_TIMEOUT_MS
     db.close()
     # reopening applies nothing twice
     again = catalog.open_catalog(tmp_path / "new.db")
-    assert catalog.schema_version(again) == ["m001_core"]
+    assert catalog.schema_version(again) == ["m001_core", "m002_activity"]
+
+
+def test_a_catalog_from_the_first_release_is_upgraded(tmp_path):
+    from videx.catalog import connect, migrations
+    db = connect(tmp_path / "old.db")
+    migrations.apply(db, stop_before="m002_activity")
+    db.execute("INSERT INTO settings (key, value) VALUES ('default_tz', '\"UTC\"')")
+    db.conn.commit()
+    db.close()
+    upgraded = catalog.open_catalog(tmp_path / "old.db")
+    assert "activity" in upgraded.table_names()
+    assert catalog.default_tz(upgraded) == "UTC"  # data kept
 
 
 def test_foreign_keys_are_enforced(db):

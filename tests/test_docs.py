@@ -52,3 +52,11 @@ def test_fixture_tables_are_reproducible(tmp_path):
                     str(tmp_path), "--no-clips"], check=True, capture_output=True)
     for name in ("cameras.csv", "cameras-registered.geojson", "incidents.csv"):
         assert (tmp_path / name).read_bytes() == (ROOT / "fixtures" / name).read_bytes(), name
+
+
+def test_python_dash_m_videx_runs():
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "videx", "--version"], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip().startswith("videx, version ")

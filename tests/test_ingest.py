@@ -3,8 +3,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
+from conftest import FIXTURES
 from videx import catalog, ingest
 from videx.probe import sha256_file
 

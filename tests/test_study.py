@@ -4,8 +4,8 @@ import json
 import re
 
 import pytest
-from conftest import DEMO_ID, FIXTURES, write
 
+from conftest import DEMO_ID, FIXTURES, write
 from videx.errors import InputError
 from videx.study import build_spec, load_spec, run_study
 from videx.study.data import load

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from videx import audit, geo
+from videx import activity, audit, geo
 from videx.cameras import cameras_near, get_camera
 from videx.errors import NotFound, VidexError
 from videx.incidents import get_incident
@@ -126,6 +126,9 @@ def assess_camera(db: Database, cam: dict, inc: dict, t0: float, t1: float,
               "offset_hms": hms(moment - r[3]) if r[3] <= moment < r[4] else None,
               "contains_moment": r[3] <= moment < r[4], "clock_offset_s": r[6],
               "time_source": r[7], "time_confidence": r[8]} for r in rows]
+    for clip in clips:
+        near, peak = activity.activity_near(db, clip["clip_id"], clip["offset_s"])
+        clip["activity_near_moment"], clip["activity_peak"] = near, peak
     covered, gaps = merge_coverage([(r[3], r[4]) for r in rows], t0, t1)
     if any(c["contains_moment"] for c in clips):
         status = STATUS_FOOTAGE
@@ -161,11 +164,21 @@ def _view_rank(in_view: bool | None) -> int:
     return {True: 0, None: 1, False: 2}[in_view]
 
 
+def _activity_key(cam: dict) -> float:
+    values = [k["activity_near_moment"] for k in cam["clips"]
+              if k.get("activity_near_moment") is not None]
+    return -max(values) if values else float("inf")
+
+
 def canvass_incident(db: Database, inc: dict, radius_m: float = 250.0, before_s: float = 1800.0,
                      after_s: float = 900.0, now: datetime | None = None,
-                     record: bool = True) -> CanvassResult:
+                     record: bool = True, sort: str = "view") -> CanvassResult:
     """Canvass around an incident dict (``id``, ``occurred_ts``, ``occurred_at``, ``lat``,
-    ``lon``, optional ``time_uncertainty_s``). Distances in metres, times in seconds."""
+    ``lon``, optional ``time_uncertainty_s``). Distances in metres, times in seconds.
+
+    ``sort="view"`` orders cameras in view first, then by coverage, then distance;
+    ``sort="activity"`` puts the cameras (and clips) with most activity near the moment first
+    (scanned clips only; see ``videx scan``)."""
     if radius_m <= 0 or before_s < 0 or after_s < 0:
         raise VidexError("radius must be positive and --before/--after not negative")
     now = now or now_utc()
@@ -179,6 +192,10 @@ def canvass_incident(db: Database, inc: dict, radius_m: float = 250.0, before_s:
             for cam in cameras_near(db, inc["lat"], inc["lon"], radius_m)
             if camera_active(cam, moment)]
     rows.sort(key=lambda c: (_view_rank(c["in_view"]), -c["covered_s"], c["distance_m"]))
+    if sort == "activity":  # most activity around the moment first (stable: ties keep order)
+        for cam in rows:
+            cam["clips"].sort(key=lambda k: -(k.get("activity_near_moment") or -1.0))
+        rows.sort(key=_activity_key)
     result = CanvassResult(inc, t0, t1, radius_m, before_s, after_s, rows, iso_utc(now))
     if record:
         audit.append(db, "canvass", {"radius_m": radius_m, "before_s": before_s,

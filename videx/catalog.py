@@ -105,6 +105,23 @@ def m001_core(db: Database) -> None:
             prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""")
 
 
+@migrations()
+def m002_activity(db: Database) -> None:
+    """Activity scans: one row per scanned clip, one per clip-second."""
+    db.execute("""
+        CREATE TABLE scans (
+            clip_id INTEGER PRIMARY KEY REFERENCES clips (id),
+            mode TEXT NOT NULL CHECK (mode IN ('full', 'fast')),
+            scanned_at TEXT NOT NULL, frames INTEGER NOT NULL,
+            width INTEGER, height INTEGER, mask_top REAL,
+            peak REAL NOT NULL, flags TEXT NOT NULL)""")
+    db.execute("""
+        CREATE TABLE activity (
+            clip_id INTEGER NOT NULL REFERENCES clips (id),
+            second INTEGER NOT NULL, score REAL NOT NULL, luma REAL, frozen INTEGER NOT NULL,
+            PRIMARY KEY (clip_id, second)) WITHOUT ROWID""")
+
+
 def resolve_path(path: str | os.PathLike | None) -> Path:
     """The catalog path: the argument, else ``$VIDEX_DB``, else ``./videx.db``."""
     return Path(path or os.environ.get("VIDEX_DB") or DEFAULT_DB)

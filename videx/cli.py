@@ -1,7 +1,8 @@
 """The videx command line: parse options, call one library function, render the result.
 
 Exit codes: 0 done; 1 failed (nothing changed, or a check failed); 2 bad usage or option value;
-3 done in part (some rows or files were refused: see the listed reasons).
+3 done in part (some rows or files were refused: see the listed reasons); verify: 4 altered,
+5 missing, 6 unexpected files.
 """
 
 from __future__ import annotations
@@ -392,7 +393,9 @@ CANVASS_COLUMNS = ["camera_id", "source", "integration", "distance_m", "in_view"
 def canvass_table_rows(result, tz):
     rows = []
     for c in result.cameras:
-        at = [f"#{k['clip_id']}@{k['offset_hms']}" for k in c["clips"] if k["offset_hms"]]
+        at = [f"#{k['clip_id']}@{k['offset_hms']}"
+              + (f" ({k['activity_near_moment']:.1f}%)" if k.get("activity_near_moment")
+                 is not None else "") for k in c["clips"] if k["offset_hms"]]
         deadline = ""
         if c["retention_deadline"]:
             deadline = ("LOST " if c["deadline_state"] == "lost" else "") + format_local(
@@ -418,7 +421,9 @@ def canvass_csv_rows(result):
         for k in c["clips"] or [{}]:
             rows.append({**base, "clip_id": k.get("clip_id"), "clip_start": k.get("start"),
                          "clip_end": k.get("end"), "offset_s": k.get("offset_s"),
-                         "offset_hms": k.get("offset_hms"), "sha256": k.get("sha256"),
+                         "offset_hms": k.get("offset_hms"),
+                         "activity_near_moment": k.get("activity_near_moment"),
+                         "sha256": k.get("sha256"),
                          "path": k.get("path")})
     return rows
 
@@ -434,8 +439,12 @@ def canvass_csv_rows(result):
 @click.option("--case", "case_no", help="Ad hoc: case number for the audit log.")
 @click.option("--uncertainty", default="0s", show_default=True,
               help="Ad hoc: time uncertainty (widens the window).")
+@click.option("--sort", type=click.Choice(["view", "activity"]), default="view",
+              show_default=True, help="Order: in view/coverage/distance, or activity near the "
+                                      "moment (scanned clips).")
 @format_option("table", "json", "csv", "geojson")
-def canvass_cmd(db, incident_id, radius, before, after, at, time_, case_no, uncertainty, fmt):
+def canvass_cmd(db, incident_id, radius, before, after, at, time_, case_no, uncertainty, sort,
+                fmt):
     """Find the cameras that could have seen an incident and the clips that cover it.
 
     \b
@@ -445,7 +454,7 @@ def canvass_cmd(db, incident_id, radius, before, after, at, time_, case_no, unce
     """
     kwargs = {"radius_m": parse_opt(geo.parse_distance, radius, "--radius"),
               "before_s": parse_opt(parse_duration, before, "--before"),
-              "after_s": parse_opt(parse_duration, after, "--after")}
+              "after_s": parse_opt(parse_duration, after, "--after"), "sort": sort}
     tz = catalog.default_tz(db)
     if incident_id:
         if at or time_:
@@ -512,6 +521,178 @@ def review_cmd(db, incident_id, clip_id, probative, note):
     canvass.record_review(db, incident_id, clip_id, probative, note)
     click.echo(f"{incident_id} / clip {clip_id}: "
                f"{'probative' if probative else 'not probative'}")
+
+
+# ---------------------------------------------------------------- video analysis and evidence
+def window_options(fn):
+    """``--radius/--before/--after`` as canvass takes them."""
+    fn = click.option("--after", default="15m", show_default=True, help="Window after.")(fn)
+    fn = click.option("--before", default="30m", show_default=True, help="Window before.")(fn)
+    return click.option("--radius", default="250m", show_default=True, help="Radius.")(fn)
+
+
+def parse_window(radius, before, after) -> dict:
+    return {"radius_m": parse_opt(geo.parse_distance, radius, "--radius"),
+            "before_s": parse_opt(parse_duration, before, "--before"),
+            "after_s": parse_opt(parse_duration, after, "--after")}
+
+
+def progress_bar(length, label, quiet=False):
+    return click.progressbar(length=length, label=label, file=sys.stderr,
+                             hidden=quiet or not sys.stderr.isatty())
+
+
+@cli.command(name="scan")
+@db_option
+@click.argument("clip_ids", nargs=-1, type=int)
+@click.option("--camera", "camera_id", help="All clips of this camera.")
+@click.option("--incident", "incident_id", help="Only the clips in this incident's window.")
+@click.option("--fast", is_flag=True, help="Keyframes only: coarse, hundreds of times real time.")
+@click.option("--force", is_flag=True, help="Rescan clips that were scanned before.")
+@click.option("--mask-top", default=0.10, show_default=True, type=float,
+              help="Share of the frame height at the top to ignore (burned-in clock).")
+@click.option("--jobs", type=click.IntRange(1, 64), help="Clips scanned in parallel.")
+@format_option("table", "json")
+def scan_cmd(db, clip_ids, camera_id, incident_id, fast, force, mask_top, jobs, fmt):
+    """Score activity per second and flag dead feeds (frozen, black, blank, dark).
+
+    \b
+    Example:
+        videx scan --incident HPD-23-004120
+        videx scan 12 13 --fast --force
+    """
+    if not (clip_ids or camera_id or incident_id):
+        raise click.UsageError("give CLIP_IDs, --camera or --incident")
+    from videx import activity
+    clips = activity.select_clips(db, clip_ids, camera_id, incident_id)
+    with progress_bar(len(clips), "scanning", fmt == "json") as bar:
+        report = activity.scan(db, clips, fast=fast, force=force, mask_top=mask_top, jobs=jobs,
+                               progress=bar.update)
+    if fmt == "json":
+        click.echo(output.to_json({"scanned": [r.to_dict() for r in report.scanned],
+                                   "skipped": report.skipped, "failed": report.failed}))
+    else:
+        for r in report.scanned:
+            click.echo(r.summary())
+    for clip_id, reason in report.failed:
+        click.echo(f"Error: clip {clip_id}: {reason}", err=True)
+    click.echo(report.summary(), err=fmt == "json")
+    if report.failed:
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.command(name="frame")
+@db_option
+@click.argument("clip_id", type=int)
+@click.option("--at", "at", required=True,
+              help="Seconds into the clip (4.5, 0:00:04) or a time (ISO; true time).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="JPEG or PNG.")
+def frame_cmd(db, clip_id, at, out):
+    """Save one frame of a clip (seeks before decoding).
+
+    \b
+    Example:
+        videx frame 12 --at 0:00:04 --out frame.jpg
+        videx frame 12 --at 2023-05-01T14:30:00-04:00 --out moment.jpg
+    """
+    from videx import frames
+    info = frames.save_frame(db, clip_id, at, out)
+    click.echo(f"{info['out']}: clip {clip_id} at {info['offset_s']:g} s "
+               f"({info['time_local']})")
+
+
+@cli.command(name="contact-sheet")
+@db_option
+@click.argument("incident_id")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="JPEG or PNG.")
+def contact_sheet_cmd(db, incident_id, out):
+    """Frames at the incident moment from every clip that contains it, labelled.
+
+    \b
+    Example:
+        videx contact-sheet HPD-23-004120 --out sheet.jpg
+    """
+    from videx import frames
+    sheet, tiles = frames.contact_sheet(db, incident_id, out)
+    if sheet is None:
+        raise click.ClickException(f"no catalogued clip contains the moment of {incident_id}")
+    for t in tiles:
+        click.echo(t.label)
+    click.echo(f"{out}: {len(tiles)} frame(s)")
+
+
+@cli.command(name="extract")
+@db_option
+@click.argument("incident_id")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="New folder.")
+@click.option("--probative-only", is_flag=True, help="Only clips reviewed as probative.")
+@click.option("--reencode", is_flag=True, help="Exact cuts (re-encode) instead of stream copy.")
+@window_options
+def extract_cmd(db, incident_id, out, probative_only, reencode, radius, before, after):
+    """Export a verifiable evidence package (clips, manifest, SHA256SUMS).
+
+    \b
+    Example:
+        videx extract HPD-23-004120 --out package-004120
+        cd package-004120 && sha256sum -c SHA256SUMS
+    """
+    from videx import evidence
+    pkg = evidence.extract(db, incident_id, out, probative_only, reencode,
+                           **parse_window(radius, before, after))
+    for clip_id, reason in pkg.failed:
+        click.echo(f"Error: clip {clip_id}: {reason}", err=True)
+    click.echo(pkg.summary())
+    if pkg.failed:
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.command(name="verify")
+@db_option
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@click.option("--catalog", "check_catalog", is_flag=True,
+              help="Re-hash the catalogued originals instead of a package.")
+@format_option("table", "json")
+def verify_cmd(db, folder, check_catalog, fmt):
+    """Re-hash a package (or the catalog's originals); exit 4 altered, 5 missing, 6 unexpected.
+
+    \b
+    Example:
+        videx verify package-004120
+        videx verify --catalog
+    """
+    from videx import evidence
+    if bool(folder) == bool(check_catalog):
+        raise click.UsageError("give a package FOLDER or --catalog")
+    if check_catalog:
+        n = db.execute("SELECT count(*) FROM clips").fetchone()[0]
+        with progress_bar(n, "hashing", fmt == "json") as bar:
+            result = evidence.verify_catalog(db, bar.update)
+    else:
+        result = evidence.verify_package(folder)
+    if fmt == "json":
+        click.echo(output.to_json(result.to_dict()))
+    else:
+        for line in result.problems():
+            click.echo(line)
+        click.echo(result.summary())
+    sys.exit(result.exit_code)
+
+
+@cli.command(name="report")
+@db_option
+@click.argument("incident_id")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file.")
+@window_options
+def report_cmd(db, incident_id, out, radius, before, after):
+    """Write the one-page incident report (self-contained HTML: map, timeline, frames, requests).
+
+    \b
+    Example:
+        videx report HPD-23-004120 --out HPD-23-004120.html
+    """
+    from videx import incident_report
+    path = incident_report.write(db, incident_id, out, **parse_window(radius, before, after))
+    click.echo(f"wrote {path}")
 
 
 # ---------------------------------------------------------------- study

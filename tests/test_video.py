@@ -1,0 +1,279 @@
+"""Activity scan, frames, contact sheet, evidence packages and the incident report, on the real
+fixture clips with real ffmpeg, OpenCV and (for the report) headless Chromium."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import DEMO_ID, write
+from videx.activity import MOTION_SCORE, scan_file
+from videx.probe import sha256_file
+
+CLIPS = Path(__file__).resolve().parent.parent / "fixtures" / "clips"
+
+
+def truth_clips(truth):
+    return [c for c in truth["clips"]]
+
+
+def test_full_scan_finds_motion_inside_known_spans_only(truth):
+    for c in truth_clips(truth):
+        r = scan_file(str(CLIPS / c["path"]))
+        assert r.frames == c["duration_s"] * 10
+        for sec, score in enumerate(r.scores):
+            inside = any(a <= sec and sec + 1 <= b for a, b in c["motion_spans_s"])
+            far = all(sec + 1 <= a - 0.5 or sec >= b + 0.5 for a, b in c["motion_spans_s"])
+            if inside:
+                assert score >= MOTION_SCORE - 0.1, (c["path"], sec, r.scores)
+            elif far:
+                assert score < 0.05, (c["path"], sec, r.scores)
+
+
+def test_static_clip_is_quiet_and_not_frozen(truth):
+    static = [c for c in truth["clips"] if c["static"]][0]
+    r = scan_file(str(CLIPS / static["path"]))
+    assert r.peak < 0.05
+    assert r.flags == []   # sensor noise: a live static scene is not a frozen feed
+
+
+def test_frozen_feed_is_flagged(truth):
+    frozen = [c for c in truth["clips"] if c["frozen_after_s"]][0]
+    r = scan_file(str(CLIPS / frozen["path"]))
+    assert r.flags == [{"kind": "frozen", "start_s": frozen["frozen_after_s"],
+                        "end_s": float(frozen["duration_s"])}]
+    fast = scan_file(str(CLIPS / frozen["path"]), fast=True)
+    assert [f["kind"] for f in fast.flags] == ["frozen"]
+
+
+def test_fast_scan_sees_motion_from_keyframes(truth):
+    for c in truth_clips(truth):
+        r = scan_file(str(CLIPS / c["path"]), fast=True)
+        assert r.mode == "fast" and r.frames < c["duration_s"] * 10 / 3
+        if c["motion_spans_s"]:
+            assert r.peak >= 1.0, c["path"]
+        else:
+            assert r.peak < 0.5, c["path"]
+
+
+def test_dark_and_black_feeds_are_flagged(tmp_path):
+    path = tmp_path / "night.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "color=c=black:s=160x120:r=10:d=2", "-f", "lavfi", "-i",
+                    "color=c=0x1e1e1e:s=160x120:r=10:d=3", "-filter_complex",
+                    "[0][1]concat=n=2:v=1,noise=alls=4:allf=t", "-c:v", "libx264", "-crf", "20",
+                    str(path)], check=True)
+    kinds = {f["kind"]: (f["start_s"], f["end_s"]) for f in scan_file(str(path)).flags}
+    assert kinds["black"] == (0.0, 2.0)
+    assert kinds["dark"] == (2.0, 5.0)
+
+
+def test_scan_is_stored_resumable_and_reaches_the_canvass(ingested, run):
+    r = run("scan", "--incident", DEMO_ID)
+    assert r.exit_code == 0, r.output
+    assert "11 scanned (1 with dead-feed flags), 0 already scanned, 0 failed" in r.output
+    assert "0 scanned" in run("scan", "--incident", DEMO_ID).output       # resumable
+    assert "11 scanned" in run("scan", "--incident", DEMO_ID, "--force").output
+    doc = json.loads(run("canvass", DEMO_ID, "--format", "json", "--sort", "activity").stdout)
+    near = [c["clips"][0].get("activity_near_moment") for c in doc["cameras"] if c["clips"]]
+    assert all(k["activity_near_moment"] is not None and k["activity_peak"] is not None
+               for c in doc["cameras"] for k in c["clips"] if k["contains_moment"])
+    firsts = [-1 if v is None else v for v in near]
+    assert firsts == sorted(firsts, reverse=True)
+    assert run("scan").exit_code == 2
+
+
+def test_frame_at_offset_and_at_true_time(ingested, run, tmp_path):
+    clips = json.loads(run("clips", "list", "--camera", "RING-002", "--format", "json").stdout)
+    clip = clips[0]["id"]
+    out = tmp_path / "f.png"
+    r = run("frame", clip, "--at", "0:00:03", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert cv2.imread(str(out)).shape == (120, 160, 3)
+    # the incident moment in true time is 3 s into RING-002's clip (its clock runs 90 s fast)
+    r = run("frame", clip, "--at", "2023-05-01T14:30:00-04:00", "--out", out)
+    assert f"clip {clip} at 3 s" in r.output
+    r = run("frame", clip, "--at", "99", "--out", out)
+    assert r.exit_code == 1 and "99.0 s into clip" in r.stderr
+
+
+def test_contact_sheet_labels_every_covering_clip(ingested, run, tmp_path):
+    out = tmp_path / "sheet.jpg"
+    r = run("contact-sheet", DEMO_ID, "--out", out)
+    assert r.exit_code == 0
+    assert "6 frame(s)" in r.output
+    assert "RING-002" in r.output and "+0:00:03" in r.output
+    assert cv2.imread(str(out)).shape[0] > 2 * 120
+
+
+@pytest.fixture
+def package(ingested, run, tmp_path):
+    cams = json.loads(run("canvass", DEMO_ID, "--format", "json").stdout)["cameras"]
+    run("review", DEMO_ID, cams[0]["clips"][0]["clip_id"], "--probative")
+    out = tmp_path / "pkg"
+    r = run("extract", DEMO_ID, "--out", out)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_package_verifies_with_plain_sha256sum(package, ingested):
+    before = {p: sha256_file(p) for p in ingested.rglob("*.mp4")}
+    done = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=package, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(": OK") == 13  # 11 clips + 2 manifests
+    assert {p: sha256_file(p) for p in ingested.rglob("*.mp4")} == before  # originals intact
+    for f in (package / "clips").iterdir():
+        assert not os.access(f, os.W_OK) or os.geteuid() == 0
+        assert not (f.stat().st_mode & 0o222)
+
+
+def test_manifest_records_times_and_hashes(package, truth):
+    rows = json.loads((package / "manifest.json").read_text())["files"]
+    ring2 = [r for r in rows if r["camera_id"] == "RING-002"][0]
+    assert ring2["raw_start"] == "2023-05-01T18:31:27Z"
+    assert ring2["corrected_start"] == "2023-05-01T18:29:57Z"
+    assert ring2["clock_offset_s"] == 90
+    assert ring2["time_source"] == "filename"
+    probe = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags=creation_time", "-of", "json",
+         str(package / ring2["file"])], capture_output=True, text=True).stdout)
+    assert probe["format"]["tags"]["creation_time"].startswith("2023-05-01T18:29:57")
+    assert ring2["source_sha256"] == sha256_file(ring2["source_path"])
+    assert {r["probative"] for r in rows} >= {"yes", "not reviewed"}
+    with open(package / "manifest.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == 11
+
+
+def test_verify_names_altered_missing_and_unexpected(package, run):
+    assert run("verify", package).exit_code == 0
+    victim = sorted((package / "clips").iterdir())[0]
+    os.chmod(victim, 0o644)
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    r = run("verify", package)
+    assert r.exit_code == 4
+    assert f"ALTERED clips/{victim.name}" in r.stdout
+    victim.unlink()
+    r = run("verify", package)
+    assert r.exit_code == 5 and f"MISSING clips/{victim.name}" in r.stdout
+    shutil.copy(package / "manifest.json", package / "clips" / victim.name)  # restore name only
+    (package / "notes.txt").write_text("added later")
+    r = run("verify", package)
+    assert "UNEXPECTED notes.txt" in r.stdout
+
+
+def test_keyframe_aligned_and_exact_cuts(ingested, run, tmp_path):
+    # window from 1 s before the moment: CITY-001's clip (moment at 4 s) starts at 3 s
+    r = run("extract", DEMO_ID, "--out", tmp_path / "copy", "--before", "1s", "--after", "2s",
+            "--radius", "70m")
+    assert r.exit_code == 0, r.output
+    copy = {m["camera_id"]: m for m in json.loads(
+        (tmp_path / "copy" / "manifest.json").read_text())["files"]}
+    # stream copy starts at the keyframe before 2 s (the window also widens by the 60 s
+    # uncertainty, so here the whole clip is inside): it records what it got
+    assert copy["CITY-001"]["cut"] == "stream copy, from keyframe"
+    assert copy["CITY-001"]["extract_start_offset_s"] <= 3.0
+    r = run("extract", DEMO_ID, "--out", tmp_path / "exact", "--reencode", "--before", "1s",
+            "--after", "2s", "--radius", "70m")
+    assert r.exit_code == 0, r.output
+    exact = {m["camera_id"]: m for m in json.loads(
+        (tmp_path / "exact" / "manifest.json").read_text())["files"]}
+    assert exact["CITY-001"]["cut"] == "re-encoded, exact"
+
+
+def test_stream_copy_records_the_keyframe_it_got(ingested, tmp_path):
+    from videx import catalog, evidence
+    from videx.canvass import adhoc_incident
+    from videx.timeutil import parse_instant
+    db = catalog.open_catalog(tmp_path / "videx.db")
+    db.execute("INSERT INTO incidents (id, occurred_at, occurred_ts, time_source, lat, lon, "
+               "updated_at) VALUES ('K1', '2023-05-01T18:30:00Z', ?, 'test', 41.7602, "
+               "-72.6856, 'x')", [parse_instant("2023-05-01T18:30:00Z").timestamp()])
+    db.conn.commit()
+    assert adhoc_incident  # same shape as a catalogued incident
+    pkg = evidence.extract(db, "K1", tmp_path / "k", before_s=1.0, after_s=2.0, radius_m=70)
+    city = [r for r in pkg.rows if r["camera_id"] == "CITY-001"][0]
+    # window starts 3 s into the clip; keyframes are every 1.9 s: 0, 1.9, 3.8 ...
+    assert city["extract_start_offset_s"] == pytest.approx(1.9)
+    assert city["extract_start"] == "2023-05-01T18:29:57.900Z"
+    exact = evidence.extract(db, "K1", tmp_path / "e", before_s=1.0, after_s=2.0, radius_m=70,
+                             reencode=True)
+    city = [r for r in exact.rows if r["camera_id"] == "CITY-001"][0]
+    assert city["extract_start_offset_s"] == pytest.approx(3.0)
+    dur = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                                "-of", "csv=p=0", str(tmp_path / "e" / city["file"])],
+                               capture_output=True, text=True).stdout)
+    assert dur == pytest.approx(3.0, abs=0.15)
+
+
+def test_hostile_ids_stay_inside_the_package_and_csv_is_safe(city, run, tmp_path):
+    cams = write(tmp_path / "evil.csv", "id,name,source,integration,lat,lon\n"
+                 "../../evil,=HYPERLINK(\"http://x\"),city,connected,41.7603,-72.6857\n")
+    assert run("cameras", "import", cams).exit_code == 0
+    clip = tmp_path / "20230501_142956.mp4"
+    shutil.copy(CLIPS / "CITY-001" / "20230501_142956.mp4", clip)
+    assert run("ingest", clip, "--camera", "../../evil").exit_code == 0
+    out = tmp_path / "deep" / "pkg"
+    assert run("extract", DEMO_ID, "--out", out).exit_code == 0
+    files = [p for p in (tmp_path / "deep").rglob("*.mp4")]
+    assert files and all(out in p.parents for p in files)
+    assert not [p for p in tmp_path.rglob("*evil*.mp4") if out not in p.parents]
+    assert any(p.name.startswith("evil_clip") for p in files)  # "../../" became "evil"
+    text = (out / "manifest.csv").read_text()
+    assert "'=HYPERLINK" in text
+
+
+def test_verify_catalog_finds_changed_and_vanished_originals(ingested, run):
+    assert run("verify", "--catalog").exit_code == 0
+    target = ingested / "RING-001" / "FrontDoor_2023-05-01T18-29-58Z.mp4"
+    data = bytearray(target.read_bytes())
+    data[-10] ^= 1
+    target.write_bytes(bytes(data))
+    r = run("verify", "--catalog")
+    assert r.exit_code == 4 and f"ALTERED {target}" in r.stdout
+    target.unlink()
+    r = run("verify", "--catalog")
+    assert r.exit_code == 5 and f"MISSING {target}" in r.stdout
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("VIDEX_NO_BROWSER"):
+        pytest.skip("VIDEX_NO_BROWSER is set")
+    pytest.fail("headless Chromium not found: scripts/test installs it (apt-get install "
+                "chromium); set VIDEX_NO_BROWSER=1 to skip this check")
+
+
+def test_incident_report_is_self_contained_and_renders(ingested, run, tmp_path):
+    run("scan", "--incident", DEMO_ID)
+    run("outcome", DEMO_ID, "PRIV-001", "--status", "requested", "--note", "letter")
+    out = tmp_path / "report.html"
+    r = run("report", DEMO_ID, "--out", out)
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert "<svg" in text and "data:image/jpeg;base64," in text
+    assert "HPD-23-004120" in text and "letter" in text and "view wedge" not in text
+    import re
+    assert not re.search(r"(src|href)=['\"](https?:)?//", text)   # nothing from the network
+    png = tmp_path / "report.png"
+    done = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                           "--disable-quic", "--no-first-run", "--disable-background-networking",
+                           "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'chrome'}", "--hide-scrollbars",
+                           "--window-size=1100,1600", f"--screenshot={png}", out.as_uri()],
+                          capture_output=True, timeout=120)
+    assert png.exists(), done.stderr.decode()[-500:]
+    image = cv2.imread(str(png))
+    assert image.shape[:2] == (1600, 1100)
+    assert float(image.std()) > 20           # not a blank page
+    assert (np.abs(image.astype(int) - [255, 255, 255]).sum(axis=2) > 60).mean() > 0.05

@@ -1,0 +1,244 @@
+"""The one-page incident report: one self-contained HTML file (no network).
+
+It holds an SVG map drawn from coordinates (incident, radius ring, cameras with their view
+wedges, coloured by status), a coverage timeline (clips per camera across the window, gaps
+shaded, the moment marked), activity sparklines for scanned clips, the contact sheet, the
+request list with retention deadlines, and the recorded outcomes and reviews.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import cv2
+from sqlite_utils import Database
+
+from videx import __version__, activity, audit, catalog
+from videx.canvass import STATUS_FOOTAGE, STATUS_GAP, STATUS_NONE, STATUS_TEXT, canvass
+from videx.frames import contact_sheet
+from videx.timeutil import format_local, hms, iso_utc, now_utc, parse_instant
+
+COLOURS = {STATUS_FOOTAGE: "#2f855a", STATUS_GAP: "#d69e2e", STATUS_NONE: "#a0aec0"}
+REQUEST_COLOUR = "#c53030"
+M_PER_DEG_LAT = 110_540.0
+M_PER_DEG_LON = 111_320.0
+
+
+def esc(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def map_svg(result, size: int = 520) -> str:
+    """Map of the canvass: metres east/north of the incident, scaled to fit the radius."""
+    inc = result.incident
+    lat0, lon0 = inc["lat"], inc["lon"]
+    scale = (size / 2 - 24) / result.radius_m
+    cx = cy = size / 2
+
+    def xy(lat, lon):
+        x = (lon - lon0) * math.cos(math.radians(lat0)) * M_PER_DEG_LON
+        y = (lat - lat0) * M_PER_DEG_LAT
+        return cx + x * scale, cy - y * scale
+
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{size}' height='{size}' "
+             f"viewBox='0 0 {size} {size}' role='img' aria-label='map'>",
+             f"<rect width='{size}' height='{size}' fill='#f7fafc'/>",
+             f"<circle cx='{cx}' cy='{cy}' r='{result.radius_m * scale:.1f}' fill='none' "
+             f"stroke='#4a5568' stroke-dasharray='6 4'/>",
+             f"<text x='{cx + result.radius_m * scale * 0.71 + 4:.0f}' "
+             f"y='{cy - result.radius_m * scale * 0.71:.0f}' font-size='11' fill='#4a5568'>"
+             f"{result.radius_m:g} m</text>"]
+    for cam in result.cameras:
+        x, y = xy(cam["lat"], cam["lon"])
+        colour = (REQUEST_COLOUR if cam["deadline_state"] == "open" else
+                  COLOURS[cam["status"]])
+        geo = _camera_geometry(result, cam)
+        if geo:
+            heading, fov, reach = geo
+            r = reach * scale
+            a0, a1 = math.radians(heading - fov / 2), math.radians(heading + fov / 2)
+            x0, y0 = x + r * math.sin(a0), y - r * math.cos(a0)
+            x1, y1 = x + r * math.sin(a1), y - r * math.cos(a1)
+            large = 1 if fov > 180 else 0
+            parts.append(f"<path d='M{x:.1f},{y:.1f} L{x0:.1f},{y0:.1f} A{r:.1f},{r:.1f} 0 "
+                         f"{large} 1 {x1:.1f},{y1:.1f} Z' fill='{colour}' fill-opacity='0.18' "
+                         f"stroke='{colour}' stroke-opacity='0.5'/>")
+        parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='6' fill='{colour}' stroke='white'>"
+                     f"<title>{esc(cam['camera_id'])}: {esc(STATUS_TEXT[cam['status']])}, "
+                     f"{cam['distance_m']:.0f} m</title></circle>")
+        parts.append(f"<text x='{x + 8:.1f}' y='{y + 4:.1f}' font-size='10'>"
+                     f"{esc(cam['camera_id'])}</text>")
+    parts.append(f"<path d='M{cx},{cy - 11} L{cx + 4},{cy - 3} L{cx + 11},{cy - 3} "
+                 f"L{cx + 5},{cy + 2} L{cx + 7},{cy + 10} L{cx},{cy + 5} L{cx - 7},{cy + 10} "
+                 f"L{cx - 5},{cy + 2} L{cx - 11},{cy - 3} L{cx - 4},{cy - 3} Z' "
+                 f"fill='#e53e3e' stroke='#742a2a'><title>incident</title></path>")
+    parts.append(f"<text x='{size - 20}' y='22' font-size='14' text-anchor='middle'>N</text>"
+                 f"<path d='M{size - 20},26 l-5,12 l5,-4 l5,4 z' fill='#2d3748'/>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _camera_geometry(result, cam) -> tuple[float, float, float] | None:
+    row = cam.get("_geometry")
+    return row if row else None
+
+
+def timeline_svg(result, width: int = 860) -> str:
+    """Clips per camera across the window; gaps shaded; the moment marked."""
+    cams = result.cameras
+    t0, t1 = result.window_start_ts, result.window_end_ts
+    left, row_h = 110, 20
+    plot_w = width - left - 10
+    height = 30 + row_h * max(1, len(cams))
+
+    def x(t):
+        return left + (min(max(t, t0), t1) - t0) / (t1 - t0) * plot_w
+
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+             f"role='img' aria-label='coverage timeline'>"]
+    for i, cam in enumerate(cams):
+        y = 20 + i * row_h
+        parts.append(f"<text x='4' y='{y + 13}' font-size='11'>{esc(cam['camera_id'])}</text>")
+        parts.append(f"<rect x='{left}' y='{y + 2}' width='{plot_w}' height='{row_h - 6}' "
+                     f"fill='#fed7d7' opacity='0.6'><title>gap</title></rect>")
+        for clip in cam["clips"]:
+            s = parse_instant(clip["start"]).timestamp()
+            e = parse_instant(clip["end"]).timestamp()
+            parts.append(f"<rect x='{x(s):.1f}' y='{y + 2}' width='{max(1.5, x(e) - x(s)):.1f}' "
+                         f"height='{row_h - 6}' fill='{COLOURS[STATUS_FOOTAGE]}'><title>clip "
+                         f"{clip['clip_id']}: {esc(clip['start'])} to {esc(clip['end'])}"
+                         f"</title></rect>")
+    mx = x(result.moment_ts)
+    parts.append(f"<line x1='{mx:.1f}' x2='{mx:.1f}' y1='12' y2='{height}' stroke='#c53030' "
+                 f"stroke-width='2'/><text x='{mx + 3:.1f}' y='11' font-size='10' "
+                 f"fill='#c53030'>moment</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def sparkline_svg(scores: list[float], offset_s: float | None, width: int = 220,
+                  height: int = 34) -> str:
+    """Per-second activity as a line; the incident moment as a red tick."""
+    if not scores:
+        return "<span class='muted'>not scanned</span>"
+    top = max(max(scores), 0.5)
+    step = width / max(1, len(scores) - 1)
+    pts = " ".join(f"{i * step:.1f},{height - 2 - s / top * (height - 4):.1f}"
+                   for i, s in enumerate(scores))
+    mark = ""
+    if offset_s is not None and 0 <= offset_s <= len(scores):
+        mx = offset_s * step
+        mark = f"<line x1='{mx:.1f}' x2='{mx:.1f}' y1='0' y2='{height}' stroke='#c53030'/>"
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"
+            f"<polyline points='{pts}' fill='none' stroke='#2b6cb0' stroke-width='1.5'/>{mark}"
+            "</svg>")
+
+
+def table(head: list[str], rows: list[list]) -> str:
+    if not rows:
+        return "<p class='muted'>none</p>"
+    return ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{c if isinstance(c, Markup) else esc(c)}</td>"
+                                       for c in row) + "</tr>" for row in rows) + "</table>")
+
+
+class Markup(str):
+    """Already-safe HTML (SVG snippets) for table cells."""
+
+
+CSS = """body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:62rem;padding:0 1rem;
+color:#1a202c}h1{margin-bottom:.2rem}.muted{color:#718096}table{border-collapse:collapse;
+margin:.5rem 0 1rem}td,th{border:1px solid #cbd5e0;padding:.2rem .5rem;font-size:.85rem;
+text-align:left;vertical-align:middle}th{background:#edf2f7}.legend span{display:inline-block;
+margin-right:1rem}.dot{display:inline-block;width:.8rem;height:.8rem;border-radius:50%;
+margin-right:.3rem;vertical-align:middle}img{max-width:100%;border:1px solid #cbd5e0}
+.row{display:flex;gap:1.5rem;flex-wrap:wrap}@media print{body{max-width:none}}"""
+
+
+def build(db: Database, incident_id: str, **window) -> str:
+    """The report's HTML text."""
+    result = canvass(db, incident_id, **window)
+    tz = catalog.default_tz(db)
+    inc = result.incident
+    for cam in result.cameras:
+        row = db.execute("SELECT heading_deg, fov_deg, range_m FROM cameras WHERE id = ?",
+                         [cam["camera_id"]]).fetchone()
+        if row and row[0] is not None and row[1] is not None:
+            cam["_geometry"] = (row[0], row[1], min(row[2] or result.radius_m * 0.4,
+                                                    result.radius_m * 1.2))
+    sheet_html = "<p class='muted'>no catalogued clip contains the moment</p>"
+    sheet, tiles = contact_sheet(db, incident_id)
+    if sheet is not None:
+        ok, jpg = cv2.imencode(".jpg", sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        sheet_html = (f"<img alt='frames at the moment' src='data:image/jpeg;base64,"
+                      f"{base64.b64encode(jpg.tobytes()).decode()}'>")
+    clip_rows = []
+    for cam in result.cameras:
+        for clip in cam["clips"]:
+            near, peak = activity.activity_near(db, clip["clip_id"], clip["offset_s"])
+            clip_rows.append([cam["camera_id"], clip["clip_id"],
+                              format_local(parse_instant(clip["start"]), tz),
+                              hms(clip["offset_s"]) if clip["contains_moment"] else "outside",
+                              "" if near is None else f"{near:.1f}",
+                              Markup(sparkline_svg(activity.sparkline(db, clip["clip_id"]),
+                                                   clip["offset_s"]))])
+    requests = [[c["camera_id"], c["integration"], c.get("owner_name") or "",
+                 c.get("owner_contact") or "", format_local(parse_instant(
+                     c["retention_deadline"]), tz), f"{c['hours_left']:.0f}",
+                 c["outcome"] or ""] for c in result.request_list()]
+    lost = [[c["camera_id"], c["integration"], format_local(parse_instant(
+        c["retention_deadline"]), tz)] for c in result.cameras if c["deadline_state"] == "lost"]
+    outcomes = [[r["camera_id"], r["status"], r["note"] or "", r["recorded_at"], r["recorded_by"]]
+                for r in db.query("SELECT * FROM outcomes WHERE incident_id = ? ORDER BY "
+                                  "camera_id", [incident_id])]
+    reviews = [[r["clip_id"], "probative" if r["probative"] else "not probative", r["note"] or "",
+                r["reviewed_at"], r["reviewed_by"]]
+               for r in db.query("SELECT * FROM reviews WHERE incident_id = ? ORDER BY clip_id",
+                                 [incident_id])]
+    cams = [[c["camera_id"], c["source"], c["integration"], f"{c['distance_m']:.0f}",
+             {True: "yes", False: "no", None: "unknown"}[c["in_view"]],
+             STATUS_TEXT[c["status"]], f"{c['covered_s']:.0f} / {c['window_s']:.0f} s",
+             c["outcome"] or ""] for c in result.cameras]
+    legend = "".join(f"<span><i class='dot' style='background:{col}'></i>{esc(STATUS_TEXT[s])}"
+                     f"</span>" for s, col in COLOURS.items())
+    legend += (f"<span><i class='dot' style='background:{REQUEST_COLOUR}'></i>request before "
+               "deadline</span>")
+    body = f"""
+<h1>Incident {esc(inc['id'])}: video evidence</h1>
+<p>{esc(format_local(result.moment_ts, tz))} ({esc(inc['occurred_at'])}),
+{esc(inc.get('address') or f"{inc['lat']:.5f}, {inc['lon']:.5f}")}.
+Window {esc(format_local(result.window_start_ts, tz))} to
+{esc(format_local(result.window_end_ts, tz))}; radius {result.radius_m:g} m.</p>
+<p><strong>{esc(result.summary())}</strong></p>
+<div class='row'><div>{map_svg(result)}<p class='legend'>{legend}</p></div>
+<div style='flex:1'><h2>Cameras</h2>{table(['camera', 'source', 'integration', 'm',
+ 'in view', 'status', 'covered', 'outcome'], cams)}</div></div>
+<h2>Coverage of the window</h2>{timeline_svg(result)}
+<h2>Frames at the moment</h2>{sheet_html}
+<h2>Clips and activity</h2>{table(['camera', 'clip', 'start', 'moment at',
+ 'activity near moment (%)', 'activity per second'], clip_rows)}
+<h2>Request before it is overwritten</h2>{table(['camera', 'integration', 'owner', 'contact',
+ 'deadline', 'hours left', 'outcome'], requests)}
+<h2>Lost (retention passed, nothing catalogued)</h2>{table(['camera', 'integration',
+ 'deadline'], lost)}
+<h2>Outcomes</h2>{table(['camera', 'status', 'note', 'recorded', 'by'], outcomes)}
+<h2>Reviews</h2>{table(['clip', 'finding', 'note', 'reviewed', 'by'], reviews)}
+<p class='muted'>Generated {esc(iso_utc(now_utc()))} by {esc(audit.current_user())} with videx
+{esc(__version__)}. Times are corrected for each camera's clock offset. This report is
+recorded in the catalog's audit log.</p>"""
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Incident "
+            f"{esc(inc['id'])}</title><style>{CSS}</style></head><body>{body}</body></html>")
+
+
+def write(db: Database, incident_id: str, out: str | Path, **window) -> Path:
+    """Write the report to ``out`` (written to a temporary name first, then renamed)."""
+    out = Path(out)
+    text = build(db, incident_id, **window)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    audit.append(db, "report", {"out": str(out), **window}, case_no=incident_id)
+    return out
