@@ -238,10 +238,15 @@ def decode_only_seconds(path: Path) -> float:
 
 
 def scan_child(path, fast):
-    """Scan one file in a fresh process; print seconds and peak RSS (MB)."""
+    """Scan one file in a fresh process, as ``videx scan`` does for a catalogued clip (its
+    size, frame rate and duration come from the catalog); print seconds and peak RSS (MB)."""
     from videx.activity import scan_file
+    from videx.probe import probe
+    info = probe(path)
+    meta = {"width": info.width, "height": info.height, "fps": info.fps,
+            "duration_s": info.duration_s}
     t = time.perf_counter()
-    r = scan_file(path, fast=fast == "fast")
+    r = scan_file(path, fast=fast == "fast", meta=meta)
     print(json.dumps({"seconds": time.perf_counter() - t, "frames": r.frames,
                       "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 

@@ -35,7 +35,7 @@ from sqlite_utils import Database
 
 from videx import audit
 from videx.errors import ProbeError, VidexError
-from videx.probe import require_tools
+from videx.probe import require_tools, run_tool
 from videx.timeutil import iso_utc, now_utc
 
 SCAN_WIDTH = 160
@@ -81,27 +81,26 @@ class ScanResult:
                 f"flags: {flags}")
 
 
-def video_size(path: str, timeout: float = 30.0) -> tuple[int, int, float]:
+def _ffprobe_json(path: str, entries: str, timeout: float = 30.0) -> dict:
+    return json.loads(run_tool(["ffprobe", "-v", "error", "-select_streams", "v:0",
+                                "-show_entries", entries, "-of", "json", path],
+                               f"probing {path}", timeout))
+
+
+def video_size(path: str) -> tuple[int, int, float]:
     """(width, height, duration_s) of the first video stream."""
-    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-           "stream=width,height:format=duration", "-of", "json", path]
-    done = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise ProbeError(done.stderr.decode("utf-8", "replace").strip().splitlines()[-1])
-    info = json.loads(done.stdout)
+    info = _ffprobe_json(path, "stream=width,height:format=duration")
     s = info["streams"][0]
     return int(s["width"]), int(s["height"]), float(info["format"].get("duration") or 0)
 
 
 def keyframe_times(path: str, timeout: float = 120.0) -> list[float]:
     """Presentation times (s) of the video keyframes, read from packets (no decoding)."""
-    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-           "packet=pts_time,flags", "-of", "csv=p=0", path]
-    done = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise ProbeError(done.stderr.decode("utf-8", "replace").strip().splitlines()[-1])
+    out = run_tool(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                    "packet=pts_time,flags", "-of", "csv=p=0", path],
+                   f"reading keyframes of {path}", timeout)
     times = []
-    for line in done.stdout.decode().splitlines():
+    for line in out.decode().splitlines():
         pts, _, flags = line.partition(",")
         if "K" in flags and pts not in ("", "N/A"):
             times.append(float(pts))
@@ -134,9 +133,17 @@ def _segments(flags_by_second: list[bool], kind: str, step: float = 1.0) -> list
 
 
 def scan_file(path: str, fast: bool = False, mask_top: float = DEFAULT_MASK_TOP,
-              clip_id: int | None = None) -> ScanResult:
-    """Scan one video file (see module docstring); memory does not grow with clip length."""
-    w0, h0, duration = video_size(path)
+              clip_id: int | None = None, meta: dict | None = None) -> ScanResult:
+    """Scan one video file (see module docstring); memory does not grow with clip length.
+
+    ``meta`` (``width``, ``height``, ``fps``, ``duration_s``, as the catalog stores them from
+    ingest) saves probing the file again.
+    """
+    if meta and meta.get("width") and meta.get("height") and meta.get("fps"):
+        w0, h0, duration, fps = meta["width"], meta["height"], meta["duration_s"], meta["fps"]
+    else:
+        w0, h0, duration = video_size(path)
+        fps = None if fast else _fps_of(path)
     width = SCAN_WIDTH
     height = max(2, int(round(h0 * width / w0 / 2)) * 2)
     top = int(round(height * mask_top))
@@ -144,10 +151,11 @@ def scan_file(path: str, fast: bool = False, mask_top: float = DEFAULT_MASK_TOP,
     acc = {k: np.zeros(seconds) for k in ("change", "luma", "std", "frames", "diffs")}
     mads: list[list[float]] = [[] for _ in range(seconds)]
     times = keyframe_times(path) if fast else None
-    step = None if fast else 1.0 / _fps_of(path)
+    step = None if fast else 1.0 / fps
     prev = None
     n = 0
     proc = frame_stream(path, width, height, fast)
+    _widen_pipe(proc.stdout)
     size = width * height
     try:
         while len(buf := proc.stdout.read(size)) == size:
@@ -195,6 +203,15 @@ def scan_file(path: str, fast: bool = False, mask_top: float = DEFAULT_MASK_TOP,
                       flags)
 
 
+def _widen_pipe(pipe, size: int = 1 << 20) -> None:
+    """Let ffmpeg run up to ``size`` bytes ahead of us (Linux; a no-op elsewhere)."""
+    try:
+        import fcntl
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError):
+        pass
+
+
 def _add(acc, mads, sec, grey, change, mad) -> None:
     """Accumulate one frame's (or keyframe interval's) measures into second ``sec``."""
     mean, std = cv2.meanStdDev(grey)
@@ -208,11 +225,9 @@ def _add(acc, mads, sec, grey, change, mad) -> None:
 
 
 def _fps_of(path: str) -> float:
-    cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-           "stream=avg_frame_rate,r_frame_rate", "-of", "json", path]
-    info = json.loads(subprocess.run(cmd, capture_output=True, timeout=30).stdout)
+    stream = _ffprobe_json(path, "stream=avg_frame_rate,r_frame_rate")["streams"][0]
     for key in ("avg_frame_rate", "r_frame_rate"):
-        num, _, den = info["streams"][0].get(key, "0/0").partition("/")
+        num, _, den = stream.get(key, "0/0").partition("/")
         if float(den or 0) > 0 and float(num) > 0:
             return float(num) / float(den)
     raise ProbeError("no frame rate")
@@ -247,7 +262,8 @@ def select_clips(db: Database, clip_ids: Iterable[int] = (), camera_id: str | No
         ids = [k["clip_id"] for c in res.cameras for k in c["clips"]]
     else:
         ids = list(clip_ids)
-    sql, params = "SELECT id, path, camera_id FROM clips WHERE 1", []
+    sql = "SELECT id, path, camera_id, width, height, fps, duration_s FROM clips WHERE 1"
+    params: list = []
     if ids or incident_id:
         sql += f" AND id IN ({','.join('?' * len(ids)) or 'NULL'})"
         params += ids
@@ -285,7 +301,8 @@ def scan(db: Database, clips: list[dict], fast: bool = False, force: bool = Fals
     if progress and report.skipped:
         progress(len(report.skipped))
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
-        futures = {pool.submit(scan_file, c["path"], fast, mask_top, c["id"]): c for c in todo}
+        futures = {pool.submit(scan_file, c["path"], fast, mask_top, c["id"], c): c
+                   for c in todo}
         for fut in as_completed(futures):
             clip = futures[fut]
             try:

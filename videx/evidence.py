@@ -16,7 +16,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +25,9 @@ from sqlite_utils import Database
 from videx import __version__, audit
 from videx.activity import keyframe_times
 from videx.canvass import canvass
-from videx.errors import ProbeError, VidexError
+from videx.errors import VidexError
 from videx.output import safe_cell
-from videx.probe import require_tools, sha256_file
+from videx.probe import require_tools, run_tool, sha256_file
 from videx.timeutil import from_ts, iso_utc, now_utc
 
 SUMS = "SHA256SUMS"
@@ -73,14 +72,7 @@ def cut(src: str, dest: Path, start_s: float, duration_s: float, creation_time: 
         out_args.update({"c": "copy", "avoid_negative_ts": "make_zero"})
     args = (ffmpeg.input(src, ss=f"{start_s:.3f}").output(str(dest), **out_args)
             .overwrite_output().global_args("-nostdin", "-loglevel", "error").compile())
-    try:
-        done = subprocess.run(args, capture_output=True, timeout=EXTRACT_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as err:
-        raise ProbeError(f"extract of {Path(src).name} took over {EXTRACT_TIMEOUT_S:g} s") from err
-    if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ProbeError(f"extract of {Path(src).name} failed: {lines[-1] if lines else ''}")
+    run_tool(args, f"extract of {Path(src).name}", EXTRACT_TIMEOUT_S)
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from sqlite_utils import Database
 from videx import catalog
 from videx.errors import ProbeError, TimestampError, VidexError
 from videx.ingest import get_clip
-from videx.probe import require_tools
+from videx.probe import require_tools, run_tool
 from videx.timeutil import format_local, hms, parse_instant
 
 FFMPEG_TIMEOUT_S = 60.0
@@ -43,18 +42,6 @@ def parse_clip_time(text: str, clip: dict, tz: str | None = None) -> float:
     return offset
 
 
-def _run(args: list[str], what: str) -> bytes:
-    try:
-        done = subprocess.run(args, capture_output=True, timeout=FFMPEG_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as err:
-        raise ProbeError(f"{what}: ffmpeg did not finish within {FFMPEG_TIMEOUT_S:g} s") from err
-    if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ProbeError(f"{what}: {lines[-1] if lines else 'ffmpeg failed'}")
-    return done.stdout
-
-
 def frame_image(path: str, offset_s: float, width: int = TILE_WIDTH) -> np.ndarray:
     """The frame ``offset_s`` seconds into a video, as a BGR array ``width`` pixels wide."""
     require_tools("ffmpeg")
@@ -64,7 +51,8 @@ def frame_image(path: str, offset_s: float, width: int = TILE_WIDTH) -> np.ndarr
               .output("pipe:", vframes=1, format="rawvideo", pix_fmt="bgr24",
                       vf=f"scale={width}:{height}")
               .global_args("-nostdin", "-loglevel", "error"))
-    data = _run(stream.compile(), f"frame at {offset_s:.2f} s of {Path(path).name}")
+    data = run_tool(stream.compile(), f"frame at {offset_s:.2f} s of {Path(path).name}",
+                    FFMPEG_TIMEOUT_S)
     if len(data) < width * height * 3:
         raise ProbeError(f"no frame at {offset_s:.2f} s of {Path(path).name}")
     return np.frombuffer(data[: width * height * 3], np.uint8).reshape(height, width, 3).copy()

@@ -49,6 +49,22 @@ def require_tools(*names: str) -> None:
                               "apt-get install ffmpeg)")
 
 
+def run_tool(args: list[str], what: str, timeout: float = PROBE_TIMEOUT_S) -> bytes:
+    """Run an ffmpeg/ffprobe command line with a timeout; return stdout, or raise ProbeError
+    with ``what`` and the tool's own last stderr line."""
+    try:
+        done = subprocess.run(args, capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError as err:
+        raise ToolMissing(f"{args[0]} not found: install ffmpeg (Debian/Ubuntu: apt-get "
+                          "install ffmpeg)") from err
+    except subprocess.TimeoutExpired as err:
+        raise ProbeError(f"{what}: {args[0]} did not finish within {timeout:g} s") from err
+    if done.returncode != 0:
+        raise ProbeError(f"{what}: {_last_line(done.stderr)}")
+    return done.stdout
+
+
 def probe_command(path: str | Path) -> list[str]:
     """The ffprobe command line ffmpeg-python's ``probe`` builds, quieted to errors only."""
     return (["ffprobe", "-show_format", "-show_streams", "-of", "json"]

@@ -161,7 +161,8 @@ class MantelHaenszel:
 
 def mantel_haenszel(frame: pd.DataFrame, by: list[str], alpha: float = 0.05) -> MantelHaenszel:
     """MH risk ratio of clearance (``y``) for exposure (``x``) across the levels of ``by``."""
-    key = frame[[f"by:{b}" for b in by]].astype(str).agg(" / ".join, axis=1)
+    cols = [frame[f"by:{b}"].astype(str) for b in by]
+    key = cols[0].str.cat(cols[1:], sep=" / ") if len(cols) > 1 else cols[0]
     rows, tables = [], []
     num = den = var_num = 0.0
     logs, weights = [], []

@@ -38,6 +38,15 @@ def pct(v):
 
 
 # ------------------------------------------------------------------ figures
+def _finish(fig, ax, title: str, path: Path, legend: bool = True) -> None:
+    """Title, legend, layout, save as PNG and free the figure."""
+    ax.set_title(title)
+    if legend:
+        ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
 def fig_rates(r: StudyResult, path: Path):
     fig, ax = plt.subplots(figsize=(6, 3.6))
     groups = [("Crude", r.crude.exposed.rate, r.crude.exposed.rate_ci,
@@ -55,11 +64,7 @@ def fig_rates(r: StudyResult, path: Path):
                color=color)
     ax.set_xticks(x, [g[0] for g in groups])
     ax.set_ylabel("cleared (%)")
-    ax.set_title("Clearance rate by video, 95% intervals")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, ax, "Clearance rate by video, 95% intervals", path)
 
 
 def fig_forest(r: StudyResult, path: Path):
@@ -74,10 +79,7 @@ def fig_forest(r: StudyResult, path: Path):
     ax.set_xscale("log")
     ax.set_yticks(ys, [row["label"] for row in rows], fontsize=8)
     ax.set_xlabel("risk ratio of clearance, with vs without video (log scale)")
-    ax.set_title("All estimates, 95% intervals")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, ax, "All estimates, 95% intervals", path, legend=False)
 
 
 def fig_km(r: StudyResult, path: Path):
@@ -92,11 +94,7 @@ def fig_km(r: StudyResult, path: Path):
         ax.step(t, np.array(s) * 100, where="post", label=label, color=color, lw=2)
     ax.set_xlabel("days since the shooting")
     ax.set_ylabel("cases still open (%)")
-    ax.set_title("Time to clearance (Kaplan-Meier)")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, ax, "Time to clearance (Kaplan-Meier)", path)
 
 
 def fig_balance(r: StudyResult, path: Path):
@@ -108,11 +106,7 @@ def fig_balance(r: StudyResult, path: Path):
     ax.axvline(0.1, color="black", lw=0.8, ls="--")
     ax.set_yticks(ys, [b["covariate"] for b in bal], fontsize=8)
     ax.set_xlabel("absolute standardized mean difference")
-    ax.set_title("Covariate balance (love plot)")
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, ax, "Covariate balance (love plot)", path)
 
 
 def fig_overlap(r: StudyResult, ps: np.ndarray, x: np.ndarray, path: Path):
@@ -122,11 +116,7 @@ def fig_overlap(r: StudyResult, ps: np.ndarray, x: np.ndarray, path: Path):
     ax.hist(ps[x == 0], bins=bins, alpha=0.6, label="without video", color="#a0aec0")
     ax.set_xlabel("propensity score (probability of video given covariates)")
     ax.set_ylabel("cases")
-    ax.set_title("Propensity overlap")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, ax, "Propensity overlap", path)
 
 
 def draw_figures(r: StudyResult, out: Path) -> dict[str, Path]:
