@@ -91,3 +91,16 @@ def test_list_filters_and_formats(city, run):
     assert len(gj["features"]) == 419
     r = run("incidents", "list", "--from", "soon")
     assert r.exit_code == 2 and "Invalid value for --from" in r.output
+
+
+def test_system_errors_are_one_line_too(city, run, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    r = run("study", "dataset", "--out", locked / "sub" / "cases.csv")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("Error: FileNotFoundError")
+    assert "Traceback" not in r.output
+    (tmp_path / "junk.db").write_text("this is not sqlite")
+    r = run("incidents", "list", "--db", tmp_path / "junk.db")
+    assert r.exit_code == 1 and r.stderr.startswith("Error: DatabaseError")

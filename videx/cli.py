@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sqlite3
 import sys
 
 import click
@@ -30,6 +31,11 @@ class VidexGroup(click.Group):
             if os.environ.get("VIDEX_DEBUG"):
                 raise
             raise click.ClickException(str(err)) from err
+        except (OSError, sqlite3.Error) as err:  # a full disk, a locked or damaged catalog
+            if os.environ.get("VIDEX_DEBUG"):
+                raise
+            where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+            raise click.ClickException(f"{err.__class__.__name__}{where}: {err}") from err
 
 
 def db_option(fn):
@@ -61,15 +67,6 @@ def parse_opt(fn, value, hint):
         return fn(value)
     except (ValueError, VidexError) as err:
         raise click.BadParameter(str(err), param_hint=hint) from err
-
-
-def with_local(rows, tz, keys):
-    """Add ``<key>_local`` display columns for UTC ISO values."""
-    for r in rows:
-        for k in keys:
-            if r.get(k):
-                r[k + "_local"] = format_local(parse_instant(r[k]), tz)
-    return rows
 
 
 def report_import(report, fmt):
