@@ -171,3 +171,11 @@ def test_camera_option_is_required_once(city, run, clips_copy):
     assert r.stderr.strip() == "Error: give exactly one of --camera ID or --camera-from-folder"
     r = run("ingest", clips_copy, "--camera", "NOPE")
     assert r.stderr.strip() == "Error: no camera 'NOPE' in the catalog (see videx cameras list)"
+
+
+def test_a_file_named_twice_is_ingested_once(city, run, clips_copy):
+    folder = clips_copy / "CITY-001"
+    r = run("ingest", folder, folder / "20230501_142956.mp4", "--camera", "CITY-001")
+    assert r.exit_code == 0, r.output
+    assert "2 added" in r.stdout
+    assert len(clips(run)) == 2

@@ -263,7 +263,7 @@ def ingest(db: Database, paths: Iterable[str | os.PathLike], *, camera_id: str |
     paths = [str(p) for p in paths]
     if bool(camera_id) == bool(camera_from_folder):
         raise VidexError("give exactly one of --camera ID or --camera-from-folder")
-    files = [p.resolve() for p in iter_files(paths)]
+    files = list(dict.fromkeys(p.resolve() for p in iter_files(paths)))  # once each
     if start and len(files) != 1:
         raise VidexError(f"--start applies to a single file, but {len(files)} were given")
     cams: dict[str, dict] = {}
