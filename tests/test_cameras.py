@@ -143,3 +143,6 @@ def test_changed_clock_offset_recorrects_clips(ingested, run, tmp_path):
     assert after[0]["start_raw_ts"] == before[0]["start_raw_ts"]
     assert after[0]["start_ts"] == before[0]["start_ts"] + 60  # offset 90 s -> 30 s
     assert after[0]["clock_offset_s"] == 30
+    # stored text in the same form as every other instant
+    assert after[0]["start"] == "2023-05-01T18:30:57Z"
+    assert after[0]["end"] == "2023-05-01T18:31:05Z"

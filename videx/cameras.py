@@ -164,13 +164,16 @@ def import_cameras(db: Database, path: str | Path, skip_bad: bool = False) -> Im
 
 
 def recorrect_clips(db: Database, camera_id: str, offset_s: float) -> None:
-    """Apply a new clock offset (camera clock minus true time, seconds) to a camera's clips."""
-    db.execute("""
-        UPDATE clips SET clock_offset_s = :o,
-               start_ts = start_raw_ts - :o, end_ts = start_raw_ts - :o + duration_s,
-               start = strftime('%Y-%m-%dT%H:%M:%fZ', start_raw_ts - :o, 'unixepoch'),
-               "end" = strftime('%Y-%m-%dT%H:%M:%fZ', start_raw_ts - :o + duration_s, 'unixepoch')
-        WHERE camera_id = :c""", {"o": offset_s, "c": camera_id})
+    """Apply a new clock offset (camera clock minus true time, seconds) to a camera's clips.
+
+    Times are formatted by ``iso_utc`` like every other stored instant."""
+    rows = db.execute("SELECT id, start_raw_ts, duration_s FROM clips WHERE camera_id = ?",
+                      [camera_id]).fetchall()
+    db.conn.executemany(
+        'UPDATE clips SET clock_offset_s = ?, start_ts = ?, start = ?, end_ts = ?, "end" = ? '
+        "WHERE id = ?",
+        [(offset_s, raw - offset_s, iso_utc(raw - offset_s), raw - offset_s + dur,
+          iso_utc(raw - offset_s + dur), clip_id) for clip_id, raw, dur in rows])
 
 
 def get_camera(db: Database, camera_id: str) -> dict:
