@@ -6,15 +6,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlite_utils import Database
 
-from videx import audit, catalog, geo
+from videx import catalog, geo
 from videx.errors import InputError, NotFound, VidexError
-from videx.records import Cells, read_rows
-from videx.timeutil import get_zone, iso_utc, now_utc, parse_instant
+from videx.records import Cells, ImportReport, parse_file, write_import
+from videx.timeutil import get_zone, iso_utc, parse_instant
 
 FIELDS = ["id", "name", "source", "integration", "kind", "lat", "lon", "heading_deg", "fov_deg",
           "range_m", "address", "neighborhood", "owner_name", "owner_contact", "retention_days",
@@ -22,33 +21,6 @@ FIELDS = ["id", "name", "source", "integration", "kind", "lat", "lon", "heading_
 REQUIRED = ["id", "source", "lat", "lon"]
 SOURCES = ("city", "private")
 INTEGRATIONS = ("connected", "registered")
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What an import did: ids added/changed/unchanged and the rows refused (with reasons)."""
-
-    file: str
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    errors: list[InputError] = field(default_factory=list)
-    written: bool = False
-
-    def summary(self) -> str:
-        if not self.written:
-            return (f"{self.file}: nothing imported, {len(self.errors)} bad row(s); fix them or "
-                    "pass --skip-bad to import the good rows")
-        text = (f"{self.file}: {len(self.added)} added, {len(self.changed)} changed, "
-                f"{len(self.unchanged)} unchanged")
-        if self.errors:
-            text += f", {len(self.errors)} bad row(s) skipped"
-        return text
-
-    def to_dict(self) -> dict:
-        return {"file": self.file, "added": self.added, "changed": self.changed,
-                "unchanged": self.unchanged, "written": self.written,
-                "errors": [str(e) for e in self.errors]}
 
 
 def parse_row(cells: Cells, bounds, default_tz: str | None) -> dict:
@@ -112,32 +84,16 @@ def validate_file(db: Database, path: str | Path) -> tuple[list[dict], list[Inpu
     """Parse and check every row of a registry file; return (good records, errors)."""
     bounds = catalog.city_bounds(db)
     zone = catalog.get_setting(db, "default_tz")
-    rows = read_rows(path, REQUIRED)
-    good, errors, seen = [], [], {}
-    for number, fields in rows:
-        try:
-            cells = Cells(str(path), number, fields)
-            record = parse_row(cells, bounds, zone)
-            if record["id"] in seen:
-                raise cells.error("id", f"duplicate id {record['id']!r} (first on row "
-                                  f"{seen[record['id']]})")
-            seen[record["id"]] = number
-            good.append((number, record))
-        except InputError as err:
-            errors.append(err)
+    good, errors = parse_file(path, REQUIRED, lambda cells: parse_row(cells, bounds, zone))
     if not bounds and len(good) >= 3:
         far = dict(geo.outlier_check([(r["lat"], r["lon"]) for _, r in good]))
-        kept = []
         for i, (number, record) in enumerate(good):
             if i in far:
                 errors.append(InputError(
                     f"{record['lat']},{record['lon']} is {far[i] / 1000:.0f} km from the other "
                     "cameras; are lat and lon swapped? (set city bounds with videx init "
                     "--bounds)", file=str(path), row=number, column="lat"))
-            else:
-                kept.append((number, record))
-        good = kept
-    errors.sort(key=lambda e: e.row or 0)
+        good = [g for i, g in enumerate(good) if i not in far]
     return [r for _, r in good], errors
 
 
@@ -145,22 +101,13 @@ def import_cameras(db: Database, path: str | Path, skip_bad: bool = False) -> Im
     """Validate and upsert a registry file; nothing is written when rows are bad, unless
     ``skip_bad``. A changed ``clock_offset_s`` re-corrects that camera's catalogued clips."""
     records, errors = validate_file(db, path)
-    report = ImportReport(file=str(path), errors=errors)
-    if errors and not skip_bad:
-        return report
-    now = iso_utc(now_utc())
-    with db.atomic():
-        for rec in records:
-            outcome, old = catalog.upsert(db, "cameras", rec, now)
-            getattr(report, outcome).append(rec["id"])
-            if outcome == "changed" and old["clock_offset_s"] != rec["clock_offset_s"]:
-                recorrect_clips(db, rec["id"], rec["clock_offset_s"])
-        audit.append(db, "cameras import", {"file": str(path), "skip_bad": skip_bad,
-                                            "added": len(report.added),
-                                            "changed": len(report.changed),
-                                            "skipped_rows": [e.row for e in errors]})
-    return ImportReport(report.file, report.added, report.changed, report.unchanged,
-                        report.errors, written=True)
+
+    def on_changed(old: dict, new: dict) -> None:
+        if old["clock_offset_s"] != new["clock_offset_s"]:
+            recorrect_clips(db, new["id"], new["clock_offset_s"])
+
+    return write_import(db, "cameras", path, records, errors, skip_bad, "cameras import", {},
+                        on_changed)
 
 
 def recorrect_clips(db: Database, camera_id: str, offset_s: float) -> None:

@@ -10,11 +10,10 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from videx import audit, catalog, geo
-from videx.cameras import ImportReport
-from videx.errors import InputError, NotFound, VidexError
-from videx.records import Cells, read_rows
-from videx.timeutil import iso_utc, now_utc, parse_instant
+from videx import catalog, geo
+from videx.errors import NotFound, VidexError
+from videx.records import Cells, ImportReport, parse_file, write_import
+from videx.timeutil import iso_utc, parse_instant
 
 FIELDS = ["id", "occurred_at", "time_uncertainty_s", "lat", "lon", "address", "neighborhood",
           "category", "victims", "shotspotter", "cleared", "cleared_at", "clearance_type"]
@@ -86,33 +85,10 @@ def import_incidents(db: Database, path: str | Path, tz: str | None = None,
     """
     zone = tz or catalog.get_setting(db, "default_tz")
     bounds = catalog.city_bounds(db)
-    good, errors, seen = [], [], {}
-    for number, fields in read_rows(path, REQUIRED, mapping):
-        try:
-            cells = Cells(str(path), number, fields)
-            record = parse_row(cells, zone, bounds)
-            if record["id"] in seen:
-                raise cells.error("id", f"duplicate id {record['id']!r} (first on row "
-                                  f"{seen[record['id']]})")
-            seen[record["id"]] = number
-            good.append(record)
-        except InputError as err:
-            errors.append(err)
-    report = ImportReport(file=str(path), errors=errors)
-    if errors and not skip_bad:
-        return report
-    now = iso_utc(now_utc())
-    with db.atomic():
-        for rec in good:
-            outcome, _ = catalog.upsert(db, "incidents", rec, now)
-            getattr(report, outcome).append(rec["id"])
-        audit.append(db, "incidents import", {"file": str(path), "tz": zone,
-                                              "map": mapping or {}, "skip_bad": skip_bad,
-                                              "added": len(report.added),
-                                              "changed": len(report.changed),
-                                              "skipped_rows": [e.row for e in errors]})
-    return ImportReport(report.file, report.added, report.changed, report.unchanged, errors,
-                        written=True)
+    good, errors = parse_file(path, REQUIRED, lambda cells: parse_row(cells, zone, bounds),
+                              mapping)
+    return write_import(db, "incidents", path, [r for _, r in good], errors, skip_bad,
+                        "incidents import", {"tz": zone, "map": mapping or {}})
 
 
 def get_incident(db: Database, incident_id: str) -> dict:

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlite_utils import Database
+
+from videx import audit, catalog
 from videx.errors import InputError
+from videx.timeutil import iso_utc, now_utc
 
 TRUE_WORDS = {"1", "true", "t", "yes", "y"}
 FALSE_WORDS = {"0", "false", "f", "no", "n"}
@@ -34,11 +40,11 @@ def read_rows(path: str | Path, required: list[str],
     else:
         rows, columns = _csv_rows(path, text)
     mapping = mapping or {}
-    for field, column in mapping.items():
+    for name, column in mapping.items():
         if column not in columns:
-            raise InputError(f"--map {field}={column}: no column {column!r} in the file "
+            raise InputError(f"--map {name}={column}: no column {column!r} in the file "
                              f"(found: {', '.join(columns)})", file=str(path))
-    reverse = {column: field for field, column in mapping.items()}
+    reverse = {column: name for name, column in mapping.items()}
     present = {reverse.get(c, c) for c in columns}
     missing = [c for c in required if c not in present]
     if missing:
@@ -155,3 +161,73 @@ class Cells:
             raise self.error(column, f"unknown {column} {value!r} (expected one of: "
                              f"{', '.join(choices)})")
         return key
+
+
+def parse_file(path: str | Path, required: list[str], parse_row: Callable[[Cells], dict],
+               mapping: dict[str, str] | None = None) -> tuple[list[tuple[int, dict]],
+                                                                list[InputError]]:
+    """Parse every row with ``parse_row``; return ([(row, record)], errors), refusing duplicate
+    ids. A bad row never stops the others from being checked."""
+    good, errors, seen = [], [], {}
+    for number, fields in read_rows(path, required, mapping):
+        try:
+            cells = Cells(str(path), number, fields)
+            record = parse_row(cells)
+            if record["id"] in seen:
+                raise cells.error("id", f"duplicate id {record['id']!r} (first on row "
+                                  f"{seen[record['id']]})")
+            seen[record["id"]] = number
+            good.append((number, record))
+        except InputError as err:
+            errors.append(err)
+    return good, errors
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: ids added/changed/unchanged and the rows refused (with reasons)."""
+
+    file: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    written: bool = False
+
+    def summary(self) -> str:
+        if not self.written:
+            return (f"{self.file}: nothing imported, {len(self.errors)} bad row(s); fix them or "
+                    "pass --skip-bad to import the good rows")
+        text = (f"{self.file}: {len(self.added)} added, {len(self.changed)} changed, "
+                f"{len(self.unchanged)} unchanged")
+        if self.errors:
+            text += f", {len(self.errors)} bad row(s) skipped"
+        return text
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "added": self.added, "changed": self.changed,
+                "unchanged": self.unchanged, "written": self.written,
+                "errors": [str(e) for e in self.errors]}
+
+
+def write_import(db: Database, table: str, path: str | Path, records: list[dict],
+                 errors: list[InputError], skip_bad: bool, command: str, args: dict,
+                 on_changed: Callable[[dict, dict], None] | None = None) -> ImportReport:
+    """Upsert ``records`` into ``table`` in one transaction with an audit entry; write nothing
+    when there are errors unless ``skip_bad``. ``on_changed(old, new)`` runs for each change."""
+    errors = sorted(errors, key=lambda e: e.row or 0)
+    if errors and not skip_bad:
+        return ImportReport(str(path), errors=errors)
+    outcomes: dict[str, list[str]] = {"added": [], "changed": [], "unchanged": []}
+    now = iso_utc(now_utc())
+    with db.atomic():
+        for rec in records:
+            outcome, old = catalog.upsert(db, table, rec, now)
+            outcomes[outcome].append(rec["id"])
+            if outcome == "changed" and on_changed:
+                on_changed(old, rec)
+        audit.append(db, command, {"file": str(path), "skip_bad": skip_bad, **args,
+                                   "added": len(outcomes["added"]),
+                                   "changed": len(outcomes["changed"]),
+                                   "skipped_rows": [e.row for e in errors]})
+    return ImportReport(str(path), errors=errors, written=True, **outcomes)
