@@ -45,8 +45,8 @@ def pct(values, p):
 # ------------------------------------------------------------------ canvass
 def build_canvass_catalog(path: Path, n_cameras: int, n_clips: int, seed: int = 7):
     rng = random.Random(seed)
-    db = catalog.open_catalog(path)
-    conn = db.conn
+    db = catalog.open_catalog(path, create=True)
+    conn = db.db.conn   # synthetic bulk data goes straight into SQLite (no audit entries)
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA journal_mode = OFF")
     cams = []
@@ -121,14 +121,14 @@ def bench_canvass(args):
         res = canvass_incident(db, inc, record=False)
         lat_ms.append((time.perf_counter() - t) * 1000)
         cams += len(res.cameras)
-        clips += sum(len(c["clips"]) for c in res.cameras)
+        clips += sum(len(c.clips) for c in res.cameras)
     # Baseline: the same question answered by scanning the clip table (no index).
     scan_ms = []
     for inc in incidents[: args.scan_queries]:
-        ids = [c["camera_id"] for c in canvass_incident(db, inc, record=False).cameras]
-        t0, t1 = inc["occurred_ts"] - 1800, inc["occurred_ts"] + 900
+        ids = [c.camera_id for c in canvass_incident(db, inc, record=False).cameras]
+        t0, t1 = inc.occurred_ts - 1800, inc.occurred_ts + 900
         t = time.perf_counter()
-        db.execute(SCAN_QUERY.format(",".join("?" * len(ids))), ids + [t1, t0]).fetchall()
+        db.db.rows(SCAN_QUERY.format(",".join("?" * len(ids))), ids + [t1, t0])
         scan_ms.append((time.perf_counter() - t) * 1000)
     med, p95, scan_med = statistics.median(lat_ms), pct(lat_ms, 95), statistics.median(scan_ms)
     result = {"benchmark": "canvass", "cameras": args.cameras, "clips": args.clips,
@@ -164,10 +164,10 @@ def make_clip_files(folder: Path, n: int) -> list[Path]:
 def ingest_child(db_path, folder, jobs):
     """Run one ingest in a fresh process; print JSON with seconds and peak RSS (MB)."""
     from videx import ingest
-    db = catalog.open_catalog(db_path)
-    db.execute("INSERT INTO cameras (id, source, integration, lat, lon, updated_at, tz) VALUES "
-               "('BENCH', 'city', 'connected', 41.76, -72.68, 'x', 'America/New_York')")
-    db.conn.commit()
+    db = catalog.open_catalog(db_path, create=True)
+    with db.write("bench camera"):
+        db.cameras.upsert({"id": "BENCH", "source": "city", "integration": "connected",
+                           "lat": 41.76, "lon": -72.68, "tz": "America/New_York"}, "x")
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
     report = ingest.ingest(db, [folder], camera_id="BENCH", jobs=jobs)

@@ -1,9 +1,16 @@
-"""Shared fixtures: every test works in its own folder with its own catalog (``VIDEX_DB``)."""
+"""Shared fixtures: every test works in its own folder with its own catalog (``VIDEX_DB``).
+
+Building the city catalog (153 cameras, 419 incidents) and ingesting the fixture clips takes a
+few seconds, so both are built once per session and copied into each test that asks for them.
+The ingested catalog's clips live in one session folder that is restored from ``fixtures/``
+before each test that uses it (tests may alter or delete clip files).
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,37 +26,101 @@ DEMO_ID = "HPD-23-004120"
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """Point VIDEX_DB at a fresh file and run from tmp_path."""
+    """Point VIDEX_DB at a fresh file and run from tmp_path; no stray identity or key."""
     monkeypatch.setenv("VIDEX_DB", str(tmp_path / "videx.db"))
-    monkeypatch.delenv("VIDEX_DEBUG", raising=False)
+    for name in ("VIDEX_DEBUG", "VIDEX_AS", "VIDEX_AUDIT_KEY"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
 
 
 @pytest.fixture
 def run():
     """Invoke the CLI in-process; returns the click Result."""
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
     return invoke
+
+
+def settle(db_path: Path) -> None:
+    """Fold the WAL into the main file so the catalog can be copied as one file."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory):
+    """Session catalogs: ``city.db`` and ``ingested.db`` (clips in ``clips/``)."""
+    base = tmp_path_factory.mktemp("templates")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("VIDEX_DB", str(base / "city.db"))
+    try:
+        assert invoke("init", "--bounds", BOUNDS, "--tz", "America/New_York").exit_code == 0
+        assert invoke("cameras", "import", FIXTURES / "cameras.csv").exit_code == 0
+        assert invoke("cameras", "import",
+                      FIXTURES / "cameras-registered.geojson").exit_code == 0
+        assert invoke("incidents", "import", FIXTURES / "incidents.csv").exit_code == 0
+        settle(base / "city.db")
+        shutil.copy(base / "city.db", base / "ingested.db")
+        shutil.copytree(FIXTURES / "clips", base / "clips")
+        mp.setenv("VIDEX_DB", str(base / "ingested.db"))
+        result = invoke("ingest", base / "clips", "--camera-from-folder")
+        assert result.exit_code == 3, result.output
+        settle(base / "ingested.db")
+    finally:
+        mp.undo()
+    return base
+
+
+@pytest.fixture
+def city(templates, tmp_path):
+    """A catalog with bounds, zone, the fixture cameras and incidents."""
+    shutil.copy(templates / "city.db", tmp_path / "videx.db")
+
+
+@pytest.fixture
+def ingested(templates, tmp_path):
+    """The city catalog with the fixture clips ingested (rejects included); returns the clips
+    folder (restored from fixtures/ for this test)."""
+    clips = templates / "clips"
+    shutil.rmtree(clips)
+    shutil.copytree(FIXTURES / "clips", clips)
+    shutil.copy(templates / "ingested.db", tmp_path / "videx.db")
+    return clips
 
 
 @pytest.fixture
 def db(tmp_path):
-    d = catalog.open_catalog(tmp_path / "videx.db")
-    yield d
-    d.close()
+    """A new, empty catalog opened from Python."""
+    cat = catalog.open_catalog(tmp_path / "videx.db", create=True)
+    yield cat
+    cat.close()
 
 
 @pytest.fixture
-def city(run):
-    """A catalog with bounds, zone, the fixture cameras and incidents."""
-    assert run("init", "--bounds", BOUNDS, "--tz", "America/New_York").exit_code == 0
-    assert run("cameras", "import", FIXTURES / "cameras.csv").exit_code == 0
-    assert run("cameras", "import", FIXTURES / "cameras-registered.geojson").exit_code == 0
-    assert run("incidents", "import", FIXTURES / "incidents.csv").exit_code == 0
+def open_db(tmp_path):
+    """Open this test's catalog (made by a fixture or the CLI) from Python."""
+    opened = []
+
+    def opener(**kwargs):
+        cat = catalog.open_catalog(tmp_path / "videx.db", **kwargs)
+        opened.append(cat)
+        return cat
+    yield opener
+    for cat in opened:
+        cat.close()
+
+
+def edit(db_path: Path, *statements: str, params=()) -> None:
+    """Change the catalog file directly with SQL, as someone bypassing videx would."""
+    conn = sqlite3.connect(db_path)
+    for sql in statements:
+        conn.execute(sql, params)
+    conn.commit()
+    conn.close()
 
 
 @pytest.fixture
@@ -63,14 +134,6 @@ def clips_copy(tmp_path):
 @pytest.fixture
 def truth():
     return json.loads((FIXTURES / "clips" / "truth.json").read_text())
-
-
-@pytest.fixture
-def ingested(city, run, clips_copy):
-    """The city catalog with the fixture clips ingested (rejects included)."""
-    result = run("ingest", clips_copy, "--camera-from-folder")
-    assert result.exit_code == 3, result.output
-    return clips_copy
 
 
 def write(path: Path, text: str) -> Path:

@@ -1,6 +1,8 @@
 import csv
 import json
 
+import pytest
+
 from conftest import BOUNDS, FIXTURES, write
 
 HEADER = "id,name,source,integration,kind,lat,lon,heading_deg,fov_deg,range_m,retention_days\n"
@@ -25,8 +27,7 @@ def test_import_then_reimport_reports_changes(run, tmp_path):
 
 
 def bad(run, tmp_path, row, header=HEADER, bounds=True):
-    if bounds:
-        run("init", "--bounds", BOUNDS)
+    run("init", *(["--bounds", BOUNDS] if bounds else []))
     f = write(tmp_path / "bad.csv", header + GOOD + row)
     return run("cameras", "import", f), f
 
@@ -146,3 +147,30 @@ def test_changed_clock_offset_recorrects_clips(ingested, run, tmp_path):
     # stored text in the same form as every other instant
     assert after[0]["start"] == "2023-05-01T18:30:57Z"
     assert after[0]["end"] == "2023-05-01T18:31:05Z"
+
+
+@pytest.mark.parametrize("feature, column, message", [
+    ('"a string"', None, "feature is str, not an object"),
+    ('{"type": "Feature", "geometry": "POINT (1 2)", "properties": {}}', "geometry",
+     "geometry is missing or not an object"),
+    ('{"type": "Feature", "geometry": {"type": "Point", "coordinates": ["x", 1]}}', "geometry",
+     "Point coordinates must be [lon, lat] numbers"),
+    ('{"type": "Feature", "geometry": {"type": "Point", "coordinates": [-72.68, 41.76]}, '
+     '"properties": [1, 2]}', "properties", "properties must be an object"),
+    ('{"type": "Feature", "geometry": {"type": "Point", "coordinates": [-72.68, 41.76]}, '
+     '"properties": {"id": ["C1"], "source": "city"}}', "id", "property 'id' is a list"),
+    ('{"type": "Feature", "geometry": {"type": "LineString", "coordinates": []}}', "geometry",
+     "geometry is 'LineString', expected Point"),
+])
+def test_malformed_geojson_is_one_line_with_the_feature_number(run, tmp_path, feature, column,
+                                                               message):
+    run("init")
+    good = ('{"type": "Feature", "geometry": {"type": "Point", "coordinates": [-72.68, 41.76]},'
+            ' "properties": {"id": "C0", "source": "city"}}')
+    f = write(tmp_path / "c.geojson",
+              '{"type": "FeatureCollection", "features": [' + good + ", " + feature + "]}")
+    r = run("cameras", "import", f)
+    assert r.exit_code == 1
+    where = f"{f}, row 2" + (f", column {column}" if column else "")
+    assert f"Error: {where}: {message}" in r.stderr, r.stderr
+    assert "Traceback" not in r.output

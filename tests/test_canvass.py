@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DEMO_ID
-from videx import canvass, catalog
+from videx import canvass
 from videx.timeutil import parse_instant
 
 
@@ -66,22 +66,35 @@ def test_status_view_and_order(ingested, run):
     assert sum(g["duration_s"] for g in gaps) == pytest.approx(2820 - covered, abs=0.5)
 
 
-def test_retention_deadlines(ingested, tmp_path):
-    db = catalog.open_catalog(tmp_path / "videx.db")
+def test_retention_deadlines(ingested, open_db):
+    cat = open_db()
     moment = datetime(2023, 5, 1, 18, 30, tzinfo=timezone.utc)
-    result = canvass.canvass(db, DEMO_ID, now=moment + timedelta(days=3), record=False)
-    cams = {c["camera_id"]: c for c in result.cameras}
+    result = canvass.canvass(cat, DEMO_ID, now=moment + timedelta(days=3), record=False)
+    cams = {c.camera_id: c for c in result.cameras}
     # PRIV-002 keeps 7 days, PRIV-001 30 days: both still open three days later
-    assert cams["PRIV-002"]["retention_deadline"] == "2023-05-08T18:30:00Z"
-    assert cams["PRIV-002"]["hours_left"] == pytest.approx(96.0)
-    assert cams["PRIV-002"]["deadline_state"] == "open"
-    assert cams["PRIV-002"]["action"] == "ask owner"
-    assert cams["CITY-001"]["retention_deadline"] is None  # footage already catalogued
-    later = canvass.canvass(db, DEMO_ID, now=moment + timedelta(days=10), record=False)
-    cams = {c["camera_id"]: c for c in later.cameras}
-    assert cams["PRIV-002"]["deadline_state"] == "lost"
-    assert cams["PRIV-001"]["deadline_state"] == "open"
-    assert "PRIV-002" not in [c["camera_id"] for c in later.request_list()]
+    assert cams["PRIV-002"].retention_deadline == "2023-05-08T18:30:00Z"
+    assert cams["PRIV-002"].hours_left == pytest.approx(96.0)
+    assert cams["PRIV-002"].deadline_state == "open"
+    assert cams["PRIV-002"].action == "ask owner"
+    assert cams["CITY-001"].retention_deadline is None  # footage already catalogued
+    later = canvass.canvass(cat, DEMO_ID, now=moment + timedelta(days=10), record=False)
+    cams = {c.camera_id: c for c in later.cameras}
+    assert cams["PRIV-002"].deadline_state == "lost"
+    assert cams["PRIV-001"].deadline_state == "open"
+    assert "PRIV-002" not in [c.camera_id for c in later.request_list()]
+
+
+def test_the_result_is_typed_with_numbers_and_view_geometry(ingested, open_db, truth):
+    result = canvass.canvass(open_db(), DEMO_ID, record=False)
+    moment = parse_instant(truth["moment_utc"]).timestamp()
+    assert result.moment_ts == moment
+    city1 = next(c for c in result.cameras if c.camera_id == "CITY-001")
+    assert city1.view is not None and city1.view.fov_deg > 0
+    clip = next(k for k in city1.clips if k.contains_moment)
+    assert clip.start_ts <= moment < clip.end_ts
+    assert clip.offset_s == pytest.approx(moment - clip.start_ts)
+    assert (clip.width, clip.height, clip.fps) == (160, 120, 10)
+    assert [k for _, k in result.clips(containing_moment=True)]  # the shared helper
 
 
 def test_table_csv_and_geojson(ingested, run):
@@ -104,6 +117,9 @@ def test_adhoc_canvass_and_bad_options(ingested, run):
     assert {c["camera_id"] for c in doc["cameras"]} == {"RING-001", "RING-002"}
     r = run("canvass", DEMO_ID, "--radius", "far")
     assert r.exit_code == 2 and "Invalid value for --radius" in r.output
+    r = run("canvass", DEMO_ID, "--radius", "0m")      # refused by the library: still exit 2
+    assert r.exit_code == 2
+    assert "Invalid value for --radius: radius must be more than 0 m (got 0)" in r.output
     r = run("canvass", "--at", "41.76,-72.68")
     assert r.exit_code == 2 and "give an INCIDENT_ID, or all of --at, --time and --case" \
         in r.output
@@ -113,16 +129,27 @@ def test_adhoc_canvass_and_bad_options(ingested, run):
                                 "incidents list)")
 
 
-def test_outcomes_and_reviews(ingested, run):
+def test_outcomes_and_reviews_keep_every_entry(ingested, run):
     r = run("outcome", DEMO_ID, "PRIV-001", "--status", "requested", "--note", "emailed")
     assert r.exit_code == 0
     cams = {c["camera_id"]: c for c in demo(run)["cameras"]}
     assert cams["PRIV-001"]["outcome"] == "requested"
+    assert run("outcome", DEMO_ID, "PRIV-001", "--status", "obtained", "--note",
+               "owner brought a USB stick").exit_code == 0
+    cams = {c["camera_id"]: c for c in demo(run)["cameras"]}
+    assert cams["PRIV-001"]["outcome"] == "obtained"            # the latest is current
     clip_id = cams["CITY-001"]["clips"][0]["clip_id"]
     assert run("review", DEMO_ID, clip_id, "--probative", "--note", "shooter").exit_code == 0
+    assert run("review", DEMO_ID, clip_id, "--not-probative", "--note",
+               "second look: a neighbour").exit_code == 0
     shown = json.loads(run("incidents", "show", DEMO_ID, "--format", "json").stdout)
-    assert shown["reviews"][0]["clip_id"] == clip_id and shown["reviews"][0]["probative"] == 1
-    assert shown["outcomes"][0]["status"] == "requested"
+    assert [(o["status"], o["note"]) for o in shown["outcomes"]] == [
+        ("requested", "emailed"), ("obtained", "owner brought a USB stick")]
+    assert [(v["clip_id"], v["probative"], v["note"]) for v in shown["reviews"]] == [
+        (clip_id, 1, "shooter"), (clip_id, 0, "second look: a neighbour")]
+    table = run("incidents", "show", DEMO_ID).stdout
+    assert "outcomes:" in table and "owner brought a USB stick" in table
+    assert "{'" not in table                                    # no Python dict text
     assert run("review", DEMO_ID, 9999, "--probative").exit_code == 1
     assert run("outcome", DEMO_ID, "PRIV-001", "--status", "lost").exit_code == 2
     assert run("review", DEMO_ID, clip_id).exit_code == 2

@@ -1,58 +1,197 @@
-import sqlite3
+"""The catalog layer: migrations, opening rules, transactions and the canvass query plan."""
 
-from videx import catalog
-from videx.canvass import CLIP_QUERY
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import DEMO_ID, edit
+from videx import audit, catalog
+from videx.errors import CatalogError
+from videx.store import schema
+from videx.store.backend import SQLiteBackend
+from videx.store.clips import WINDOW_QUERY
 
 
 def test_blank_database_is_migrated(tmp_path):
-    db = catalog.open_catalog(tmp_path / "new.db")
-    tables = set(db.table_names())
+    cat = catalog.open_catalog(tmp_path / "new.db", create=True)
+    # an independent look at the file, through sqlite-utils
+    from sqlite_utils import Database
+    other = Database(tmp_path / "new.db")
     assert {"settings", "cameras", "clips", "incidents", "outcomes", "reviews", "rejects",
-            "audit", "scans", "activity", "_sqlite_migrations"} <= tables
-    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+            "audit", "audit_rows", "scans", "activity", "videx_migrations"} <= set(
+        other.table_names())
+    indexes = {i.name for t in other.tables for i in t.indexes}
     assert {"idx_clips_camera_start", "idx_cameras_lat_lon", "idx_clips_sha256",
-            "idx_incidents_ts"} <= indexes
-    assert catalog.schema_version(db) == ["m001_core", "m002_activity"]
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == catalog.BUSY_TIMEOUT_MS
-    db.close()
-    # reopening applies nothing twice
-    again = catalog.open_catalog(tmp_path / "new.db")
-    assert catalog.schema_version(again) == ["m001_core", "m002_activity"]
+            "idx_incidents_ts", "idx_outcomes_incident", "idx_reviews_incident",
+            "idx_audit_rows_entry"} <= indexes
+    assert [c.name for c in other["outcomes"].columns][:4] == [
+        "id", "incident_id", "camera_id", "status"]
+    other.close()
+    assert cat.migrations() == schema.KNOWN
+    assert cat.db.scalar("PRAGMA journal_mode") == "wal"
+    assert cat.db.scalar("PRAGMA foreign_keys") == 1
+    assert cat.db.scalar("PRAGMA busy_timeout") > 0
+    cat.close()
+    again = catalog.open_catalog(tmp_path / "new.db")   # reopening applies nothing twice
+    assert again.migrations() == schema.KNOWN
+    assert [e["command"] for e in again.auditlog.entries()] == ["migrate"]
+    again.close()
 
 
-def test_a_catalog_from_the_first_release_is_upgraded(tmp_path):
-    from videx.catalog import connect, migrations
-    db = connect(tmp_path / "old.db")
-    migrations.apply(db, stop_before="m002_activity")
+def legacy_catalog(path):
+    """A catalog as videx 0.1 left it: m001 and m002 applied by sqlite-utils, with rows."""
+    db = SQLiteBackend(path)
+    schema.m001_core(db)
+    schema.m002_activity(db)
+    db.execute("CREATE TABLE _sqlite_migrations (id INTEGER PRIMARY KEY, migration_set TEXT, "
+               "name TEXT, applied_at TEXT)")
+    db.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) VALUES "
+               "('videx', 'm001_core', 'x'), ('videx', 'm002_activity', 'y')")
     db.execute("INSERT INTO settings (key, value) VALUES ('default_tz', '\"UTC\"')")
-    db.conn.commit()
+    db.execute("INSERT INTO cameras (id, source, integration, lat, lon, updated_at) VALUES "
+               "('C1', 'city', 'connected', 41.76, -72.68, 'x')")
+    db.execute("INSERT INTO incidents (id, occurred_at, occurred_ts, time_source, lat, lon, "
+               "updated_at) VALUES ('I1', '2023-05-01T18:30:00Z', 1682965800, 'x', 41.76, "
+               "-72.68, 'x')")
+    db.execute("INSERT INTO outcomes (incident_id, camera_id, status, note, recorded_at, "
+               "recorded_by) VALUES ('I1', 'C1', 'requested', 'kept', 'z', 'old')")
+    prev = audit.GENESIS
+    entry = {"v": 1, "prev_hash": prev, "at": "t", "user": "old", "command": "init",
+             "args": "{}", "case_no": None}
+    digest = audit.seal(entry, None)[1]
+    db.execute('INSERT INTO audit (at, "user", command, args, case_no, prev_hash, hash) '
+               "VALUES ('t', 'old', 'init', '{}', NULL, ?, ?)", [prev, digest])
+    db.execute("INSERT INTO settings (key, value) VALUES ('audit_head', ?)",
+               [json.dumps(digest)])
     db.close()
-    upgraded = catalog.open_catalog(tmp_path / "old.db")
-    assert "activity" in upgraded.table_names()
-    assert catalog.default_tz(upgraded) == "UTC"  # data kept
+
+
+def test_a_catalog_from_the_first_release_is_upgraded_with_a_baseline(tmp_path):
+    legacy_catalog(tmp_path / "old.db")
+    cat = catalog.open_catalog(tmp_path / "old.db")
+    assert cat.migrations() == schema.KNOWN
+    assert cat.zone_name == "UTC"                                   # data kept
+    assert [o["note"] for o in cat.history.outcomes("I1")] == ["kept"]
+    log = cat.auditlog.entries()
+    assert [e["command"] for e in log] == ["init", "migrate"]
+    assert json.loads(log[-1]["args"])["baseline_rows"] == 3       # camera, incident, outcome
+    check = audit.verify(cat, deep=True)
+    assert check.ok and check.rows_checked == 3, check.summary()
+
+
+def test_only_init_creates_a_catalog(run, tmp_path):
+    for args in (["canvass", "X"], ["audit", "verify"], ["verify", "--catalog"],
+                 ["cameras", "list"]):
+        r = run(*args)
+        assert r.exit_code == 1, args
+        assert r.stderr.strip() == (f"Error: no catalog at {tmp_path / 'videx.db'}: run videx "
+                                    "init to create one (or check --db / VIDEX_DB)")
+    assert not (tmp_path / "videx.db").exists()
+
+
+def test_empty_foreign_and_non_sqlite_files_are_refused(run, tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    r = run("audit", "verify", "--db", empty)
+    assert r.exit_code == 1
+    assert "an empty file, not a catalog, at" in r.stderr
+    assert empty.stat().st_size == 0                                 # not migrated
+    text = tmp_path / "notes.db"
+    text.write_text("not a database")
+    r = run("cameras", "list", "--db", text)
+    assert r.stderr.strip() == (f"Error: {text} is not a videx catalog (not a SQLite file): "
+                                "check --db / VIDEX_DB, or run videx init with a new path")
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE people (name TEXT)")
+    conn.close()
+    r = run("canvass", "X", "--db", other)
+    assert r.exit_code == 1 and "is a database but not a videx catalog" in r.stderr
+    assert run("init", "--db", other).exit_code == 1                # not taken over either
+
+
+def test_newer_catalog_is_read_but_not_written(city, run, tmp_path):
+    edit(tmp_path / "videx.db", "INSERT INTO videx_migrations (seq, name, applied_at) "
+         "VALUES (99, 'm099_future', 'x')")
+    r = run("canvass", DEMO_ID, "--format", "json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["incident"]["id"] == DEMO_ID
+    assert "Warning: audit entry not written: catalog" in r.stderr
+    assert "was written by a newer videx (migration m099_future)" in r.stderr
+    r = run("outcome", DEMO_ID, "PRIV-001", "--status", "requested")
+    assert r.exit_code == 1
+    assert "written by a newer videx (migration m099_future): upgrade videx" in r.stderr
+
+
+def test_read_only_catalog_is_canvassed_without_an_audit_entry(ingested, tmp_path):
+    """A catalog the user may not write (as another OS user, since root may write anything):
+    canvass prints its result and says the audit entry was not written; changes are refused."""
+    folder = Path(tempfile.mkdtemp(prefix="videx-ro-"))
+    try:
+        os.chmod(folder, 0o755)
+        target = folder / "videx.db"
+        shutil.copy(tmp_path / "videx.db", target)
+        os.chmod(target, 0o644)
+        prefix = []
+        if os.geteuid() == 0:
+            prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        else:
+            os.chmod(target, 0o444)
+            os.chmod(folder, 0o555)
+        before = target.read_bytes()
+        videx = [*prefix, sys.executable, "-m", "videx"]
+        env = {**os.environ, "HOME": str(folder), "VIDEX_DB": str(target)}
+        done = subprocess.run([*videx, "canvass", DEMO_ID, "--format", "json"],
+                              capture_output=True, text=True, env=env, cwd=folder)
+        assert done.returncode == 0, done.stderr
+        assert len(json.loads(done.stdout)["cameras"]) == 16
+        assert done.stderr.strip() == (f"Warning: audit entry not written: catalog {target} "
+                                       "is read-only: it can be searched and canvassed, not "
+                                       "changed")
+        done = subprocess.run([*videx, "outcome", DEMO_ID, "PRIV-001", "--status",
+                               "requested"], capture_output=True, text=True, env=env,
+                              cwd=folder)
+        assert done.returncode == 1 and "is read-only" in done.stderr
+        assert target.read_bytes() == before
+    finally:
+        os.chmod(folder, 0o755)
+        shutil.rmtree(folder)
 
 
 def test_foreign_keys_are_enforced(db):
-    try:
-        db.execute("INSERT INTO outcomes (incident_id, camera_id, status, recorded_at) "
-                   "VALUES ('nope', 'nope', 'requested', 'x')")
-    except sqlite3.IntegrityError as err:
-        assert "FOREIGN KEY" in str(err)
-    else:  # pragma: no cover
-        raise AssertionError("foreign key not enforced")
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        with db.write("test"):
+            db.db.execute("INSERT INTO outcomes (incident_id, camera_id, status, recorded_at, "
+                          "recorded_by) VALUES ('nope', 'nope', 'requested', 'x', 'y')")
+    assert db.auditlog.count() == 1           # the failed change left no audit entry either
+
+
+def test_a_change_outside_a_write_transaction_is_refused(db):
+    with pytest.raises(CatalogError, match="outside Catalog.write"):
+        db.set_setting("bounds", [1, 2, 3, 4])
 
 
 def test_clip_window_query_uses_the_index_bounded_on_both_sides(db):
-    plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + CLIP_QUERY,
-                                             {"camera": "C", "t0": 0, "t1": 1, "max_dur": 5}))
+    plan = " ".join(r[3] for r in db.db.rows("EXPLAIN QUERY PLAN " + WINDOW_QUERY,
+                                             ["C", 1.0, -5.0, 0.0]))
     assert "USING INDEX idx_clips_camera_start (camera_id=? AND start_ts>? AND start_ts<?)" \
         in plan, plan
     assert "SCAN" not in plan
 
 
-def test_settings_round_trip(db):
-    catalog.set_setting(db, "bounds", [1, 2, 3, 4])
-    assert catalog.city_bounds(db) == (1, 2, 3, 4)
-    assert catalog.default_tz(db) == "America/New_York"
+def test_settings_and_zones(db):
+    with db.write("test"):
+        db.set_setting("bounds", [1, 2, 3, 4])
+    assert db.bounds == (1, 2, 3, 4)
+    assert db.zone_name is None
+    assert db.display_zone().key == "UTC"                    # shown, labelled, in UTC
+    with pytest.raises(Exception, match="the catalog has none"):
+        db.input_zone()                                      # but never read in a guess
+    assert db.input_zone("Europe/Paris").key == "Europe/Paris"

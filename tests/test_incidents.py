@@ -21,6 +21,7 @@ def test_fixture_shootings(city, run):
 
 
 def test_local_times_need_a_zone(run, tmp_path):
+    run("init")
     f = write(tmp_path / "i.csv", HEADER + "A1,2023-05-01 14:30,41.76,-72.68,fatal,no\n")
     r = run("incidents", "import", f)
     assert r.exit_code == 1
@@ -32,6 +33,7 @@ def test_local_times_need_a_zone(run, tmp_path):
 
 
 def test_dst_edges_name_the_row(run, tmp_path):
+    run("init")
     f = write(tmp_path / "i.csv", HEADER
               + "A1,2023-03-12 02:30,41.76,-72.68,fatal,no\n"
               + "A2,2023-11-05 01:30,41.76,-72.68,fatal,no\n"
@@ -68,6 +70,7 @@ def test_bad_cells(run, tmp_path):
 
 
 def test_map_columns_from_another_records_system(run, tmp_path):
+    run("init")
     f = write(tmp_path / "rms.csv", "CaseNo,OccDate,Y,X,Type\n"
               "23-000001,2023-06-01T22:10:00-04:00,41.77,-72.69,Non Fatal\n")
     r = run("incidents", "import", f, "--map", "id=CaseNo", "--map", "occurred_at=OccDate",
@@ -103,4 +106,5 @@ def test_system_errors_are_one_line_too(city, run, tmp_path):
     assert "Traceback" not in r.output
     (tmp_path / "junk.db").write_text("this is not sqlite")
     r = run("incidents", "list", "--db", tmp_path / "junk.db")
-    assert r.exit_code == 1 and r.stderr.startswith("Error: DatabaseError")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"Error: {tmp_path / 'junk.db'} is not a videx catalog")

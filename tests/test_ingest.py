@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from videx import catalog, ingest
-from videx.probe import sha256_file
+from videx import ingest
+from videx.hashing import sha256_file
 
 
 def clips(run, *args):
@@ -83,25 +83,25 @@ def test_same_content_elsewhere_is_a_duplicate(ingested, run, tmp_path):
     assert len(clips(run)) == 11
 
 
-def test_interrupted_ingest_resumes_with_one_row_per_file(city, clips_copy, tmp_path, run):
-    db = catalog.open_catalog(tmp_path / "videx.db")
+def test_interrupted_ingest_resumes_with_one_row_per_file(city, clips_copy, open_db):
+    cat = open_db()
     seen = []
 
-    def stop_after_three(n):
+    def stop_after_five(n):
         seen.append(n)
-        if len(seen) == 3:
+        if len(seen) == 5:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ingest.ingest(db, [clips_copy], camera_from_folder=True, jobs=2,
-                      progress=stop_after_three)
-    partial = db.execute("SELECT count(*) FROM clips").fetchone()[0]
+        ingest.ingest(cat, [clips_copy], camera_from_folder=True, jobs=2,
+                      progress=stop_after_five)
+    partial = cat.clips.count()
     assert 0 < partial < 11
-    report = ingest.ingest(db, [clips_copy], camera_from_folder=True, jobs=2)
+    report = ingest.ingest(cat, [clips_copy], camera_from_folder=True, jobs=2)
     assert len(report.added) == 11 - partial
-    paths = [r[0] for r in db.execute("SELECT path FROM clips")]
+    paths = [r["path"] for r in cat.clips.list()]
     assert len(paths) == len(set(paths)) == 11
-    assert db.execute("SELECT count(*) FROM rejects").fetchone()[0] == 4
+    assert len(cat.clips.rejects()) == 4
 
 
 def test_start_sources_in_order(city, run, tmp_path):
@@ -140,9 +140,9 @@ def test_user_name_pattern(city, run, tmp_path):
     assert row["start"] == "2023-05-01T18:30:00Z"
     assert row["time_detail"] == "file name (name-pattern, local America/New_York)"
     r = run("ingest", clip, "--camera", "CITY-001", "--name-pattern", r"(?P<Y>\d{4})")
-    assert r.exit_code == 1
-    assert "--name-pattern needs named groups Y, m, d, H, M, S (missing H, M, S, d, m)" \
-        in r.stderr
+    assert r.exit_code == 2
+    assert ("Invalid value for --name-pattern: the pattern needs named groups Y, m, d, H, M, S "
+            "(missing H, M, S, d, m)") in r.stderr
 
 
 def test_file_name_in_dst_gap_is_rejected(city, run, tmp_path):
@@ -167,8 +167,8 @@ def test_empty_file_and_unknown_folder_camera(city, run, tmp_path):
 
 def test_camera_option_is_required_once(city, run, clips_copy):
     r = run("ingest", clips_copy)
-    assert r.exit_code == 1
-    assert r.stderr.strip() == "Error: give exactly one of --camera ID or --camera-from-folder"
+    assert r.exit_code == 2
+    assert "Error: give exactly one of --camera ID or --camera-from-folder" in r.stderr
     r = run("ingest", clips_copy, "--camera", "NOPE")
     assert r.stderr.strip() == "Error: no camera 'NOPE' in the catalog (see videx cameras list)"
 
@@ -179,3 +179,51 @@ def test_a_file_named_twice_is_ingested_once(city, run, clips_copy):
     assert r.exit_code == 0, r.output
     assert "2 added" in r.stdout
     assert len(clips(run)) == 2
+
+
+def test_each_committed_batch_has_its_audit_entry(city, clips_copy, open_db):
+    cat = open_db()
+    report = ingest.ingest(cat, [clips_copy], camera_from_folder=True, jobs=2)
+    entries = [e for e in cat.auditlog.entries() if e["command"] == "ingest"]
+    audited = [c for e in entries for c in json.loads(e["args"])["added"]]
+    assert sorted(audited) == sorted(report.added)
+    rows = {k for e in entries for t, k, _ in cat.auditlog.rows_of(e["id"]) if t == "clips"}
+    assert rows == {str(c) for c in report.added}
+
+
+def test_a_file_still_being_written_is_refused(city, open_db, tmp_path, monkeypatch):
+    src = (FIXTURES / "clips" / "CITY-001" / "20230501_142956.mp4").read_bytes()
+    growing = tmp_path / "20230501_142956.mp4"
+    growing.write_bytes(src)
+    real_hash = ingest.sha256_file
+
+    def copy_goes_on_while_we_hash(path):
+        digest = real_hash(path)
+        with open(path, "ab") as fh:       # the copying program writes more meanwhile
+            fh.write(b"\0" * 1000)
+        return digest
+
+    monkeypatch.setattr(ingest, "sha256_file", copy_goes_on_while_we_hash)
+    cat = open_db()
+    report = ingest.ingest(cat, [growing], camera_id="CITY-001")
+    assert report.added == []
+    assert report.rejected[0][1] == (f"still being written (size {len(src)} -> "
+                                     f"{len(src) + 1000} bytes while it was read); retry when "
+                                     "the copy has finished")
+    assert cat.clips.count() == 0 and len(cat.clips.rejects()) == 1
+    monkeypatch.undo()
+    growing.write_bytes(src)                    # the copy finished
+    assert len(ingest.ingest(cat, [growing], camera_id="CITY-001").added) == 1
+    assert cat.clips.rejects() == []
+
+
+def test_a_symlink_loop_is_refused_alone(city, run, clips_copy):
+    folder = clips_copy / "CITY-001"
+    (folder / "loop.mp4").symlink_to(folder / "loop.mp4")
+    (folder / "dangling.mp4").symlink_to(folder / "nowhere.mp4")
+    r = run("ingest", folder, "--camera", "CITY-001")
+    assert r.exit_code == 3, r.output
+    assert f"Error: {folder / 'loop.mp4'}: path symlink loop" in r.stderr
+    assert f"Error: {folder / 'dangling.mp4'}: path cannot be resolved" in r.stderr
+    assert "2 added" in r.stdout
+    assert "Traceback" not in r.output

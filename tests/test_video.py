@@ -14,7 +14,7 @@ import pytest
 
 from conftest import DEMO_ID, write
 from videx.activity import MOTION_SCORE, scan_file
-from videx.probe import sha256_file
+from videx.hashing import sha256_file
 
 CLIPS = Path(__file__).resolve().parent.parent / "fixtures" / "clips"
 
@@ -87,6 +87,10 @@ def test_scan_is_stored_resumable_and_reaches_the_canvass(ingested, run):
     firsts = [-1 if v is None else v for v in near]
     assert firsts == sorted(firsts, reverse=True)
     assert run("scan").exit_code == 2
+    r = run("scan", "--incident", DEMO_ID, "--mask-top", "0.95", "--force")
+    assert r.exit_code == 2
+    assert ("Invalid value for --mask-top: the masked top band must be between 0 and 0.9 of "
+            "the frame height") in r.output
 
 
 def test_frame_at_offset_and_at_true_time(ingested, run, tmp_path):
@@ -189,23 +193,20 @@ def test_keyframe_aligned_and_exact_cuts(ingested, run, tmp_path):
     assert exact["CITY-001"]["cut"] == "re-encoded, exact"
 
 
-def test_stream_copy_records_the_keyframe_it_got(ingested, tmp_path):
-    from videx import catalog, evidence
-    from videx.canvass import adhoc_incident
-    from videx.timeutil import parse_instant
-    db = catalog.open_catalog(tmp_path / "videx.db")
-    db.execute("INSERT INTO incidents (id, occurred_at, occurred_ts, time_source, lat, lon, "
-               "updated_at) VALUES ('K1', '2023-05-01T18:30:00Z', ?, 'test', 41.7602, "
-               "-72.6856, 'x')", [parse_instant("2023-05-01T18:30:00Z").timestamp()])
-    db.conn.commit()
-    assert adhoc_incident  # same shape as a catalogued incident
-    pkg = evidence.extract(db, "K1", tmp_path / "k", before_s=1.0, after_s=2.0, radius_m=70)
+def test_stream_copy_records_the_keyframe_it_got(ingested, run, tmp_path, open_db):
+    from videx import evidence
+    from videx.canvass import canvass
+    f = write(tmp_path / "k.csv", "id,occurred_at,lat,lon\nK1,2023-05-01T18:30:00Z,41.7602,"
+              "-72.6856\n")
+    assert run("incidents", "import", f).exit_code == 0
+    cat = open_db()
+    result = canvass(cat, "K1", before_s=1.0, after_s=2.0, radius_m=70, record=False)
+    pkg = evidence.extract(cat, result, tmp_path / "k")
     city = [r for r in pkg.rows if r["camera_id"] == "CITY-001"][0]
     # window starts 3 s into the clip; keyframes are every 1.9 s: 0, 1.9, 3.8 ...
     assert city["extract_start_offset_s"] == pytest.approx(1.9)
     assert city["extract_start"] == "2023-05-01T18:29:57.900Z"
-    exact = evidence.extract(db, "K1", tmp_path / "e", before_s=1.0, after_s=2.0, radius_m=70,
-                             reencode=True)
+    exact = evidence.extract(cat, result, tmp_path / "e", reencode=True)
     city = [r for r in exact.rows if r["camera_id"] == "CITY-001"][0]
     assert city["extract_start_offset_s"] == pytest.approx(3.0)
     dur = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
@@ -277,3 +278,58 @@ def test_incident_report_is_self_contained_and_renders(ingested, run, tmp_path):
     assert image.shape[:2] == (1600, 1100)
     assert float(image.std()) > 20           # not a blank page
     assert (np.abs(image.astype(int) - [255, 255, 255]).sum(axis=2) > 60).mean() > 0.05
+
+
+def _resum(package, name, digest):
+    sums = package / "SHA256SUMS"
+    os.chmod(sums, 0o644)
+    lines = [ln for ln in sums.read_text().splitlines() if not ln.endswith(f"  {name}")]
+    sums.write_text("\n".join(lines + [f"{digest}  {name}"]) + "\n")
+
+
+def test_verify_checks_sha256sums_against_the_manifest(package, run):
+    victim = sorted((package / "clips").iterdir())[0]
+    os.chmod(victim, 0o644)
+    victim.write_bytes(victim.read_bytes() + b"tampered")
+    # the forger updates SHA256SUMS too, so sha256sum -c alone would pass ...
+    _resum(package, f"clips/{victim.name}", sha256_file(victim))
+    ok = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=package)
+    assert ok.returncode == 0
+    r = run("verify", package)                     # ... but it disagrees with manifest.json
+    assert r.exit_code == 4
+    assert (f"DISAGREES clips/{victim.name}: SHA256SUMS and manifest.json give different hashes"
+            in r.stdout)
+
+
+def test_verify_reads_only_regular_files_inside_the_package(package, run, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not evidence")
+    _resum(package, "../outside.txt", sha256_file(outside))
+    _resum(package, str(outside), sha256_file(outside))
+    link = package / "clips" / "link.mp4"
+    link.symlink_to(outside)
+    _resum(package, "clips/link.mp4", sha256_file(outside))
+    r = run("verify", package)
+    assert r.exit_code == 4
+    assert "DISAGREES ../outside.txt: path leaves the package in SHA256SUMS" in r.stdout
+    assert f"DISAGREES {outside}: absolute path in SHA256SUMS" in r.stdout
+    assert "ALTERED clips/link.mp4 (a symlink, not a file in the package)" in r.stdout
+    assert "DISAGREES clips/link.mp4: in SHA256SUMS but not in manifest.json" in r.stdout
+
+
+def test_report_uses_one_canvass_for_everything(ingested, run, tmp_path):
+    """--radius reaches the contact sheet too (it used to canvass again at 250 m)."""
+    out = tmp_path / "r.html"
+    assert run("report", DEMO_ID, "--out", out, "--radius", "50m").exit_code == 0
+    text = out.read_text()
+    near = json.loads(run("canvass", DEMO_ID, "--radius", "50m", "--format", "json").stdout)
+    inside = {c["camera_id"] for c in near["cameras"]}
+    far = {c["camera_id"] for c in json.loads(run("canvass", DEMO_ID, "--format",
+                                                  "json").stdout)["cameras"]} - inside
+    assert inside and far
+    for cam in far:
+        assert f">{cam}<" not in text, cam            # not on the map, tables or sheet
+    sheet = tmp_path / "s.jpg"
+    r = run("contact-sheet", DEMO_ID, "--out", sheet, "--radius", "50m")
+    shown = {line.split()[0] for line in r.stdout.splitlines()[:-1]}
+    assert shown <= inside

@@ -20,7 +20,6 @@ below 40).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -31,11 +30,9 @@ from dataclasses import asdict, dataclass, field
 import cv2
 import ffmpeg
 import numpy as np
-from sqlite_utils import Database
 
-from videx import audit
-from videx.errors import ProbeError, VidexError
-from videx.probe import require_tools, run_tool
+from videx.errors import OptionError, ProbeError, VidexError
+from videx.probe import keyframe_times, probe, require_tools
 from videx.timeutil import iso_utc, now_utc
 
 SCAN_WIDTH = 160
@@ -81,32 +78,6 @@ class ScanResult:
                 f"flags: {flags}")
 
 
-def _ffprobe_json(path: str, entries: str, timeout: float = 30.0) -> dict:
-    return json.loads(run_tool(["ffprobe", "-v", "error", "-select_streams", "v:0",
-                                "-show_entries", entries, "-of", "json", path],
-                               f"probing {path}", timeout))
-
-
-def video_size(path: str) -> tuple[int, int, float]:
-    """(width, height, duration_s) of the first video stream."""
-    info = _ffprobe_json(path, "stream=width,height:format=duration")
-    s = info["streams"][0]
-    return int(s["width"]), int(s["height"]), float(info["format"].get("duration") or 0)
-
-
-def keyframe_times(path: str, timeout: float = 120.0) -> list[float]:
-    """Presentation times (s) of the video keyframes, read from packets (no decoding)."""
-    out = run_tool(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                    "packet=pts_time,flags", "-of", "csv=p=0", path],
-                   f"reading keyframes of {path}", timeout)
-    times = []
-    for line in out.decode().splitlines():
-        pts, _, flags = line.partition(",")
-        if "K" in flags and pts not in ("", "N/A"):
-            times.append(float(pts))
-    return sorted(times)
-
-
 def frame_stream(path: str, width: int, height: int, fast: bool):
     """Start ffmpeg decoding ``path`` to raw grey frames of ``width`` x ``height``."""
     inp = ffmpeg.input(path, skip_frame="nokey") if fast else ffmpeg.input(path)
@@ -142,8 +113,10 @@ def scan_file(path: str, fast: bool = False, mask_top: float = DEFAULT_MASK_TOP,
     if meta and meta.get("width") and meta.get("height") and meta.get("fps"):
         w0, h0, duration, fps = meta["width"], meta["height"], meta["duration_s"], meta["fps"]
     else:
-        w0, h0, duration = video_size(path)
-        fps = None if fast else _fps_of(path)
+        info = probe(path)
+        w0, h0, duration, fps = info.width, info.height, info.duration_s, info.fps
+        if not fps and not fast:
+            raise ProbeError(f"{path}: no frame rate")
     width = SCAN_WIDTH
     height = max(2, int(round(h0 * width / w0 / 2)) * 2)
     top = int(round(height * mask_top))
@@ -224,53 +197,28 @@ def _add(acc, mads, sec, grey, change, mad) -> None:
         mads[sec].append(mad)
 
 
-def _fps_of(path: str) -> float:
-    stream = _ffprobe_json(path, "stream=avg_frame_rate,r_frame_rate")["streams"][0]
-    for key in ("avg_frame_rate", "r_frame_rate"):
-        num, _, den = stream.get(key, "0/0").partition("/")
-        if float(den or 0) > 0 and float(num) > 0:
-            return float(num) / float(den)
-    raise ProbeError("no frame rate")
-
-
 # ------------------------------------------------------------------ catalog side
-def store(db: Database, result: ScanResult) -> None:
-    """Replace a clip's stored scan with ``result`` in one transaction."""
-    with db.atomic():
-        db.execute("DELETE FROM activity WHERE clip_id = ?", [result.clip_id])
-        db.conn.executemany(
-            "INSERT INTO activity (clip_id, second, score, luma, frozen) VALUES (?, ?, ?, ?, ?)",
-            [(result.clip_id, i, s, result.luma[i], int(result.frozen[i]))
-             for i, s in enumerate(result.scores)])
-        db.execute("INSERT INTO scans (clip_id, mode, scanned_at, frames, width, height, "
-                   "mask_top, peak, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
-                   "(clip_id) DO UPDATE SET mode = excluded.mode, scanned_at = "
-                   "excluded.scanned_at, frames = excluded.frames, width = excluded.width, "
-                   "height = excluded.height, mask_top = excluded.mask_top, peak = "
-                   "excluded.peak, flags = excluded.flags",
-                   [result.clip_id, result.mode, iso_utc(now_utc()), result.frames,
-                    result.width, result.height, result.mask_top, result.peak,
-                    json.dumps(result.flags)])
+def store(cat, result: ScanResult) -> None:
+    """Replace a clip's stored scan with ``result``, with its audit entry."""
+    with cat.write("scan", {"clip": result.clip_id, "mode": result.mode,
+                            "frames": result.frames, "mask_top": result.mask_top,
+                            "flags": result.flags}):
+        cat.scans.store(result.clip_id, result.mode, result.frames, result.width,
+                        result.height, result.mask_top, result.peak, result.flags,
+                        result.scores, result.luma, result.frozen, iso_utc(now_utc()))
 
 
-def select_clips(db: Database, clip_ids: Iterable[int] = (), camera_id: str | None = None,
-                 incident_id: str | None = None) -> list[dict]:
-    """Clips to scan: given ids, a camera's clips, or the clips in an incident's window."""
-    if incident_id:
-        from videx.canvass import canvass
-        res = canvass(db, incident_id, record=False)
-        ids = [k["clip_id"] for c in res.cameras for k in c["clips"]]
-    else:
-        ids = list(clip_ids)
-    sql = "SELECT id, path, camera_id, width, height, fps, duration_s FROM clips WHERE 1"
-    params: list = []
-    if ids or incident_id:
-        sql += f" AND id IN ({','.join('?' * len(ids)) or 'NULL'})"
-        params += ids
-    if camera_id:
-        sql += " AND camera_id = ?"
-        params.append(camera_id)
-    return list(db.query(sql + " ORDER BY id", params))
+def select_clips(cat, clip_ids: Iterable[int] = (), camera_id: str | None = None,
+                 canvass=None) -> list[dict]:
+    """Clips to scan: given ids, a camera's clips, or the clips of a canvass result."""
+    if canvass is not None:
+        ids = [k.clip_id for _, k in canvass.clips()]
+        clips = cat.clips.many(ids)
+        return [c for c in clips if not camera_id or c["camera_id"] == camera_id]
+    if clip_ids:
+        clips = cat.clips.many(list(clip_ids))
+        return [c for c in clips if not camera_id or c["camera_id"] == camera_id]
+    return cat.clips.by_camera(camera_id) if camera_id else []
 
 
 @dataclass
@@ -287,15 +235,17 @@ class ScanReport:
                 f"{len(self.skipped)} already scanned, {len(self.failed)} failed")
 
 
-def scan(db: Database, clips: list[dict], fast: bool = False, force: bool = False,
+def scan(cat, clips: list[dict], fast: bool = False, force: bool = False,
          mask_top: float = DEFAULT_MASK_TOP, jobs: int | None = None,
          progress: Callable[[int], None] | None = None) -> ScanReport:
     """Scan clips in parallel, storing each clip's result as it finishes (resumable)."""
     require_tools("ffmpeg", "ffprobe")
     if not 0 <= mask_top < 0.9:
-        raise VidexError("--mask-top must be between 0 and 0.9 (share of the frame height)")
+        raise OptionError("the masked top band must be between 0 and 0.9 of the frame height",
+                          "mask_top")
+    cat.check_writable()
     report = ScanReport()
-    done = {r[0] for r in db.execute("SELECT clip_id FROM scans")} if not force else set()
+    done = set(cat.scans.scanned()) if not force else set()
     todo = [c for c in clips if c["id"] not in done]
     report.skipped = [c["id"] for c in clips if c["id"] in done]
     if progress and report.skipped:
@@ -307,31 +257,11 @@ def scan(db: Database, clips: list[dict], fast: bool = False, force: bool = Fals
             clip = futures[fut]
             try:
                 result = fut.result()
-                store(db, result)
+                store(cat, result)
                 report.scanned.append(result)
             except (VidexError, OSError, subprocess.SubprocessError) as err:
                 report.failed.append((clip["id"], str(err)))
             if progress:
                 progress(1)
     report.scanned.sort(key=lambda r: r.clip_id)
-    audit.append(db, "scan", {"clips": [c["id"] for c in clips], "fast": fast, "force": force,
-                              "mask_top": mask_top, "scanned": len(report.scanned),
-                              "failed": len(report.failed)})
     return report
-
-
-def activity_near(db: Database, clip_id: int, second: float, window_s: float = 10.0):
-    """(peak score within ``window_s`` of ``second``, overall peak) or (None, None) unscanned."""
-    row = db.execute("SELECT peak FROM scans WHERE clip_id = ?", [clip_id]).fetchone()
-    if row is None:
-        return None, None
-    near = db.execute("SELECT max(score) FROM activity WHERE clip_id = ? AND second BETWEEN ? "
-                      "AND ?", [clip_id, int(math.floor(second - window_s)),
-                                int(math.ceil(second + window_s))]).fetchone()[0]
-    return near, row[0]
-
-
-def sparkline(db: Database, clip_id: int) -> list[float]:
-    """Per-second scores of a scanned clip (empty when not scanned)."""
-    return [r[0] for r in db.execute("SELECT score FROM activity WHERE clip_id = ? "
-                                     "ORDER BY second", [clip_id])]

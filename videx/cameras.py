@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from videx import catalog, geo
-from videx.errors import InputError, NotFound, VidexError
+from videx import geo
+from videx.errors import InputError, VidexError
 from videx.records import Cells, ImportReport, parse_file, write_import
 from videx.timeutil import get_zone, iso_utc, parse_instant
 
@@ -80,10 +78,10 @@ def parse_row(cells: Cells, bounds, default_tz: str | None) -> dict:
     return record
 
 
-def validate_file(db: Database, path: str | Path) -> tuple[list[dict], list[InputError]]:
+def validate_file(cat, path: str | Path) -> tuple[list[dict], list[InputError]]:
     """Parse and check every row of a registry file; return (good records, errors)."""
-    bounds = catalog.city_bounds(db)
-    zone = catalog.get_setting(db, "default_tz")
+    bounds = cat.bounds
+    zone = cat.zone_name
     good, errors = parse_file(path, REQUIRED, lambda cells: parse_row(cells, bounds, zone))
     if not bounds and len(good) >= 3:
         far = dict(geo.outlier_check([(r["lat"], r["lon"]) for _, r in good]))
@@ -97,75 +95,24 @@ def validate_file(db: Database, path: str | Path) -> tuple[list[dict], list[Inpu
     return [r for _, r in good], errors
 
 
-def import_cameras(db: Database, path: str | Path, skip_bad: bool = False) -> ImportReport:
+def import_cameras(cat, path: str | Path, skip_bad: bool = False) -> ImportReport:
     """Validate and upsert a registry file; nothing is written when rows are bad, unless
     ``skip_bad``. A changed ``clock_offset_s`` re-corrects that camera's catalogued clips."""
-    records, errors = validate_file(db, path)
+    records, errors = validate_file(cat, path)
 
     def on_changed(old: dict, new: dict) -> None:
         if old["clock_offset_s"] != new["clock_offset_s"]:
-            recorrect_clips(db, new["id"], new["clock_offset_s"])
+            cat.cameras.recorrect_clips(new["id"], new["clock_offset_s"])
 
-    return write_import(db, "cameras", path, records, errors, skip_bad, "cameras import", {},
+    return write_import(cat, "cameras", path, records, errors, skip_bad, "cameras import", {},
                         on_changed)
 
 
-def recorrect_clips(db: Database, camera_id: str, offset_s: float) -> None:
-    """Apply a new clock offset (camera clock minus true time, seconds) to a camera's clips.
-
-    Times are formatted by ``iso_utc`` like every other stored instant."""
-    rows = db.execute("SELECT id, start_raw_ts, duration_s FROM clips WHERE camera_id = ?",
-                      [camera_id]).fetchall()
-    db.conn.executemany(
-        'UPDATE clips SET clock_offset_s = ?, start_ts = ?, start = ?, end_ts = ?, "end" = ? '
-        "WHERE id = ?",
-        [(offset_s, raw - offset_s, iso_utc(raw - offset_s), raw - offset_s + dur,
-          iso_utc(raw - offset_s + dur), clip_id) for clip_id, raw, dur in rows])
-
-
-def get_camera(db: Database, camera_id: str) -> dict:
-    """One camera as a dict, or NotFound."""
-    rows = list(db.query("SELECT * FROM cameras WHERE id = ?", [camera_id]))
-    if not rows:
-        raise NotFound(f"no camera {camera_id!r} in the catalog (see videx cameras list)")
-    return rows[0]
-
-
-def cameras_near(db: Database, lat: float, lon: float, radius_m: float,
-                 source: str | None = None) -> list[dict]:
-    """Cameras within ``radius_m`` metres of a point, nearest first, with ``distance_m``.
-
-    Uses the (lat, lon) index through a bounding box, then exact great-circle distance.
-    """
-    s, w, n, e = geo.bbox(lat, lon, radius_m)
-    sql = "SELECT * FROM cameras WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
-    params: list = [s, n, w, e]
-    if source:
-        sql += " AND source = ?"
-        params.append(source)
-    out = []
-    for cam in db.query(sql, params):
-        d = geo.haversine_m(lat, lon, cam["lat"], cam["lon"])
-        if d <= radius_m:
-            cam["distance_m"] = round(d, 1)
-            out.append(cam)
-    out.sort(key=lambda c: c["distance_m"])
-    return out
-
-
-def list_cameras(db: Database, near: tuple[float, float] | None = None,
-                 radius_m: float | None = None, source: str | None = None,
-                 integration: str | None = None) -> list[dict]:
-    """All cameras (optionally near a point / of a source or integration), ordered by id or
-    by distance when ``near`` is given."""
+def list_cameras(cat, near: tuple[float, float] | None = None, radius_m: float | None = None,
+                 source: str | None = None, integration: str | None = None) -> list[dict]:
+    """All cameras (optionally near a point / of a source or integration), ordered by id, or
+    by distance (metres) when ``near`` is given."""
     if near:
-        rows = cameras_near(db, near[0], near[1], radius_m or 300.0, source)
-    else:
-        sql, params = "SELECT * FROM cameras", []
-        if source:
-            sql += " WHERE source = ?"
-            params.append(source)
-        rows = list(db.query(sql + " ORDER BY id", params))
-    if integration:
-        rows = [r for r in rows if r["integration"] == integration]
-    return rows
+        rows = cat.cameras.near(near[0], near[1], radius_m or 300.0, source)
+        return [r for r in rows if not integration or r["integration"] == integration]
+    return cat.cameras.all(source, integration)

@@ -1,191 +1,370 @@
-"""The catalog: one SQLite file opened through sqlite-utils, its schema and its settings.
+"""The catalog: the one object that owns the connection, the transactions and the SQL.
 
-The schema is created and changed only by the recorded migrations below (sqlite-utils
-``Migrations``; applied ones are listed in ``_sqlite_migrations``). Instants are stored twice:
-as UTC ISO-8601 text for people and as POSIX seconds (``*_ts``) for indexed interval queries.
+Open it with ``open_catalog`` (an existing catalog) or ``open_catalog(path, create=True)``
+(``videx init``). Workflow modules read through its stores and change it only inside
+``Catalog.write``, which
+
+- starts ``BEGIN IMMEDIATE`` (writers queue on the database's write lock),
+- lets store methods record which rows they wrote (``touch``),
+- and, before committing, appends one audit entry with the content hash of each of those rows,
+  so no change is ever committed without its entry.
+
+Slow work (probing, hashing, decoding) happens outside ``write``; the block itself should only
+write.
+
+Stores (one module each in ``videx.store``): ``cameras``, ``incidents``, ``clips`` (and
+rejects), ``history`` (outcomes and reviews), ``scans``, ``auditlog``.
+
+Zones: ``input_zone`` is the zone local input is read in (an explicit one, else the catalog's,
+else an error: videx never guesses); ``display_zone`` is the zone instants are shown in (the
+catalog's, else UTC, labelled).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlite_utils import Database, Migrations
-
-from videx.errors import VidexError
+from videx import audit
+from videx.errors import AuditKeyError, CatalogError, TimestampError
+from videx.store import schema
+from videx.store.auditlog import AuditLog
+from videx.store.backend import Backend, SQLiteBackend, check_sqlite_file
+from videx.store.cameras import CameraStore
+from videx.store.clips import ClipStore
+from videx.store.history import HistoryStore
+from videx.store.incidents import IncidentStore
+from videx.store.scans import ScanStore
+from videx.timeutil import get_zone, iso_utc, now_utc
 
 DEFAULT_DB = "videx.db"
-DEFAULT_TZ = "America/New_York"
-BUSY_TIMEOUT_MS = 10_000
-
-migrations = Migrations("videx")
 
 
-@migrations()
-def m001_core(db: Database) -> None:
-    """Cameras, clips, incidents, outcomes, reviews, rejects, audit and settings."""
-    db.execute("""
-        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)""")
-    db.execute("""
-        CREATE TABLE cameras (
-            id TEXT PRIMARY KEY,
-            name TEXT,
-            source TEXT NOT NULL CHECK (source IN ('city', 'private')),
-            integration TEXT NOT NULL CHECK (integration IN ('connected', 'registered')),
-            kind TEXT,
-            lat REAL NOT NULL, lon REAL NOT NULL,
-            heading_deg REAL, fov_deg REAL, range_m REAL,
-            address TEXT, neighborhood TEXT, owner_name TEXT, owner_contact TEXT,
-            retention_days REAL,
-            clock_offset_s REAL NOT NULL DEFAULT 0,
-            tz TEXT,
-            active_from TEXT, active_to TEXT,
-            max_clip_s REAL NOT NULL DEFAULT 0,
-            updated_at TEXT NOT NULL)""")
-    db.execute("CREATE INDEX idx_cameras_lat_lon ON cameras (lat, lon)")
-    db.execute("""
-        CREATE TABLE incidents (
-            id TEXT PRIMARY KEY,
-            occurred_at TEXT NOT NULL, occurred_ts REAL NOT NULL,
-            time_source TEXT NOT NULL,
-            time_uncertainty_s REAL NOT NULL DEFAULT 0,
-            lat REAL NOT NULL, lon REAL NOT NULL,
-            address TEXT, neighborhood TEXT,
-            category TEXT CHECK (category IN ('fatal', 'non-fatal', 'shots-fired')),
-            victims INTEGER, shotspotter INTEGER,
-            cleared INTEGER, cleared_at TEXT,
-            clearance_type TEXT CHECK (clearance_type IN ('arrest', 'exceptional')),
-            updated_at TEXT NOT NULL)""")
-    db.execute("CREATE INDEX idx_incidents_ts ON incidents (occurred_ts)")
-    db.execute("""
-        CREATE TABLE clips (
-            id INTEGER PRIMARY KEY,
-            camera_id TEXT NOT NULL REFERENCES cameras (id),
-            path TEXT NOT NULL UNIQUE,
-            sha256 TEXT NOT NULL,
-            size_bytes INTEGER NOT NULL,
-            container TEXT, codec TEXT, width INTEGER, height INTEGER,
-            fps REAL, duration_s REAL NOT NULL,
-            start_raw TEXT NOT NULL, start_raw_ts REAL NOT NULL,
-            clock_offset_s REAL NOT NULL DEFAULT 0,
-            start TEXT NOT NULL, start_ts REAL NOT NULL,
-            "end" TEXT NOT NULL, end_ts REAL NOT NULL,
-            time_source TEXT NOT NULL
-                CHECK (time_source IN ('manual', 'sidecar', 'filename', 'metadata', 'mtime')),
-            time_detail TEXT,
-            time_confidence TEXT NOT NULL CHECK (time_confidence IN ('high', 'low')),
-            ingested_at TEXT NOT NULL)""")
-    db.execute("CREATE INDEX idx_clips_camera_start ON clips (camera_id, start_ts)")
-    db.execute("CREATE INDEX idx_clips_sha256 ON clips (sha256)")
-    db.execute("""
-        CREATE TABLE outcomes (
-            incident_id TEXT NOT NULL REFERENCES incidents (id),
-            camera_id TEXT NOT NULL REFERENCES cameras (id),
-            status TEXT NOT NULL CHECK (status IN
-                ('requested', 'obtained', 'declined', 'overwritten', 'no-footage')),
-            note TEXT, recorded_at TEXT NOT NULL, recorded_by TEXT,
-            PRIMARY KEY (incident_id, camera_id))""")
-    db.execute("""
-        CREATE TABLE reviews (
-            incident_id TEXT NOT NULL REFERENCES incidents (id),
-            clip_id INTEGER NOT NULL REFERENCES clips (id),
-            probative INTEGER NOT NULL CHECK (probative IN (0, 1)),
-            note TEXT, reviewed_at TEXT NOT NULL, reviewed_by TEXT,
-            PRIMARY KEY (incident_id, clip_id))""")
-    db.execute("""
-        CREATE TABLE rejects (
-            id INTEGER PRIMARY KEY,
-            path TEXT NOT NULL UNIQUE, reason TEXT NOT NULL, rejected_at TEXT NOT NULL)""")
-    db.execute("""
-        CREATE TABLE audit (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL, user TEXT NOT NULL, command TEXT NOT NULL,
-            args TEXT NOT NULL, case_no TEXT,
-            prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""")
+def resolve_path(path: str | os.PathLike | None) -> str:
+    """The catalog location: the argument, else ``$VIDEX_DB``, else ``./videx.db``."""
+    return str(path or os.environ.get("VIDEX_DB") or DEFAULT_DB)
 
 
-@migrations()
-def m002_activity(db: Database) -> None:
-    """Activity scans: one row per scanned clip, one per clip-second."""
-    db.execute("""
-        CREATE TABLE scans (
-            clip_id INTEGER PRIMARY KEY REFERENCES clips (id),
-            mode TEXT NOT NULL CHECK (mode IN ('full', 'fast')),
-            scanned_at TEXT NOT NULL, frames INTEGER NOT NULL,
-            width INTEGER, height INTEGER, mask_top REAL,
-            peak REAL NOT NULL, flags TEXT NOT NULL)""")
-    db.execute("""
-        CREATE TABLE activity (
-            clip_id INTEGER NOT NULL REFERENCES clips (id),
-            second INTEGER NOT NULL, score REAL NOT NULL, luma REAL, frozen INTEGER NOT NULL,
-            PRIMARY KEY (clip_id, second)) WITHOUT ROWID""")
+@dataclass
+class WriteTx:
+    """One open write transaction: its audit command, arguments and the rows it touched."""
+
+    command: str
+    args: dict
+    case_no: str | None
+    touched: dict[tuple[str, str], None] = field(default_factory=dict)
+    cancelled: bool = False   # nothing happened after all: commit without an entry
+
+    def touch(self, table: str, key) -> None:
+        self.touched[(table, str(key))] = None
 
 
-def resolve_path(path: str | os.PathLike | None) -> Path:
-    """The catalog path: the argument, else ``$VIDEX_DB``, else ``./videx.db``."""
-    return Path(path or os.environ.get("VIDEX_DB") or DEFAULT_DB)
+class Catalog:
+    """An open catalog (see module docstring). ``actor`` is a name stated with ``--as``."""
+
+    def __init__(self, backend: Backend, actor: str | None = None,
+                 newer: tuple[str, ...] = ()):
+        self.db = backend
+        self.actor = actor
+        self.newer = newer
+        self._tx: WriteTx | None = None
+        self._key: audit.AuditKey | None | bool = False   # False: not loaded yet
+        self.cameras = CameraStore(self)
+        self.incidents = IncidentStore(self)
+        self.clips = ClipStore(self)
+        self.history = HistoryStore(self)
+        self.scans = ScanStore(self)
+        self.auditlog = AuditLog(self)
+
+    # ------------------------------------------------------------ description
+    @property
+    def location(self) -> str:
+        return self.db.location
+
+    @property
+    def readonly(self) -> bool:
+        return self.db.readonly
+
+    def migrations(self) -> list[str]:
+        return list(schema.inspect(self.db).applied)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ settings
+    def setting(self, key: str, default=None):
+        row = self.db.scalar("SELECT value FROM settings WHERE key = ?", [key])
+        return json.loads(row) if row is not None else default
+
+    def set_setting(self, key: str, value) -> None:
+        self.require_tx()
+        self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                        "DO UPDATE SET value = excluded.value", [key, json.dumps(value)])
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        """(south, west, north, east) of the city, or None when not set."""
+        value = self.setting("bounds")
+        return tuple(value) if value else None
+
+    @property
+    def zone_name(self) -> str | None:
+        """The catalog's zone (IANA name) set with ``videx init --tz``, or None."""
+        return self.setting("default_tz")
+
+    def input_zone(self, explicit: str | ZoneInfo | None = None) -> ZoneInfo:
+        """The zone to read local input in: ``explicit``, else the catalog's; never a guess."""
+        if explicit:
+            return explicit if isinstance(explicit, ZoneInfo) else get_zone(explicit)
+        if self.zone_name:
+            return get_zone(self.zone_name)
+        raise TimestampError("a local time needs a zone, and the catalog has none: give a "
+                             "time with an offset, name a zone, or set the catalog's zone "
+                             "with videx init --tz")
+
+    def input_zone_or_none(self, explicit: str | None = None) -> ZoneInfo | None:
+        """Like ``input_zone`` but None (local times then refused where they are read)."""
+        try:
+            return self.input_zone(explicit)
+        except TimestampError:
+            return None
+
+    def display_zone(self) -> ZoneInfo:
+        """The zone instants are shown in: the catalog's, else UTC (always labelled)."""
+        return get_zone(self.zone_name) if self.zone_name else ZoneInfo("UTC")
+
+    # ------------------------------------------------------------ transactions
+    def require_tx(self) -> WriteTx:
+        if self._tx is None:
+            raise CatalogError("internal: a catalog change outside Catalog.write()")
+        return self._tx
+
+    def touch(self, table: str, key) -> None:
+        """Record that the open write transaction wrote row ``key`` of ``table``."""
+        self.require_tx().touch(table, key)
+
+    def check_writable(self) -> None:
+        if self.readonly:
+            raise CatalogError(f"catalog {self.location} is read-only: it can be searched "
+                               "and canvassed, not changed")
+        if self.newer:
+            raise CatalogError(f"catalog {self.location} was written by a newer videx "
+                               f"(migration {', '.join(self.newer)}): upgrade videx before "
+                               "changing it")
+
+    @property
+    def audit_key(self) -> audit.AuditKey | None:
+        if self._key is False:
+            self._key = audit.load_key()
+        return self._key
+
+    @contextmanager
+    def write(self, command: str, args: dict | None = None,
+              case_no: str | None = None) -> Iterator[WriteTx]:
+        """A write transaction that commits with its audit entry, or rolls back whole."""
+        self.check_writable()
+        if self._tx is not None:
+            raise CatalogError("internal: nested Catalog.write()")
+        with self._transaction(WriteTx(command, dict(args or {}), case_no)) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, tx: WriteTx) -> Iterator[WriteTx]:
+        self.db.begin_write()
+        self._tx = tx
+        try:
+            yield tx
+            if not (tx.cancelled and not tx.touched):
+                self._append_audit(tx)
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        finally:
+            self._tx = None
+
+    def record(self, command: str, args: dict | None = None,
+               case_no: str | None = None) -> str | None:
+        """An audit entry for an action that changes no row (canvass, report, extract).
+
+        Returns None when written, else the reason it could not be (a read-only or newer
+        catalog); the action itself still counts, so this never raises for those."""
+        try:
+            with self.write(command, args, case_no):
+                pass
+        except CatalogError as err:
+            return str(err)
+        return None
+
+    @contextmanager
+    def reading(self) -> Iterator[Catalog]:
+        """A read transaction: every query inside sees one consistent state."""
+        if self._tx is not None or self.db.in_transaction:
+            yield self
+            return
+        self.db.begin_read()
+        try:
+            yield self
+        finally:
+            self.db.commit()
+
+    def _append_audit(self, tx: WriteTx) -> None:
+        key = self._chain_key()
+        self.db.lock_audit_head()
+        rows = []
+        for table, row_key in tx.touched:
+            row = self.row_for_hash(table, row_key)
+            rows.append((table, row_key, audit.DELETED if row is None
+                         else audit.row_hash(table, row)))
+        last = self.auditlog.last()
+        entry = {"v": audit.FORMAT, "prev_hash": last["hash"] if last else audit.GENESIS,
+                 "at": iso_utc(now_utc()), "user": audit.os_user(), "acting_as": self.actor,
+                 "command": tx.command,
+                 "args": json.dumps(tx.args, sort_keys=True, default=str),
+                 "case_no": tx.case_no, "rows_digest": audit.rows_digest(rows)}
+        entry["alg"], entry["hash"] = audit.seal(entry, key)
+        self.auditlog.insert(entry, rows)
+        self.db.execute("INSERT INTO settings (key, value) VALUES ('audit_head', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        [json.dumps(entry["hash"])])
+
+    def _chain_key(self) -> audit.AuditKey | None:
+        key_id = self.setting("audit_key_id")
+        if key_id is None:
+            return None
+        key = self.audit_key
+        if key is None:
+            raise AuditKeyError(f"this catalog's audit chain is keyed (key {key_id}): set "
+                                f"{audit.KEY_ENV} to the key file before changing it")
+        if key.key_id != key_id:
+            raise AuditKeyError(f"the audit key given ({key.key_id}) is not this catalog's "
+                                f"({key_id})")
+        return key
+
+    # ------------------------------------------------------------ row content for hashing
+    KEYS = {"cameras": "id", "incidents": "id", "clips": "id", "outcomes": "id",
+            "reviews": "id"}
+
+    def row_for_hash(self, table: str, key: str) -> dict | None:
+        """A hashed table's row as stored (every column), or None when it does not exist."""
+        col = self.KEYS[table]
+        value = int(key) if table in ("clips", "outcomes", "reviews") else key
+        return self.db.one(f"SELECT * FROM {table} WHERE {col} = ?", [value])
+
+    def iter_rows_for_hash(self, table: str, chunk: int = 5000) -> Iterator[list[dict]]:
+        """Every row of a hashed table, in key order, ``chunk`` rows at a time."""
+        col = self.KEYS[table]
+        last = None
+        while True:
+            if last is None:
+                batch = self.db.dicts(f"SELECT * FROM {table} ORDER BY {col} LIMIT ?", [chunk])
+            else:
+                batch = self.db.dicts(f"SELECT * FROM {table} WHERE {col} > ? ORDER BY {col} "
+                                      "LIMIT ?", [last, chunk])
+            if not batch:
+                return
+            yield batch
+            last = batch[-1][col]
+
+    def hashed_row_count(self) -> int:
+        """How many rows ``audit verify --deep`` checks."""
+        return sum(int(self.db.scalar(f"SELECT count(*) FROM {t}")) for t in audit.HASHED_TABLES)
+
+    def baseline(self, tx: WriteTx) -> int:
+        """Touch every row of the hashed tables (the first audited state of an old catalog)."""
+        n = 0
+        for table in audit.HASHED_TABLES:
+            col = self.KEYS[table]
+            for (key,) in self.db.rows(f"SELECT {col} FROM {table}"):
+                tx.touch(table, key)
+                n += 1
+        return n
 
 
-def connect(path: str | os.PathLike) -> Database:
-    """Open a SQLite file with WAL, foreign keys and a busy timeout (no migrations)."""
-    db = Database(str(path))
-    db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.conn.execute("PRAGMA journal_mode = WAL")
-    db.conn.execute("PRAGMA foreign_keys = ON")
-    db.conn.execute("PRAGMA synchronous = NORMAL")
-    return db
+def open_catalog(path: str | os.PathLike | None = None, *, create: bool = False,
+                 actor: str | None = None) -> Catalog:
+    """Open the catalog at ``path`` (or ``$VIDEX_DB``, or ``./videx.db``).
+
+    Only ``create=True`` (``videx init``) makes a new one; otherwise a missing, empty or
+    foreign file is refused with one line. Pending migrations are applied when the file is
+    writable; a catalog with migrations this videx does not know opens for reading only.
+    """
+    location = resolve_path(path)
+    if "://" in location:
+        from videx.store.postgres import open_backend  # optional backend
+        return _open(open_backend(location, create=create), location, create, actor)
+    target = Path(location)
+    exists = target.exists()
+    if not exists or target.stat().st_size == 0:
+        if not create:
+            what = "no catalog" if not exists else "an empty file, not a catalog,"
+            raise CatalogError(f"{what} at {target}: run videx init to create one (or check "
+                               "--db / VIDEX_DB)")
+        if not target.parent.is_dir():
+            raise CatalogError(f"folder {target.parent} for the catalog does not exist")
+    else:
+        if target.is_dir():
+            raise CatalogError(f"{target} is a folder, not a catalog file")
+        check_sqlite_file(target)
+    writable = (os.access(target, os.W_OK) if exists else True) and os.access(
+        target.parent if str(target.parent) else ".", os.W_OK)
+    if create and not writable:
+        raise CatalogError(f"cannot create or change {target}: no write permission")
+    try:
+        backend = SQLiteBackend(target, readonly=not writable)
+    except Exception as err:  # sqlite3.Error: a damaged file
+        raise CatalogError(f"cannot open catalog {target}: {err}") from err
+    return _open(backend, location, create, actor)
 
 
-def open_catalog(path: str | os.PathLike | None = None) -> Database:
-    """Open (creating if needed) the catalog and apply any pending migrations."""
-    target = resolve_path(path)
-    if target.parent and not target.parent.exists():
-        raise VidexError(f"folder {target.parent} for the catalog does not exist")
-    db = connect(target)
-    migrations.apply(db)
-    return db
+def _open(backend: Backend, location: str, create: bool, actor: str | None) -> Catalog:
+    import sqlite3
+    try:
+        state = schema.inspect(backend)
+    except sqlite3.DatabaseError as err:
+        backend.close()
+        raise CatalogError(f"{location} is not a videx catalog ({err})") from err
+    if not state.is_videx and (backend.tables() - {"sqlite_sequence"}) and not create:
+        backend.close()
+        raise CatalogError(f"{location} is a database but not a videx catalog (no videx "
+                           "tables): check --db / VIDEX_DB")
+    if not state.is_videx and not create:
+        backend.close()
+        raise CatalogError(f"no catalog at {location}: run videx init to create one")
+    if not state.is_videx and backend.tables() - {"sqlite_sequence"}:
+        backend.close()
+        raise CatalogError(f"{location} already holds other tables: videx init needs a new "
+                           "file or an existing videx catalog")
+    cat = Catalog(backend, actor, newer=state.unknown)
+    if state.pending and not state.unknown:
+        if backend.readonly:
+            backend.close()
+            raise CatalogError(f"catalog {location} needs upgrading to this videx "
+                               f"({', '.join(state.pending)}) but is read-only")
+        _migrate(cat, state)
+    return cat
 
 
-def schema_version(db: Database) -> list[str]:
-    """Names of the migrations applied to ``db``, in order."""
-    return [m.name for m in migrations.applied(db)]
+def _migrate(cat: Catalog, state: schema.SchemaState) -> None:
+    had_rows = state.is_videx and "m003_evidence_record" in state.pending
+    with cat._transaction(WriteTx("migrate", {}, None)) as tx:
+        if not schema.inspect(cat.db).pending:   # another process migrated meanwhile
+            tx.cancelled = True
+            return
+        tx.args["applied"] = schema.apply_pending(cat.db, iso_utc(now_utc()))
+        if had_rows:
+            tx.args["baseline_rows"] = cat.baseline(tx)
 
 
-def get_setting(db: Database, key: str, default=None):
-    """A catalog setting (JSON-decoded), or ``default``."""
-    row = db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-    return json.loads(row[0]) if row else default
-
-
-def set_setting(db: Database, key: str, value) -> None:
-    """Store a catalog setting as JSON (call inside the caller's transaction)."""
-    db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
-               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, json.dumps(value)])
-
-
-def default_tz(db: Database) -> str:
-    """The catalog's display / input zone (IANA name)."""
-    return get_setting(db, "default_tz", DEFAULT_TZ)
-
-
-def city_bounds(db: Database) -> tuple[float, float, float, float] | None:
-    """(south, west, north, east) of the city, or None when not set."""
-    value = get_setting(db, "bounds")
-    return tuple(value) if value else None
-
-
-def upsert(db: Database, table: str, record: dict, now: str) -> tuple[str, dict | None]:
-    """Insert or update ``record`` by its ``id``; return ("added" | "changed" | "unchanged",
-    the previous row). Booleans compare as SQLite stores them (0/1)."""
-    old = next(db.query(f"SELECT * FROM {table} WHERE id = ?", [record["id"]]), None)
-    if old is not None and all(
-            old.get(k) == (int(v) if isinstance(v, bool) else v) for k, v in record.items()):
-        return "unchanged", old
-    columns = list(record) + ["updated_at"]
-    db.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-        "ON CONFLICT (id) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id"),
-        list(record.values()) + [now])
-    return ("added" if old is None else "changed"), old
+__all__ = ["Catalog", "WriteTx", "open_catalog", "resolve_path"]

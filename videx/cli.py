@@ -14,19 +14,39 @@ import sys
 
 import click
 
-from videx import __version__, audit, cameras, canvass, catalog, geo, incidents, ingest, output
-from videx.errors import VidexError
+from videx import (
+    __version__,
+    audit,
+    cameras,
+    canvass,
+    catalog,
+    geo,
+    history,
+    incidents,
+    ingest,
+    output,
+)
+from videx.errors import OptionError, VidexError
 from videx.timeutil import format_local, get_zone, parse_duration, parse_instant
 
 EXIT_PARTIAL = 3
 
 
+def option_hint(err: OptionError) -> str | None:
+    return f"--{err.option.replace('_', '-')}" if err.option else None
+
+
 class VidexGroup(click.Group):
-    """A group whose commands turn library errors into one ``Error:`` line (exit 1)."""
+    """A group whose commands turn library errors into one ``Error:`` line: exit 2 for a bad
+    option value, exit 1 for a failed operation."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except OptionError as err:
+            if os.environ.get("VIDEX_DEBUG"):
+                raise
+            raise click.BadParameter(str(err), param_hint=option_hint(err)) from err
         except VidexError as err:
             if os.environ.get("VIDEX_DEBUG"):
                 raise
@@ -38,14 +58,22 @@ class VidexGroup(click.Group):
             raise click.ClickException(f"{err.__class__.__name__}{where}: {err}") from err
 
 
+def open_for(ctx: click.Context, db_path: str, create: bool = False) -> catalog.Catalog:
+    """Open the catalog for a command (closed when the command ends)."""
+    actor = (ctx.find_root().params or {}).get("acting_as")
+    cat = catalog.open_catalog(db_path, create=create, actor=actor)
+    ctx.call_on_close(cat.close)
+    return cat
+
+
 def db_option(fn):
-    """``--db PATH`` (default ``$VIDEX_DB`` or ``./videx.db``)."""
+    """``--db PATH`` (default ``$VIDEX_DB`` or ``./videx.db``); passes ``cat``."""
     @click.option("--db", "db_path", envvar="VIDEX_DB", type=click.Path(dir_okay=False),
                   default=catalog.DEFAULT_DB, show_default=True,
                   help="Catalog file (also $VIDEX_DB).")
     @functools.wraps(fn)
     def wrapper(*args, db_path, **kwargs):
-        return fn(*args, db=catalog.open_catalog(db_path), **kwargs)
+        return fn(*args, cat=open_for(click.get_current_context(), db_path), **kwargs)
     return wrapper
 
 
@@ -57,6 +85,12 @@ def format_option(*choices):
 
 def echo_rows(rows, fmt, columns):
     click.echo(output.render(rows, fmt, columns))
+
+
+def warn(note: str | None) -> None:
+    """A warning line on stderr (never on stdout, so machine output stays clean)."""
+    if note:
+        click.echo(f"Warning: {note}", err=True)
 
 
 def parse_opt(fn, value, hint):
@@ -83,7 +117,9 @@ def report_import(report, fmt):
 
 @click.group(cls=VidexGroup)
 @click.version_option(__version__, prog_name="videx")
-def cli():
+@click.option("--as", "acting_as", envvar="VIDEX_AS", metavar="NAME",
+              help="Name to record in the audit log beside your OS account (also $VIDEX_AS).")
+def cli(acting_as):
     """videx: find, keep and measure video evidence for shootings.
 
     \b
@@ -92,16 +128,18 @@ def cli():
         videx cameras import cameras.csv
         videx incidents import shootings.csv
         videx ingest clips/ --camera-from-folder
-        videx canvass HPD-2023-001234
+        videx --as "Det. R. Diaz" canvass HPD-2023-001234
     """
 
 
 @cli.command()
-@db_option
+@click.option("--db", "db_path", envvar="VIDEX_DB", type=click.Path(dir_okay=False),
+              default=catalog.DEFAULT_DB, show_default=True, help="Catalog file (also $VIDEX_DB).")
 @click.option("--bounds", help="City bounds SOUTH,WEST,NORTH,EAST (decimal degrees).")
 @click.option("--tz", help="Zone for local times without an offset and for display (IANA).")
-def init(db, bounds, tz):
-    """Create or update the catalog and its settings (city bounds, zone).
+@click.pass_context
+def init(ctx, db_path, bounds, tz):
+    """Create a catalog, or change its settings (city bounds, zone).
 
     \b
     Example:
@@ -109,15 +147,14 @@ def init(db, bounds, tz):
     """
     b = parse_opt(geo.parse_bounds, bounds, "--bounds")
     z = parse_opt(get_zone, tz, "--tz")
-    with db.atomic():
+    cat = open_for(ctx, db_path, create=True)
+    with cat.write("init", {"bounds": b, "tz": tz}):
         if b:
-            catalog.set_setting(db, "bounds", list(b))
+            cat.set_setting("bounds", list(b))
         if z:
-            catalog.set_setting(db, "default_tz", z.key)
-        audit.append(db, "init", {"bounds": b, "tz": tz})
-    click.echo(f"catalog {db.conn.execute('PRAGMA database_list').fetchone()[2]}: "
-               f"migrations {', '.join(catalog.schema_version(db))}; bounds "
-               f"{catalog.city_bounds(db) or 'not set'}; zone {catalog.default_tz(db)}")
+            cat.set_setting("default_tz", z.key)
+    click.echo(f"catalog {cat.location}: migrations {', '.join(cat.migrations())}; bounds "
+               f"{cat.bounds or 'not set'}; zone {cat.zone_name or 'not set (times shown in UTC)'}")
 
 
 # ---------------------------------------------------------------- cameras
@@ -135,7 +172,7 @@ CAMERA_COLUMNS = ["id", "name", "source", "integration", "kind", "lat", "lon", "
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
 @format_option("table", "json")
-def cameras_import(db, file, skip_bad, fmt):
+def cameras_import(cat, file, skip_bad, fmt):
     """Import or update cameras from CSV or GeoJSON (upsert by id).
 
     \b
@@ -143,7 +180,7 @@ def cameras_import(db, file, skip_bad, fmt):
         videx cameras import fixtures/cameras.csv
         videx cameras import private.geojson --skip-bad
     """
-    report_import(cameras.import_cameras(db, file, skip_bad=skip_bad), fmt)
+    report_import(cameras.import_cameras(cat, file, skip_bad=skip_bad), fmt)
 
 
 @cameras_group.command(name="list")
@@ -153,7 +190,7 @@ def cameras_import(db, file, skip_bad, fmt):
 @click.option("--source", type=click.Choice(cameras.SOURCES))
 @click.option("--integration", type=click.Choice(cameras.INTEGRATIONS))
 @format_option("table", "csv", "json", "geojson")
-def cameras_list(db, near, radius, source, integration, fmt):
+def cameras_list(cat, near, radius, source, integration, fmt):
     """List cameras, optionally near a point.
 
     \b
@@ -162,7 +199,7 @@ def cameras_list(db, near, radius, source, integration, fmt):
     """
     point = parse_opt(geo.parse_latlon, near, "--near")
     radius_m = parse_opt(geo.parse_distance, radius, "--radius")
-    rows = cameras.list_cameras(db, point, radius_m, source, integration)
+    rows = cameras.list_cameras(cat, point, radius_m, source, integration)
     cols = (["distance_m"] if point else []) + CAMERA_COLUMNS
     echo_rows(rows, fmt, cols)
 
@@ -171,26 +208,31 @@ def cameras_list(db, near, radius, source, integration, fmt):
 @db_option
 @click.argument("camera_id")
 @format_option("table", "json")
-def cameras_show(db, camera_id, fmt):
+def cameras_show(cat, camera_id, fmt):
     """Show one camera with its clip count.
 
     \b
     Example:
         videx cameras show CITY-014
     """
-    cam = cameras.get_camera(db, camera_id)
-    cam["clips"] = db.execute("SELECT count(*) FROM clips WHERE camera_id = ?",
-                              [camera_id]).fetchone()[0]
+    cam = cat.cameras.require(camera_id)
+    cam["clips"] = cat.cameras.clip_count(camera_id)
     show_record(cam, fmt)
 
 
-def show_record(record: dict, fmt: str):
+def show_record(record: dict, fmt: str, tables: dict[str, list[str]] | None = None):
+    """A record as JSON, or as aligned ``key  value`` lines with list values as tables."""
     if fmt == "json":
         click.echo(output.to_json(record))
-    else:
-        width = max(len(k) for k in record)
-        for k, v in record.items():
-            click.echo(f"{k.ljust(width)}  {'' if v is None else v}")
+        return
+    scalars = {k: v for k, v in record.items() if not isinstance(v, list)}
+    width = max(len(k) for k in scalars)
+    for k, v in scalars.items():
+        click.echo(f"{k.ljust(width)}  {'' if v is None else v}")
+    for k, v in record.items():
+        if isinstance(v, list):
+            click.echo(f"\n{k}:")
+            click.echo(output.to_table(v, (tables or {}).get(k)))
 
 
 # ---------------------------------------------------------------- incidents
@@ -211,7 +253,7 @@ INCIDENT_COLUMNS = ["id", "occurred_local", "category", "lat", "lon", "neighborh
               help="Read FIELD from another column name (repeatable).")
 @click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
 @format_option("table", "json")
-def incidents_import(db, file, tz, maps, skip_bad, fmt):
+def incidents_import(cat, file, tz, maps, skip_bad, fmt):
     """Import or update incidents (shootings) from CSV or GeoJSON.
 
     \b
@@ -227,8 +269,14 @@ def incidents_import(db, file, tz, maps, skip_bad, fmt):
             raise click.BadParameter(f"{item!r}: use FIELD=COLUMN with FIELD one of "
                                      f"{', '.join(incidents.FIELDS)}", param_hint="--map")
         mapping[field] = column
-    report_import(incidents.import_incidents(db, file, tz=tz, mapping=mapping,
+    report_import(incidents.import_incidents(cat, file, tz=tz, mapping=mapping,
                                              skip_bad=skip_bad), fmt)
+
+
+def parse_time_opt(cat, value, hint):
+    """A time option: ISO with offset, or local in the catalog's zone (refused without one)."""
+    return parse_opt(lambda v: parse_instant(v, cat.input_zone_or_none()).timestamp(), value,
+                     hint)
 
 
 @incidents_group.command(name="list")
@@ -237,40 +285,47 @@ def incidents_import(db, file, tz, maps, skip_bad, fmt):
 @click.option("--to", help="Occurred before (ISO time with offset).")
 @click.option("--category", type=click.Choice(incidents.CATEGORIES))
 @format_option("table", "csv", "json", "geojson")
-def incidents_list(db, from_, to, category, fmt):
+def incidents_list(cat, from_, to, category, fmt):
     """List incidents in time order.
 
     \b
     Example:
         videx incidents list --from 2023-01-01T00:00-05:00 --category fatal --format csv
     """
-    tz = catalog.default_tz(db)
-    t0 = parse_opt(lambda v: parse_instant(v, tz).timestamp(), from_, "--from")
-    t1 = parse_opt(lambda v: parse_instant(v, tz).timestamp(), to, "--to")
-    rows = incidents.list_incidents(db, t0, t1, category)
+    t0 = parse_time_opt(cat, from_, "--from")
+    t1 = parse_time_opt(cat, to, "--to")
+    zone = cat.display_zone()
+    rows = cat.incidents.list(t0, t1, category)
     for r in rows:
-        r["occurred_local"] = format_local(r["occurred_ts"], tz)
+        r["occurred_local"] = format_local(r["occurred_ts"], zone)
     echo_rows(rows, fmt, INCIDENT_COLUMNS)
+
+
+HISTORY_COLUMNS = {
+    "outcomes": ["id", "camera_id", "status", "note", "recorded_at", "recorded_by", "acting_as"],
+    "reviews": ["id", "clip_id", "probative", "note", "reviewed_at", "reviewed_by", "acting_as"]}
 
 
 @incidents_group.command(name="show")
 @db_option
 @click.argument("incident_id")
 @format_option("table", "json")
-def incidents_show(db, incident_id, fmt):
-    """Show one incident, with its canvass outcomes and clip reviews.
+def incidents_show(cat, incident_id, fmt):
+    """Show one incident with its whole case history (outcomes and reviews, oldest first).
 
     \b
     Example:
         videx incidents show HPD-2023-000412
+        videx incidents show HPD-2023-000412 --format json
     """
-    inc = incidents.get_incident(db, incident_id)
-    inc["occurred_local"] = format_local(inc["occurred_ts"], catalog.default_tz(db))
-    inc["outcomes"] = list(db.query("SELECT camera_id, status, note, recorded_at FROM outcomes "
-                                    "WHERE incident_id = ? ORDER BY camera_id", [incident_id]))
-    inc["reviews"] = list(db.query("SELECT clip_id, probative, note, reviewed_at FROM reviews "
-                                   "WHERE incident_id = ? ORDER BY clip_id", [incident_id]))
-    show_record(inc, fmt)
+    inc = cat.incidents.require(incident_id)
+    inc["occurred_local"] = format_local(inc["occurred_ts"], cat.display_zone())
+    inc["outcomes"] = cat.history.outcomes(incident_id)
+    inc["reviews"] = cat.history.reviews(incident_id)
+    if fmt != "json":
+        for r in inc["reviews"]:
+            r["probative"] = "yes" if r["probative"] else "no"
+    show_record(inc, fmt, HISTORY_COLUMNS)
 
 
 # ---------------------------------------------------------------- ingest and clips
@@ -288,7 +343,7 @@ def incidents_show(db, incident_id, fmt):
                    "(low confidence).")
 @click.option("--jobs", type=click.IntRange(1, 64), help="Parallel workers (default: cores).")
 @format_option("table", "json")
-def ingest_cmd(db, paths, camera_id, camera_from_folder, start, tz, name_pattern, allow_mtime,
+def ingest_cmd(cat, paths, camera_id, camera_from_folder, start, tz, name_pattern, allow_mtime,
                jobs, fmt):
     """Catalog clips (files or folders, recursive): probe, hash, time, clock-correct.
 
@@ -297,12 +352,12 @@ def ingest_cmd(db, paths, camera_id, camera_from_folder, start, tz, name_pattern
         videx ingest exports/CITY-014 --camera CITY-014
         videx ingest fixtures/clips --camera-from-folder
     """
+    if bool(camera_id) == bool(camera_from_folder):
+        raise click.UsageError("give exactly one of --camera ID or --camera-from-folder")
     parse_opt(get_zone, tz, "--tz")
     files = sum(1 for _ in ingest.iter_files(paths))
-    show_bar = sys.stderr.isatty() and fmt == "table"
-    with click.progressbar(length=files, label="ingesting", file=sys.stderr,
-                           hidden=not show_bar) as bar:
-        report = ingest.ingest(db, paths, camera_id=camera_id,
+    with progress_bar(files, "ingesting", fmt == "json") as bar:
+        report = ingest.ingest(cat, paths, camera_id=camera_id,
                                camera_from_folder=camera_from_folder, start=start, tz=tz,
                                name_pattern=name_pattern, allow_mtime=allow_mtime, jobs=jobs,
                                progress=bar.update)
@@ -330,19 +385,19 @@ CLIP_COLUMNS = ["id", "camera_id", "start_local", "duration_s", "time_source", "
 @click.option("--from", "from_", help="Clips ending after this time (ISO with offset).")
 @click.option("--to", help="Clips starting before this time (ISO with offset).")
 @format_option("table", "csv", "json")
-def clips_list(db, camera_id, from_, to, fmt):
+def clips_list(cat, camera_id, from_, to, fmt):
     """List catalogued clips (corrected times).
 
     \b
     Example:
         videx clips list --camera CITY-014 --from 2023-05-01T14:00-04:00 --format json
     """
-    tz = catalog.default_tz(db)
-    t0 = parse_opt(lambda v: parse_instant(v, tz).timestamp(), from_, "--from")
-    t1 = parse_opt(lambda v: parse_instant(v, tz).timestamp(), to, "--to")
-    rows = ingest.list_clips(db, camera_id, t0, t1)
+    t0 = parse_time_opt(cat, from_, "--from")
+    t1 = parse_time_opt(cat, to, "--to")
+    zone = cat.display_zone()
+    rows = cat.clips.list(camera_id, t0, t1)
     for r in rows:
-        r["start_local"] = format_local(r["start_ts"], tz)
+        r["start_local"] = format_local(r["start_ts"], zone)
     echo_rows(rows, fmt, CLIP_COLUMNS)
 
 
@@ -350,17 +405,17 @@ def clips_list(db, camera_id, from_, to, fmt):
 @db_option
 @click.argument("clip_id", type=int)
 @format_option("table", "json")
-def clips_show(db, clip_id, fmt):
+def clips_show(cat, clip_id, fmt):
     """Show one clip: file, hash, probe facts, raw and corrected times and their source.
 
     \b
     Example:
         videx clips show 12
     """
-    clip = ingest.get_clip(db, clip_id)
-    tz = catalog.default_tz(db)
-    clip["start_local"] = format_local(clip["start_ts"], tz)
-    clip["end_local"] = format_local(clip["end_ts"], tz)
+    clip = cat.clips.require(clip_id)
+    zone = cat.display_zone()
+    clip["start_local"] = format_local(clip["start_ts"], zone)
+    clip["end_local"] = format_local(clip["end_ts"], zone)
     show_record(clip, fmt)
 
 
@@ -372,14 +427,14 @@ def rejects_group():
 @rejects_group.command(name="list")
 @db_option
 @format_option("table", "csv", "json")
-def rejects_list(db, fmt):
+def rejects_list(cat, fmt):
     """List refused files and why.
 
     \b
     Example:
         videx rejects list --format csv
     """
-    echo_rows(ingest.list_rejects(db), fmt, ["path", "reason", "rejected_at"])
+    echo_rows(cat.clips.rejects(), fmt, ["path", "reason", "rejected_at"])
 
 
 # ---------------------------------------------------------------- canvass
@@ -387,35 +442,36 @@ CANVASS_COLUMNS = ["camera_id", "source", "integration", "distance_m", "in_view"
                    "covered", "moment_at", "clips", "deadline", "outcome"]
 
 
-def canvass_table_rows(result, tz):
+def canvass_table_rows(result, zone):
     rows = []
     for c in result.cameras:
-        at = [f"#{k['clip_id']}@{k['offset_hms']}"
-              + (f" ({k['activity_near_moment']:.1f}%)" if k.get("activity_near_moment")
-                 is not None else "") for k in c["clips"] if k["offset_hms"]]
+        at = [f"#{k.clip_id}@{k.to_dict()['offset_hms']}"
+              + (f" ({k.activity_near_moment:.1f}%)" if k.activity_near_moment is not None
+                 else "") for k in c.clips if k.contains_moment]
         deadline = ""
-        if c["retention_deadline"]:
-            deadline = ("LOST " if c["deadline_state"] == "lost" else "") + format_local(
-                parse_instant(c["retention_deadline"]), tz)
-            if c["deadline_state"] == "open":
-                deadline += f" ({c['hours_left']:.0f} h left)"
-        rows.append({"camera_id": c["camera_id"], "source": c["source"],
-                     "integration": c["integration"], "distance_m": round(c["distance_m"]),
-                     "in_view": {True: "yes", False: "no", None: "unknown"}[c["in_view"]],
-                     "status": canvass.STATUS_TEXT[c["status"]],
-                     "covered": f"{c['covered_s']:.0f}/{c['window_s']:.0f} s",
-                     "moment_at": " ".join(at), "clips": len(c["clips"]),
-                     "deadline": deadline, "outcome": c["outcome"] or ""})
+        if c.deadline_ts is not None:
+            deadline = ("LOST " if c.deadline_state == "lost" else "") + format_local(
+                c.deadline_ts, zone)
+            if c.deadline_state == "open":
+                deadline += f" ({c.hours_left:.0f} h left)"
+        rows.append({"camera_id": c.camera_id, "source": c.source,
+                     "integration": c.integration, "distance_m": round(c.distance_m),
+                     "in_view": {True: "yes", False: "no", None: "unknown"}[c.in_view],
+                     "status": canvass.STATUS_TEXT[c.status],
+                     "covered": f"{c.covered_s:.0f}/{c.window_s:.0f} s",
+                     "moment_at": " ".join(at), "clips": len(c.clips),
+                     "deadline": deadline, "outcome": c.outcome or ""})
     return rows
 
 
 def canvass_csv_rows(result):
     rows = []
     for c in result.cameras:
-        base = {k: c[k] for k in ("camera_id", "source", "integration", "distance_m", "in_view",
+        d = c.to_dict()
+        base = {k: d[k] for k in ("camera_id", "source", "integration", "distance_m", "in_view",
                                   "status", "covered_s", "window_s", "retention_deadline",
                                   "hours_left", "deadline_state", "outcome")}
-        for k in c["clips"] or [{}]:
+        for k in [x.to_dict() for x in c.clips] or [{}]:
             rows.append({**base, "clip_id": k.get("clip_id"), "clip_start": k.get("start"),
                          "clip_end": k.get("end"), "offset_s": k.get("offset_s"),
                          "offset_hms": k.get("offset_hms"),
@@ -425,22 +481,42 @@ def canvass_csv_rows(result):
     return rows
 
 
+def window_options(fn):
+    """``--radius/--before/--after`` as canvass takes them."""
+    fn = click.option("--after", default="15m", show_default=True,
+                      help="Window after the moment.")(fn)
+    fn = click.option("--before", default="30m", show_default=True,
+                      help="Window before the moment.")(fn)
+    return click.option("--radius", default="250m", show_default=True,
+                        help="Search radius (m, km).")(fn)
+
+
+def parse_window(radius, before, after) -> dict:
+    return {"radius_m": parse_opt(geo.parse_distance, radius, "--radius"),
+            "before_s": parse_opt(parse_duration, before, "--before"),
+            "after_s": parse_opt(parse_duration, after, "--after")}
+
+
+def canvass_for(cat, incident_id, radius, before, after, record=False, **kwargs):
+    """The canvass of a catalogued incident with the window options, computed once."""
+    return canvass.canvass(cat, incident_id, record=record,
+                           **parse_window(radius, before, after), **kwargs)
+
+
 @cli.command(name="canvass")
 @db_option
 @click.argument("incident_id", required=False)
-@click.option("--radius", default="250m", show_default=True, help="Search radius (m, km).")
-@click.option("--before", default="30m", show_default=True, help="Window before the moment.")
-@click.option("--after", default="15m", show_default=True, help="Window after the moment.")
+@window_options
 @click.option("--at", "at", help="Ad hoc: LAT,LON of an incident not in the catalog.")
 @click.option("--time", "time_", help="Ad hoc: time of the incident (ISO, offset or zone).")
 @click.option("--case", "case_no", help="Ad hoc: case number for the audit log.")
 @click.option("--uncertainty", default="0s", show_default=True,
               help="Ad hoc: time uncertainty (widens the window).")
-@click.option("--sort", type=click.Choice(["view", "activity"]), default="view",
+@click.option("--sort", type=click.Choice(canvass.SORTS), default="view",
               show_default=True, help="Order: in view/coverage/distance, or activity near the "
                                       "moment (scanned clips).")
 @format_option("table", "json", "csv", "geojson")
-def canvass_cmd(db, incident_id, radius, before, after, at, time_, case_no, uncertainty, sort,
+def canvass_cmd(cat, incident_id, radius, before, after, at, time_, case_no, uncertainty, sort,
                 fmt):
     """Find the cameras that could have seen an incident and the clips that cover it.
 
@@ -449,23 +525,20 @@ def canvass_cmd(db, incident_id, radius, before, after, at, time_, case_no, unce
         videx canvass HPD-2023-000412 --radius 250m --before 30m --after 15m
         videx canvass --at 41.7637,-72.6851 --time "2023-05-01 14:30-04:00" --case 23-1234
     """
-    kwargs = {"radius_m": parse_opt(geo.parse_distance, radius, "--radius"),
-              "before_s": parse_opt(parse_duration, before, "--before"),
-              "after_s": parse_opt(parse_duration, after, "--after"), "sort": sort}
-    tz = catalog.default_tz(db)
+    kwargs = {**parse_window(radius, before, after), "sort": sort}
+    zone = cat.display_zone()
     if incident_id:
         if at or time_:
             raise click.UsageError("give an INCIDENT_ID or --at/--time/--case, not both")
-        result = canvass.canvass(db, incident_id, **kwargs)
+        result = canvass.canvass(cat, incident_id, **kwargs)
     else:
         if not (at and time_ and case_no):
             raise click.UsageError("give an INCIDENT_ID, or all of --at, --time and --case")
         lat, lon = parse_opt(geo.parse_latlon, at, "--at")
-        when = parse_opt(lambda v: parse_instant(v, catalog.get_setting(db, "default_tz")),
-                         time_, "--time")
+        when = parse_opt(lambda v: parse_instant(v, cat.input_zone_or_none()), time_, "--time")
         inc = canvass.adhoc_incident(case_no, lat, lon, when,
                                      parse_opt(parse_duration, uncertainty, "--uncertainty"))
-        result = canvass.canvass_incident(db, inc, **kwargs)
+        result = canvass.canvass_incident(cat, inc, **kwargs)
     if fmt == "json":
         click.echo(output.to_json(result.to_dict()))
     elif fmt == "geojson":
@@ -474,28 +547,29 @@ def canvass_cmd(db, incident_id, radius, before, after, at, time_, case_no, unce
         click.echo(output.to_csv(canvass_csv_rows(result)).rstrip("\n"))
     else:
         inc = result.incident
-        click.echo(f"Incident {inc['id']} at {format_local(inc['occurred_ts'], tz)} "
-                   f"({inc['lat']:.5f},{inc['lon']:.5f})")
-        click.echo(f"Window {format_local(result.window_start_ts, tz)} to "
-                   f"{format_local(result.window_end_ts, tz)}; radius {result.radius_m:g} m")
-        click.echo(output.to_table(canvass_table_rows(result, tz), CANVASS_COLUMNS))
+        click.echo(f"Incident {inc.id} at {format_local(inc.occurred_ts, zone)} "
+                   f"({inc.lat:.5f},{inc.lon:.5f})")
+        click.echo(f"Window {format_local(result.window_start_ts, zone)} to "
+                   f"{format_local(result.window_end_ts, zone)}; radius {result.radius_m:g} m")
+        click.echo(output.to_table(canvass_table_rows(result, zone), CANVASS_COLUMNS))
         click.echo(result.summary())
+    warn(result.audit_note)
 
 
 @cli.command(name="outcome")
 @db_option
 @click.argument("incident_id")
 @click.argument("camera_id")
-@click.option("--status", required=True, type=click.Choice(canvass.OUTCOMES))
+@click.option("--status", required=True, type=click.Choice(history.OUTCOMES))
 @click.option("--note", help="Free text (who was asked, reference number, ...).")
-def outcome_cmd(db, incident_id, camera_id, status, note):
-    """Record what happened with a camera's footage for an incident.
+def outcome_cmd(cat, incident_id, camera_id, status, note):
+    """Add what happened with a camera's footage for an incident (earlier entries are kept).
 
     \b
     Example:
         videx outcome HPD-2023-000412 RING-0031 --status requested --note "emailed owner"
     """
-    row = canvass.record_outcome(db, incident_id, camera_id, status, note)
+    row = history.record_outcome(cat, incident_id, camera_id, status, note)
     click.echo(f"{incident_id} / {camera_id}: {row['status']} at {row['recorded_at']}")
 
 
@@ -506,8 +580,8 @@ def outcome_cmd(db, incident_id, camera_id, status, note):
 @click.option("--probative/--not-probative", default=None,
               help="Whether the clip shows something that matters for the case.")
 @click.option("--note", help="Free text (what is seen, where in the clip).")
-def review_cmd(db, incident_id, clip_id, probative, note):
-    """Mark a clip probative or not for an incident.
+def review_cmd(cat, incident_id, clip_id, probative, note):
+    """Add a review of a clip for an incident: probative or not (earlier reviews are kept).
 
     \b
     Example:
@@ -515,25 +589,12 @@ def review_cmd(db, incident_id, clip_id, probative, note):
     """
     if probative is None:
         raise click.UsageError("give --probative or --not-probative")
-    canvass.record_review(db, incident_id, clip_id, probative, note)
+    history.record_review(cat, incident_id, clip_id, probative, note)
     click.echo(f"{incident_id} / clip {clip_id}: "
                f"{'probative' if probative else 'not probative'}")
 
 
 # ---------------------------------------------------------------- video analysis and evidence
-def window_options(fn):
-    """``--radius/--before/--after`` as canvass takes them."""
-    fn = click.option("--after", default="15m", show_default=True, help="Window after.")(fn)
-    fn = click.option("--before", default="30m", show_default=True, help="Window before.")(fn)
-    return click.option("--radius", default="250m", show_default=True, help="Radius.")(fn)
-
-
-def parse_window(radius, before, after) -> dict:
-    return {"radius_m": parse_opt(geo.parse_distance, radius, "--radius"),
-            "before_s": parse_opt(parse_duration, before, "--before"),
-            "after_s": parse_opt(parse_duration, after, "--after")}
-
-
 def progress_bar(length, label, quiet=False):
     return click.progressbar(length=length, label=label, file=sys.stderr,
                              hidden=quiet or not sys.stderr.isatty())
@@ -544,13 +605,15 @@ def progress_bar(length, label, quiet=False):
 @click.argument("clip_ids", nargs=-1, type=int)
 @click.option("--camera", "camera_id", help="All clips of this camera.")
 @click.option("--incident", "incident_id", help="Only the clips in this incident's window.")
+@window_options
 @click.option("--fast", is_flag=True, help="Keyframes only: coarse, hundreds of times real time.")
 @click.option("--force", is_flag=True, help="Rescan clips that were scanned before.")
 @click.option("--mask-top", default=0.10, show_default=True, type=float,
               help="Share of the frame height at the top to ignore (burned-in clock).")
 @click.option("--jobs", type=click.IntRange(1, 64), help="Clips scanned in parallel.")
 @format_option("table", "json")
-def scan_cmd(db, clip_ids, camera_id, incident_id, fast, force, mask_top, jobs, fmt):
+def scan_cmd(cat, clip_ids, camera_id, incident_id, radius, before, after, fast, force,
+             mask_top, jobs, fmt):
     """Score activity per second and flag dead feeds (frozen, black, blank, dark).
 
     \b
@@ -561,10 +624,11 @@ def scan_cmd(db, clip_ids, camera_id, incident_id, fast, force, mask_top, jobs, 
     if not (clip_ids or camera_id or incident_id):
         raise click.UsageError("give CLIP_IDs, --camera or --incident")
     from videx import activity
-    clips = activity.select_clips(db, clip_ids, camera_id, incident_id)
+    result = canvass_for(cat, incident_id, radius, before, after) if incident_id else None
+    clips = activity.select_clips(cat, clip_ids, camera_id, result)
     with progress_bar(len(clips), "scanning", fmt == "json") as bar:
-        report = activity.scan(db, clips, fast=fast, force=force, mask_top=mask_top, jobs=jobs,
-                               progress=bar.update)
+        report = activity.scan(cat, clips, fast=fast, force=force, mask_top=mask_top,
+                               jobs=jobs, progress=bar.update)
     if fmt == "json":
         click.echo(output.to_json({"scanned": [r.to_dict() for r in report.scanned],
                                    "skipped": report.skipped, "failed": report.failed}))
@@ -584,7 +648,7 @@ def scan_cmd(db, clip_ids, camera_id, incident_id, fast, force, mask_top, jobs, 
 @click.option("--at", "at", required=True,
               help="Seconds into the clip (4.5, 0:00:04) or a time (ISO; true time).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="JPEG or PNG.")
-def frame_cmd(db, clip_id, at, out):
+def frame_cmd(cat, clip_id, at, out):
     """Save one frame of a clip (seeks before decoding).
 
     \b
@@ -593,7 +657,7 @@ def frame_cmd(db, clip_id, at, out):
         videx frame 12 --at 2023-05-01T14:30:00-04:00 --out moment.jpg
     """
     from videx import frames
-    info = frames.save_frame(db, clip_id, at, out)
+    info = frames.save_frame(cat, clip_id, at, out)
     click.echo(f"{info['out']}: clip {clip_id} at {info['offset_s']:g} s "
                f"({info['time_local']})")
 
@@ -601,8 +665,9 @@ def frame_cmd(db, clip_id, at, out):
 @cli.command(name="contact-sheet")
 @db_option
 @click.argument("incident_id")
+@window_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="JPEG or PNG.")
-def contact_sheet_cmd(db, incident_id, out):
+def contact_sheet_cmd(cat, incident_id, radius, before, after, out):
     """Frames at the incident moment from every clip that contains it, labelled.
 
     \b
@@ -610,7 +675,8 @@ def contact_sheet_cmd(db, incident_id, out):
         videx contact-sheet HPD-23-004120 --out sheet.jpg
     """
     from videx import frames
-    sheet, tiles = frames.contact_sheet(db, incident_id, out)
+    result = canvass_for(cat, incident_id, radius, before, after)
+    sheet, tiles = frames.contact_sheet(result, cat.display_zone(), out)
     if sheet is None:
         raise click.ClickException(f"no catalogued clip contains the moment of {incident_id}")
     for t in tiles:
@@ -625,7 +691,7 @@ def contact_sheet_cmd(db, incident_id, out):
 @click.option("--probative-only", is_flag=True, help="Only clips reviewed as probative.")
 @click.option("--reencode", is_flag=True, help="Exact cuts (re-encode) instead of stream copy.")
 @window_options
-def extract_cmd(db, incident_id, out, probative_only, reencode, radius, before, after):
+def extract_cmd(cat, incident_id, out, probative_only, reencode, radius, before, after):
     """Export a verifiable evidence package (clips, manifest, SHA256SUMS).
 
     \b
@@ -634,11 +700,12 @@ def extract_cmd(db, incident_id, out, probative_only, reencode, radius, before, 
         cd package-004120 && sha256sum -c SHA256SUMS
     """
     from videx import evidence
-    pkg = evidence.extract(db, incident_id, out, probative_only, reencode,
-                           **parse_window(radius, before, after))
+    result = canvass_for(cat, incident_id, radius, before, after)
+    pkg = evidence.extract(cat, result, out, probative_only, reencode)
     for clip_id, reason in pkg.failed:
         click.echo(f"Error: clip {clip_id}: {reason}", err=True)
     click.echo(pkg.summary())
+    warn(pkg.audit_note)
     if pkg.failed:
         sys.exit(EXIT_PARTIAL)
 
@@ -649,7 +716,7 @@ def extract_cmd(db, incident_id, out, probative_only, reencode, radius, before, 
 @click.option("--catalog", "check_catalog", is_flag=True,
               help="Re-hash the catalogued originals instead of a package.")
 @format_option("table", "json")
-def verify_cmd(db, folder, check_catalog, fmt):
+def verify_cmd(cat, folder, check_catalog, fmt):
     """Re-hash a package (or the catalog's originals); exit 4 altered, 5 missing, 6 unexpected.
 
     \b
@@ -661,9 +728,8 @@ def verify_cmd(db, folder, check_catalog, fmt):
     if bool(folder) == bool(check_catalog):
         raise click.UsageError("give a package FOLDER or --catalog")
     if check_catalog:
-        n = db.execute("SELECT count(*) FROM clips").fetchone()[0]
-        with progress_bar(n, "hashing", fmt == "json") as bar:
-            result = evidence.verify_catalog(db, bar.update)
+        with progress_bar(cat.clips.count(), "hashing", fmt == "json") as bar:
+            result = evidence.verify_catalog(cat, bar.update)
     else:
         result = evidence.verify_package(folder)
     if fmt == "json":
@@ -672,6 +738,7 @@ def verify_cmd(db, folder, check_catalog, fmt):
         for line in result.problems():
             click.echo(line)
         click.echo(result.summary())
+    warn(result.audit_note)
     sys.exit(result.exit_code)
 
 
@@ -680,7 +747,7 @@ def verify_cmd(db, folder, check_catalog, fmt):
 @click.argument("incident_id")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file.")
 @window_options
-def report_cmd(db, incident_id, out, radius, before, after):
+def report_cmd(cat, incident_id, out, radius, before, after):
     """Write the one-page incident report (self-contained HTML: map, timeline, frames, requests).
 
     \b
@@ -688,8 +755,10 @@ def report_cmd(db, incident_id, out, radius, before, after):
         videx report HPD-23-004120 --out HPD-23-004120.html
     """
     from videx import incident_report
-    path = incident_report.write(db, incident_id, out, **parse_window(radius, before, after))
+    result = canvass_for(cat, incident_id, radius, before, after)
+    path, note = incident_report.write(cat, result, out)
     click.echo(f"wrote {path}")
+    warn(note)
 
 
 # ---------------------------------------------------------------- study
@@ -706,7 +775,7 @@ def study_group():
 @click.option("--count-exceptional", is_flag=True,
               help="Count exceptional clearances as cleared (default: arrests only).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write.")
-def study_dataset(db, exposure, radius, count_exceptional, out):
+def study_dataset(cat, exposure, radius, count_exceptional, out):
     """Write the study's case table (one row per incident) from the catalog.
 
     \b
@@ -715,10 +784,11 @@ def study_dataset(db, exposure, radius, count_exceptional, out):
         videx study run --cases cases.csv --exposure video=yes --covariate category
     """
     from videx.study.dataset import write_dataset
-    counts = write_dataset(db, out, exposure, parse_opt(geo.parse_distance, radius, "--radius"),
-                           count_exceptional)
+    counts = write_dataset(cat, out, exposure,
+                           parse_opt(geo.parse_distance, radius, "--radius"), count_exceptional)
     click.echo(f"{counts['out']}: {counts['cases']} cases, {counts['exposed']} with video "
                f"({exposure}), {counts['cleared']} cleared")
+    warn(counts["audit_note"])
 
 
 @study_group.command(name="run")
@@ -775,30 +845,78 @@ def audit_group():
 
 @audit_group.command(name="verify")
 @db_option
+@click.option("--deep", is_flag=True,
+              help="Also recompute every camera, incident, clip, outcome and review's hash.")
+@click.option("--against", type=click.Path(exists=True, dir_okay=False),
+              help="A checkpoint file (videx audit checkpoint): prove the log still holds it.")
 @format_option("table", "json")
-def audit_verify(db, fmt):
-    """Check the audit log's hash chain; exit 1 naming the first bad entry.
+def audit_verify(cat, deep, against, fmt):
+    """Check the audit log (and with --deep every row); exit 1 naming what is wrong.
 
     \b
     Example:
         videx audit verify
+        videx audit verify --deep --against /evidence/checkpoints/2026-11-22.json
     """
-    check = audit.verify(db)
-    click.echo(output.to_json(check.to_dict()) if fmt == "json" else check.summary())
+    total = cat.hashed_row_count() if deep else 0
+    with progress_bar(total, "verifying rows", fmt == "json" or not deep) as bar:
+        check = audit.verify(cat, deep=deep, against=against, progress=bar.update)
+    if fmt == "json":
+        click.echo(output.to_json(check.to_dict()))
+    else:
+        for problem in check.row_problems:
+            click.echo(f"ROW {problem}")
+        click.echo(check.summary())
+        for note in check.notes:
+            warn(note)
     if not check.ok:
         sys.exit(1)
+
+
+@audit_group.command(name="checkpoint")
+@db_option
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="File to write (keep it outside the catalog: a case file, a printout).")
+def audit_checkpoint(cat, out):
+    """Write the head of the audit chain to a file, for verify --against later.
+
+    \b
+    Example:
+        videx audit checkpoint --out /evidence/checkpoints/2026-11-22.json
+    """
+    doc = audit.checkpoint(cat, out)
+    click.echo(f"{out}: entry {doc['entry']} of {doc['entries']}, hash {doc['hash']}")
+
+
+@audit_group.command(name="key")
+@db_option
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="New key file (keep it outside the catalog, readable by videx users only).")
+def audit_key(cat, out):
+    """Key the audit chain (HMAC) so it cannot be recomputed without the key file.
+
+    From now on every change needs the key: set VIDEX_AUDIT_KEY to the file's path.
+
+    \b
+    Example:
+        videx audit key --out /secure/videx-audit.key
+        export VIDEX_AUDIT_KEY=/secure/videx-audit.key
+    """
+    key = audit.enable_key(cat, out)
+    click.echo(f"audit chain keyed with {key.key_id}; key written to {out}. Set "
+               f"{audit.KEY_ENV}={out} for every videx command that changes this catalog.")
 
 
 @audit_group.command(name="list")
 @db_option
 @click.option("--limit", type=int, default=50, show_default=True, help="Newest N entries.")
 @format_option("table", "csv", "json")
-def audit_list(db, limit, fmt):
+def audit_list(cat, limit, fmt):
     """Show the newest audit entries.
 
     \b
     Example:
         videx audit list --limit 20
     """
-    echo_rows(audit.entries(db, limit), fmt, ["id", "at", "user", "command", "case_no", "args"])
-
+    echo_rows(cat.auditlog.entries(limit), fmt,
+              ["id", "at", "user", "acting_as", "command", "case_no", "args"])

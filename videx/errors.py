@@ -27,6 +27,18 @@ class InputError(VidexError):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
+class OptionError(VidexError):
+    """A call's argument is out of range or conflicts with another (``option`` names it).
+
+    The command line reports these as usage errors (exit 2) and names the flag itself, so the
+    message speaks of the value, not of a flag.
+    """
+
+    def __init__(self, message: str, option: str | None = None):
+        self.option = option
+        super().__init__(message)
+
+
 class TimestampError(VidexError):
     """A time could not be read, or is ambiguous / non-existent in its zone."""
 
@@ -43,9 +55,9 @@ class NotFound(VidexError):
     """A camera, clip or incident id is not in the catalog."""
 
 
-class ConflictError(VidexError):
-    """A catalogued file changed on disk (its SHA-256 no longer matches)."""
+class CatalogError(VidexError):
+    """The catalog cannot be opened or changed: missing, not a catalog, newer, read-only."""
 
 
-class AuditError(VidexError):
-    """The audit log's hash chain is broken."""
+class AuditKeyError(VidexError):
+    """The audit chain is keyed and the key is missing or wrong."""

@@ -11,23 +11,20 @@ written as its ``creation_time``. Originals are only read; extracts are made rea
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import ffmpeg
-from sqlite_utils import Database
 
 from videx import __version__, audit
-from videx.activity import keyframe_times
-from videx.canvass import canvass
 from videx.errors import VidexError
+from videx.hashing import sha256_file
 from videx.output import safe_cell
-from videx.probe import require_tools, run_tool, sha256_file
+from videx.probe import keyframe_times, require_tools, run_tool
 from videx.timeutil import from_ts, iso_utc, now_utc
 
 SUMS = "SHA256SUMS"
@@ -82,6 +79,7 @@ class Package:
     out: Path
     rows: list[dict] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
+    audit_note: str | None = None
 
     def summary(self) -> str:
         text = f"{len(self.rows)} clip(s) extracted to {self.out}"
@@ -90,41 +88,38 @@ class Package:
         return text + f"; check with: cd {self.out} && sha256sum -c {SUMS}"
 
 
-def extract(db: Database, incident_id: str, out: str | Path, probative_only: bool = False,
-            reencode: bool = False, **window) -> Package:
-    """Extract every clip in the incident's canvass window into ``out`` (see module doc)."""
+def extract(cat, result, out: str | Path, probative_only: bool = False,
+            reencode: bool = False) -> Package:
+    """Extract every clip of a canvass result into ``out`` (see module docstring)."""
     require_tools("ffmpeg", "ffprobe")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise VidexError(f"{out} is not empty: choose a new folder for the package")
-    result = canvass(db, incident_id, record=False, **window)
-    probative = {r[0]: r[1] for r in db.execute(
-        "SELECT clip_id, probative FROM reviews WHERE incident_id = ?", [incident_id])}
+    incident_id = result.incident.id
+    probative = {k: v["probative"] for k, v in cat.history.current_reviews(incident_id).items()}
     out.mkdir(parents=True, exist_ok=True)
     clips_dir = out / "clips"
     clips_dir.mkdir(exist_ok=True)
     pkg = Package(out)
-    operator = audit.current_user()
-    for cam in result.cameras:
-        camera = next(db.query("SELECT * FROM cameras WHERE id = ?", [cam["camera_id"]]))
-        for clip in cam["clips"]:
-            if probative_only and probative.get(clip["clip_id"]) != 1:
-                continue
-            try:
-                pkg.rows.append(_extract_one(db, out, clips_dir, result, camera, clip,
-                                             probative.get(clip["clip_id"]), reencode,
-                                             operator))
-            except (VidexError, OSError) as err:
-                pkg.failed.append((clip["clip_id"], str(err)))
+    operator = audit.os_user()
+    for cam, clip in result.clips():
+        if probative_only and probative.get(clip.clip_id) != 1:
+            continue
+        try:
+            pkg.rows.append(_extract_one(cat, out, clips_dir, result, cam, clip,
+                                         probative.get(clip.clip_id), reencode, operator))
+        except (VidexError, OSError) as err:
+            pkg.failed.append((clip.clip_id, str(err)))
     write_manifest(out, pkg.rows)
-    audit.append(db, "extract", {"out": str(out), "probative_only": probative_only,
-                                 "reencode": reencode, "clips": [r["clip_id"] for r in pkg.rows],
-                                 "failed": len(pkg.failed)}, case_no=incident_id)
+    pkg.audit_note = cat.record(
+        "extract", {"out": str(out), "probative_only": probative_only, "reencode": reencode,
+                    **result.parameters(), "clips": [r["clip_id"] for r in pkg.rows],
+                    "failed": len(pkg.failed)}, case_no=incident_id)
     return pkg
 
 
-def _extract_one(db, out, clips_dir, result, camera, clip, probative, reencode, operator):
-    row = next(db.query("SELECT * FROM clips WHERE id = ?", [clip["clip_id"]]))
+def _extract_one(cat, out, clips_dir, result, cam, clip, probative, reencode, operator):
+    row = cat.clips.require(clip.clip_id)
     src = row["path"]
     if sha256_file(src) != row["sha256"]:
         raise VidexError(f"clip {row['id']}: original changed since it was catalogued "
@@ -133,7 +128,7 @@ def _extract_one(db, out, clips_dir, result, camera, clip, probative, reencode, 
     want_end = min(row["duration_s"], result.window_end_ts - row["start_ts"])
     start = want_start if reencode else keyframe_at_or_before(src, want_start)
     corrected_start = row["start_ts"] + start
-    name = (f"{safe_name(camera['id'])}_clip{row['id']}_"
+    name = (f"{safe_name(cam.camera_id)}_clip{row['id']}_"
             f"{iso_utc(corrected_start).replace(':', '').replace('-', '')}.mp4")
     dest = _inside(out, clips_dir / name)
     created = from_ts(corrected_start).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -141,10 +136,10 @@ def _extract_one(db, out, clips_dir, result, camera, clip, probative, reencode, 
     os.chmod(dest, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     return {
         "file": dest.relative_to(out).as_posix(), "sha256": sha256_file(dest),
-        "case_no": result.incident["id"], "camera_id": camera["id"],
-        "camera_name": camera.get("name"), "source": camera["source"],
-        "integration": camera["integration"], "lat": camera["lat"], "lon": camera["lon"],
-        "address": camera.get("address"), "clip_id": row["id"], "source_path": src,
+        "case_no": result.incident.id, "camera_id": cam.camera_id,
+        "camera_name": cam.name, "source": cam.source,
+        "integration": cam.integration, "lat": cam.lat, "lon": cam.lon,
+        "address": cam.address, "clip_id": row["id"], "source_path": src,
         "source_sha256": row["sha256"], "raw_start": row["start_raw"],
         "clock_offset_s": row["clock_offset_s"], "corrected_start": row["start"],
         "time_source": row["time_source"], "time_confidence": row["time_confidence"],
@@ -181,72 +176,118 @@ class Verification:
     altered: list[str]
     missing: list[str]
     unexpected: list[str]
+    disagreements: list[str] = field(default_factory=list)
+    audit_note: str | None = None
 
     @property
     def exit_code(self) -> int:
-        return ALTERED if self.altered else MISSING if self.missing else (
-            UNEXPECTED if self.unexpected else OK)
+        return ALTERED if self.altered or self.disagreements else MISSING if self.missing \
+            else UNEXPECTED if self.unexpected else OK
 
     def summary(self) -> str:
         if self.exit_code == OK:
             return f"{self.checked} file(s) verified, all intact"
         parts = [f"{len(self.altered)} altered", f"{len(self.missing)} missing",
                  f"{len(self.unexpected)} unexpected"]
+        if self.disagreements:
+            parts.append(f"{len(self.disagreements)} disagreement(s) between "
+                         f"{SUMS} and manifest.json")
         return f"{self.checked} file(s) checked: " + ", ".join(parts)
 
     def problems(self) -> list[str]:
         return ([f"ALTERED {p}" for p in self.altered] + [f"MISSING {p}" for p in self.missing]
-                + [f"UNEXPECTED {p}" for p in self.unexpected])
+                + [f"UNEXPECTED {p}" for p in self.unexpected]
+                + [f"DISAGREES {d}" for d in self.disagreements])
 
     def to_dict(self) -> dict:
         return {"checked": self.checked, "altered": self.altered, "missing": self.missing,
-                "unexpected": self.unexpected, "exit_code": self.exit_code}
+                "unexpected": self.unexpected, "disagreements": self.disagreements,
+                "exit_code": self.exit_code}
 
 
-def verify_package(folder: str | Path) -> Verification:
-    """Re-hash every file named in ``SHA256SUMS``; list altered, missing and unexpected files."""
-    folder = Path(folder)
+def _safe_member(name: str) -> str | None:
+    """Why a name listed in a package may not be read (absolute, ``..``), or None."""
+    p = PurePosixPath(name)
+    if p.is_absolute() or name.startswith(("\\", "/")) or re.match(r"^[A-Za-z]:", name):
+        return "absolute path"
+    if ".." in p.parts or "\\" in name:
+        return "path leaves the package"
+    return None
+
+
+def _read_sums(folder: Path) -> dict[str, str]:
     sums = folder / SUMS
-    if not sums.is_file():
+    if not sums.is_file() or sums.is_symlink():
         raise VidexError(f"{folder} has no {SUMS}: not a videx evidence package")
     listed = {}
-    for n, line in enumerate(sums.read_text().splitlines(), start=1):
+    for n, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), start=1):
         m = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line.strip())
         if not m:
             raise VidexError(f"{sums}, line {n}: not a sha256sum line")
         listed[m.group(2)] = m.group(1)
-    altered, missing = [], []
+    return listed
+
+
+def _manifest_hashes(folder: Path) -> dict[str, str] | None:
+    try:
+        doc = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return {str(f["file"]): str(f["sha256"]) for f in doc["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def verify_package(folder: str | Path) -> Verification:
+    """Re-hash every file named in ``SHA256SUMS``; list altered, missing and unexpected files,
+    and every disagreement between ``SHA256SUMS`` and ``manifest.json``.
+
+    Only regular files inside the package count: a listed name that is absolute or climbs out
+    with ``..`` is refused, and a symlink is never followed (it is reported as altered when
+    listed, unexpected otherwise)."""
+    folder = Path(folder)
+    listed = _read_sums(folder)
+    altered, missing, disagreements = [], [], []
     for name, digest in sorted(listed.items()):
+        why = _safe_member(name)
+        if why:
+            disagreements.append(f"{name}: {why} in {SUMS}")
+            continue
         path = folder / name
-        if not path.is_file():
+        if path.is_symlink():
+            altered.append(f"{name} (a symlink, not a file in the package)")
+        elif not path.is_file():
             missing.append(name)
-        elif _sha(path) != digest:
+        elif sha256_file(path) != digest:
             altered.append(name)
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    manifest = _manifest_hashes(folder)
+    if manifest is None:
+        disagreements.append("manifest.json is missing or unreadable")
+    else:
+        for name, digest in sorted(manifest.items()):
+            if name not in listed:
+                disagreements.append(f"{name}: in manifest.json but not in {SUMS}")
+            elif listed[name] != digest:
+                disagreements.append(f"{name}: {SUMS} and manifest.json give different hashes")
+        for name in sorted(set(listed) - set(manifest) - {"manifest.json", "manifest.csv"}):
+            disagreements.append(f"{name}: in {SUMS} but not in manifest.json")
+    present = set()
+    for p in folder.rglob("*"):
+        if p.is_file() or p.is_symlink():
+            present.add(p.relative_to(folder).as_posix())
     unexpected = sorted(present - set(listed) - {SUMS})
-    return Verification(len(listed), altered, missing, unexpected)
+    return Verification(len(listed), altered, missing, unexpected, disagreements)
 
 
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def verify_catalog(db: Database, progress=None) -> Verification:
+def verify_catalog(cat, progress=None) -> Verification:
     """Re-hash every catalogued original; changed ones are altered, vanished ones missing."""
     altered, missing, n = [], [], 0
-    for row in db.query("SELECT id, path, sha256 FROM clips ORDER BY id"):
+    for _, path, digest in cat.clips.hashes():
         n += 1
-        if not Path(row["path"]).is_file():
-            missing.append(row["path"])
-        elif sha256_file(row["path"]) != row["sha256"]:
-            altered.append(row["path"])
+        if not Path(path).is_file():
+            missing.append(path)
+        elif sha256_file(path) != digest:
+            altered.append(path)
         if progress:
             progress(1)
-    audit.append(db, "verify catalog", {"checked": n, "altered": len(altered),
-                                        "missing": len(missing)})
-    return Verification(n, altered, missing, [])
-
+    note = cat.record("verify catalog", {"checked": n, "altered": len(altered),
+                                         "missing": len(missing)})
+    return Verification(n, altered, missing, [], audit_note=note)

@@ -14,12 +14,9 @@ from pathlib import Path
 import cv2
 import ffmpeg
 import numpy as np
-from sqlite_utils import Database
 
-from videx import catalog
 from videx.errors import ProbeError, TimestampError, VidexError
-from videx.ingest import get_clip
-from videx.probe import require_tools, run_tool
+from videx.probe import probe, require_tools, run_tool
 from videx.timeutil import format_local, hms, parse_instant
 
 FFMPEG_TIMEOUT_S = 60.0
@@ -42,10 +39,17 @@ def parse_clip_time(text: str, clip: dict, tz: str | None = None) -> float:
     return offset
 
 
-def frame_image(path: str, offset_s: float, width: int = TILE_WIDTH) -> np.ndarray:
-    """The frame ``offset_s`` seconds into a video, as a BGR array ``width`` pixels wide."""
+def frame_image(path: str, offset_s: float, width: int = TILE_WIDTH,
+                source_size: tuple[int, int] | None = None) -> np.ndarray:
+    """The frame ``offset_s`` seconds into a video, as a BGR array ``width`` pixels wide.
+
+    ``source_size`` (width, height as the catalog stores them) saves probing the file."""
     require_tools("ffmpeg")
-    w, h = _size(path)
+    if source_size and all(source_size):
+        w, h = source_size
+    else:
+        info = probe(path)
+        w, h = info.width, info.height
     height = max(2, int(round(h * width / w / 2)) * 2)
     stream = (ffmpeg.input(path, ss=f"{offset_s:.3f}")
               .output("pipe:", vframes=1, format="rawvideo", pix_fmt="bgr24",
@@ -58,22 +62,17 @@ def frame_image(path: str, offset_s: float, width: int = TILE_WIDTH) -> np.ndarr
     return np.frombuffer(data[: width * height * 3], np.uint8).reshape(height, width, 3).copy()
 
 
-def _size(path: str) -> tuple[int, int]:
-    from videx.activity import video_size
-    w, h, _ = video_size(path)
-    return w, h
-
-
-def save_frame(db: Database, clip_id: int, at: str, out: str | Path) -> dict:
+def save_frame(cat, clip_id: int, at: str, out: str | Path) -> dict:
     """Write the frame of a clip at ``at`` (offset or instant) to ``out`` (JPEG or PNG)."""
-    clip = get_clip(db, clip_id)
-    offset = parse_clip_time(at, clip, catalog.get_setting(db, "default_tz"))
-    image = frame_image(clip["path"], offset, width=_size(clip["path"])[0])
+    clip = cat.clips.require(clip_id)
+    offset = parse_clip_time(at, clip, cat.input_zone_or_none())
+    image = frame_image(clip["path"], offset, width=clip["width"] or TILE_WIDTH,
+                        source_size=(clip["width"], clip["height"]))
     out = Path(out)
     if not cv2.imwrite(str(out), image):
         raise VidexError(f"cannot write {out} (use a .jpg or .png name in an existing folder)")
     return {"clip_id": clip_id, "offset_s": round(offset, 3), "out": str(out),
-            "time_local": format_local(clip["start_ts"] + offset, catalog.default_tz(db))}
+            "time_local": format_local(clip["start_ts"] + offset, cat.display_zone())}
 
 
 @dataclass(frozen=True)
@@ -86,22 +85,18 @@ class Tile:
     label: str
 
 
-def contact_sheet(db: Database, incident_id: str, out: str | Path | None = None,
+def contact_sheet(result, zone, out: str | Path | None = None,
                   columns: int = 3) -> tuple[np.ndarray | None, list[Tile]]:
-    """Frames at the incident moment (clock-corrected) from every clip that contains it,
-    labelled with camera, local time and offset; written to ``out`` when given."""
-    from videx.canvass import canvass
-    res = canvass(db, incident_id, record=False)
-    tz = catalog.default_tz(db)
+    """Frames at the incident moment (clock-corrected) from every clip of a canvass result
+    that contains it, labelled with camera, local time (in ``zone``) and offset; written to
+    ``out`` when given."""
     tiles, images = [], []
-    for cam in res.cameras:
-        for clip in cam["clips"]:
-            if not clip["contains_moment"]:
-                continue
-            label = (f"{cam['camera_id']}  clip {clip['clip_id']}  +{hms(clip['offset_s'])}  "
-                     f"{format_local(res.moment_ts, tz)}")
-            images.append(_labelled(frame_image(clip["path"], clip["offset_s"]), label))
-            tiles.append(Tile(cam["camera_id"], clip["clip_id"], clip["offset_s"], label))
+    for cam, clip in result.clips(containing_moment=True):
+        label = (f"{cam.camera_id}  clip {clip.clip_id}  +{hms(clip.offset_s)}  "
+                 f"{format_local(result.moment_ts, zone)}")
+        images.append(_labelled(frame_image(clip.path, clip.offset_s,
+                                            source_size=(clip.width, clip.height)), label))
+        tiles.append(Tile(cam.camera_id, clip.clip_id, clip.offset_s, label))
     if not images:
         return None, tiles
     sheet = _grid(images, columns)

@@ -14,12 +14,11 @@ import math
 from pathlib import Path
 
 import cv2
-from sqlite_utils import Database
 
-from videx import __version__, activity, audit, catalog
-from videx.canvass import STATUS_FOOTAGE, STATUS_GAP, STATUS_NONE, STATUS_TEXT, canvass
+from videx import __version__, audit
+from videx.canvass import STATUS_FOOTAGE, STATUS_GAP, STATUS_NONE, STATUS_TEXT
 from videx.frames import contact_sheet
-from videx.timeutil import format_local, hms, iso_utc, now_utc, parse_instant
+from videx.timeutil import format_local, hms, iso_utc, now_utc
 
 COLOURS = {STATUS_FOOTAGE: "#2f855a", STATUS_GAP: "#d69e2e", STATUS_NONE: "#a0aec0"}
 REQUEST_COLOUR = "#c53030"
@@ -34,7 +33,7 @@ def esc(value) -> str:
 def map_svg(result, size: int = 520) -> str:
     """Map of the canvass: metres east/north of the incident, scaled to fit the radius."""
     inc = result.incident
-    lat0, lon0 = inc["lat"], inc["lon"]
+    lat0, lon0 = inc.lat, inc.lon
     scale = (size / 2 - 24) / result.radius_m
     cx = cy = size / 2
 
@@ -52,12 +51,11 @@ def map_svg(result, size: int = 520) -> str:
              f"y='{cy - result.radius_m * scale * 0.71:.0f}' font-size='11' fill='#4a5568'>"
              f"{result.radius_m:g} m</text>"]
     for cam in result.cameras:
-        x, y = xy(cam["lat"], cam["lon"])
-        colour = (REQUEST_COLOUR if cam["deadline_state"] == "open" else
-                  COLOURS[cam["status"]])
-        geo = _camera_geometry(result, cam)
-        if geo:
-            heading, fov, reach = geo
+        x, y = xy(cam.lat, cam.lon)
+        colour = (REQUEST_COLOUR if cam.deadline_state == "open" else COLOURS[cam.status])
+        if cam.view:
+            heading, fov = cam.view.heading_deg, cam.view.fov_deg
+            reach = min(cam.view.range_m or result.radius_m * 0.4, result.radius_m * 1.2)
             r = reach * scale
             a0, a1 = math.radians(heading - fov / 2), math.radians(heading + fov / 2)
             x0, y0 = x + r * math.sin(a0), y - r * math.cos(a0)
@@ -67,10 +65,10 @@ def map_svg(result, size: int = 520) -> str:
                          f"{large} 1 {x1:.1f},{y1:.1f} Z' fill='{colour}' fill-opacity='0.18' "
                          f"stroke='{colour}' stroke-opacity='0.5'/>")
         parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='6' fill='{colour}' stroke='white'>"
-                     f"<title>{esc(cam['camera_id'])}: {esc(STATUS_TEXT[cam['status']])}, "
-                     f"{cam['distance_m']:.0f} m</title></circle>")
+                     f"<title>{esc(cam.camera_id)}: {esc(STATUS_TEXT[cam.status])}, "
+                     f"{cam.distance_m:.0f} m</title></circle>")
         parts.append(f"<text x='{x + 8:.1f}' y='{y + 4:.1f}' font-size='10'>"
-                     f"{esc(cam['camera_id'])}</text>")
+                     f"{esc(cam.camera_id)}</text>")
     parts.append(f"<path d='M{cx},{cy - 11} L{cx + 4},{cy - 3} L{cx + 11},{cy - 3} "
                  f"L{cx + 5},{cy + 2} L{cx + 7},{cy + 10} L{cx},{cy + 5} L{cx - 7},{cy + 10} "
                  f"L{cx - 5},{cy + 2} L{cx - 11},{cy - 3} L{cx - 4},{cy - 3} Z' "
@@ -79,11 +77,6 @@ def map_svg(result, size: int = 520) -> str:
                  f"<path d='M{size - 20},26 l-5,12 l5,-4 l5,4 z' fill='#2d3748'/>")
     parts.append("</svg>")
     return "".join(parts)
-
-
-def _camera_geometry(result, cam) -> tuple[float, float, float] | None:
-    row = cam.get("_geometry")
-    return row if row else None
 
 
 def timeline_svg(result, width: int = 860) -> str:
@@ -101,15 +94,14 @@ def timeline_svg(result, width: int = 860) -> str:
              f"role='img' aria-label='coverage timeline'>"]
     for i, cam in enumerate(cams):
         y = 20 + i * row_h
-        parts.append(f"<text x='4' y='{y + 13}' font-size='11'>{esc(cam['camera_id'])}</text>")
+        parts.append(f"<text x='4' y='{y + 13}' font-size='11'>{esc(cam.camera_id)}</text>")
         parts.append(f"<rect x='{left}' y='{y + 2}' width='{plot_w}' height='{row_h - 6}' "
                      f"fill='#fed7d7' opacity='0.6'><title>gap</title></rect>")
-        for clip in cam["clips"]:
-            s = parse_instant(clip["start"]).timestamp()
-            e = parse_instant(clip["end"]).timestamp()
+        for clip in cam.clips:
+            s, e = clip.start_ts, clip.end_ts
             parts.append(f"<rect x='{x(s):.1f}' y='{y + 2}' width='{max(1.5, x(e) - x(s)):.1f}' "
                          f"height='{row_h - 6}' fill='{COLOURS[STATUS_FOOTAGE]}'><title>clip "
-                         f"{clip['clip_id']}: {esc(clip['start'])} to {esc(clip['end'])}"
+                         f"{clip.clip_id}: {esc(iso_utc(s))} to {esc(iso_utc(e))}"
                          f"</title></rect>")
     mx = x(result.moment_ts)
     parts.append(f"<line x1='{mx:.1f}' x2='{mx:.1f}' y1='12' y2='{height}' stroke='#c53030' "
@@ -158,60 +150,49 @@ margin-right:.3rem;vertical-align:middle}img{max-width:100%;border:1px solid #cb
 .row{display:flex;gap:1.5rem;flex-wrap:wrap}@media print{body{max-width:none}}"""
 
 
-def build(db: Database, incident_id: str, **window) -> str:
-    """The report's HTML text."""
-    result = canvass(db, incident_id, **window)
-    tz = catalog.default_tz(db)
+def build(cat, result) -> str:
+    """The report's HTML text for one canvass result (every part uses the same result)."""
+    zone = cat.display_zone()
     inc = result.incident
-    for cam in result.cameras:
-        row = db.execute("SELECT heading_deg, fov_deg, range_m FROM cameras WHERE id = ?",
-                         [cam["camera_id"]]).fetchone()
-        if row and row[0] is not None and row[1] is not None:
-            cam["_geometry"] = (row[0], row[1], min(row[2] or result.radius_m * 0.4,
-                                                    result.radius_m * 1.2))
+    incident_id = inc.id
     sheet_html = "<p class='muted'>no catalogued clip contains the moment</p>"
-    sheet, tiles = contact_sheet(db, incident_id)
+    sheet, tiles = contact_sheet(result, zone)
     if sheet is not None:
         ok, jpg = cv2.imencode(".jpg", sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
         sheet_html = (f"<img alt='frames at the moment' src='data:image/jpeg;base64,"
                       f"{base64.b64encode(jpg.tobytes()).decode()}'>")
     clip_rows = []
-    for cam in result.cameras:
-        for clip in cam["clips"]:
-            near, peak = activity.activity_near(db, clip["clip_id"], clip["offset_s"])
-            clip_rows.append([cam["camera_id"], clip["clip_id"],
-                              format_local(parse_instant(clip["start"]), tz),
-                              hms(clip["offset_s"]) if clip["contains_moment"] else "outside",
-                              "" if near is None else f"{near:.1f}",
-                              Markup(sparkline_svg(activity.sparkline(db, clip["clip_id"]),
-                                                   clip["offset_s"]))])
-    requests = [[c["camera_id"], c["integration"], c.get("owner_name") or "",
-                 c.get("owner_contact") or "", format_local(parse_instant(
-                     c["retention_deadline"]), tz), f"{c['hours_left']:.0f}",
-                 c["outcome"] or ""] for c in result.request_list()]
-    lost = [[c["camera_id"], c["integration"], format_local(parse_instant(
-        c["retention_deadline"]), tz)] for c in result.cameras if c["deadline_state"] == "lost"]
-    outcomes = [[r["camera_id"], r["status"], r["note"] or "", r["recorded_at"], r["recorded_by"]]
-                for r in db.query("SELECT * FROM outcomes WHERE incident_id = ? ORDER BY "
-                                  "camera_id", [incident_id])]
-    reviews = [[r["clip_id"], "probative" if r["probative"] else "not probative", r["note"] or "",
-                r["reviewed_at"], r["reviewed_by"]]
-               for r in db.query("SELECT * FROM reviews WHERE incident_id = ? ORDER BY clip_id",
-                                 [incident_id])]
-    cams = [[c["camera_id"], c["source"], c["integration"], f"{c['distance_m']:.0f}",
-             {True: "yes", False: "no", None: "unknown"}[c["in_view"]],
-             STATUS_TEXT[c["status"]], f"{c['covered_s']:.0f} / {c['window_s']:.0f} s",
-             c["outcome"] or ""] for c in result.cameras]
+    for cam, clip in result.clips():
+        near = clip.activity_near_moment
+        clip_rows.append([cam.camera_id, clip.clip_id, format_local(clip.start_ts, zone),
+                          hms(clip.offset_s) if clip.contains_moment else "outside",
+                          "" if near is None else f"{near:.1f}",
+                          Markup(sparkline_svg(cat.scans.scores(clip.clip_id), clip.offset_s))])
+    requests = [[c.camera_id, c.integration, c.owner_name or "", c.owner_contact or "",
+                 format_local(c.deadline_ts, zone), f"{c.hours_left:.0f}", c.outcome or ""]
+                for c in result.request_list()]
+    lost = [[c.camera_id, c.integration, format_local(c.deadline_ts, zone)]
+            for c in result.cameras if c.deadline_state == "lost"]
+    outcomes = [[r["camera_id"], r["status"], r["note"] or "", r["recorded_at"],
+                 _who(r["recorded_by"], r["acting_as"])]
+                for r in cat.history.outcomes(incident_id)]
+    reviews = [[r["clip_id"], "probative" if r["probative"] else "not probative",
+                r["note"] or "", r["reviewed_at"], _who(r["reviewed_by"], r["acting_as"])]
+               for r in cat.history.reviews(incident_id)]
+    cams = [[c.camera_id, c.source, c.integration, f"{c.distance_m:.0f}",
+             {True: "yes", False: "no", None: "unknown"}[c.in_view],
+             STATUS_TEXT[c.status], f"{c.covered_s:.0f} / {c.window_s:.0f} s",
+             c.outcome or ""] for c in result.cameras]
     legend = "".join(f"<span><i class='dot' style='background:{col}'></i>{esc(STATUS_TEXT[s])}"
                      f"</span>" for s, col in COLOURS.items())
     legend += (f"<span><i class='dot' style='background:{REQUEST_COLOUR}'></i>request before "
                "deadline</span>")
     body = f"""
-<h1>Incident {esc(inc['id'])}: video evidence</h1>
-<p>{esc(format_local(result.moment_ts, tz))} ({esc(inc['occurred_at'])}),
-{esc(inc.get('address') or f"{inc['lat']:.5f}, {inc['lon']:.5f}")}.
-Window {esc(format_local(result.window_start_ts, tz))} to
-{esc(format_local(result.window_end_ts, tz))}; radius {result.radius_m:g} m.</p>
+<h1>Incident {esc(inc.id)}: video evidence</h1>
+<p>{esc(format_local(result.moment_ts, zone))} ({esc(inc.occurred_at)}),
+{esc(inc.address or f"{inc.lat:.5f}, {inc.lon:.5f}")}.
+Window {esc(format_local(result.window_start_ts, zone))} to
+{esc(format_local(result.window_end_ts, zone))}; radius {result.radius_m:g} m.</p>
 <p><strong>{esc(result.summary())}</strong></p>
 <div class='row'><div>{map_svg(result)}<p class='legend'>{legend}</p></div>
 <div style='flex:1'><h2>Cameras</h2>{table(['camera', 'source', 'integration', 'm',
@@ -226,19 +207,25 @@ Window {esc(format_local(result.window_start_ts, tz))} to
  'deadline'], lost)}
 <h2>Outcomes</h2>{table(['camera', 'status', 'note', 'recorded', 'by'], outcomes)}
 <h2>Reviews</h2>{table(['clip', 'finding', 'note', 'reviewed', 'by'], reviews)}
-<p class='muted'>Generated {esc(iso_utc(now_utc()))} by {esc(audit.current_user())} with videx
-{esc(__version__)}. Times are corrected for each camera's clock offset. This report is
-recorded in the catalog's audit log.</p>"""
+<p class='muted'>Generated {esc(iso_utc(now_utc()))} by {esc(_who(audit.os_user(), cat.actor))}
+with videx {esc(__version__)}. Times are corrected for each camera's clock offset. This report
+is recorded in the catalog's audit log.</p>"""
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Incident "
-            f"{esc(inc['id'])}</title><style>{CSS}</style></head><body>{body}</body></html>")
+            f"{esc(inc.id)}</title><style>{CSS}</style></head><body>{body}</body></html>")
 
 
-def write(db: Database, incident_id: str, out: str | Path, **window) -> Path:
-    """Write the report to ``out`` (written to a temporary name first, then renamed)."""
+def _who(os_account: str | None, acting_as: str | None) -> str:
+    return f"{acting_as} ({os_account})" if acting_as else (os_account or "")
+
+
+def write(cat, result, out: str | Path) -> tuple[Path, str | None]:
+    """Write the report to ``out`` (written to a temporary name first, then renamed); returns
+    the path and, when the audit entry could not be written, why."""
     out = Path(out)
-    text = build(db, incident_id, **window)
+    text = build(cat, result)
     tmp = out.with_name(out.name + ".part")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
-    audit.append(db, "report", {"out": str(out), **window}, case_no=incident_id)
-    return out
+    note = cat.record("report", {"out": str(out), **result.parameters()},
+                      case_no=result.incident.id)
+    return out, note

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from videx import catalog, geo
-from videx.errors import NotFound, VidexError
+from videx import geo
+from videx.errors import VidexError
 from videx.records import Cells, ImportReport, parse_file, write_import
 from videx.timeutil import iso_utc, parse_instant
 
@@ -75,41 +73,18 @@ def parse_row(cells: Cells, tz: str | None, bounds) -> dict:
     }
 
 
-def import_incidents(db: Database, path: str | Path, tz: str | None = None,
+def import_incidents(cat, path: str | Path, tz: str | None = None,
                      mapping: dict[str, str] | None = None,
                      skip_bad: bool = False) -> ImportReport:
     """Validate and upsert incidents; nothing is written when rows are bad, unless ``skip_bad``.
 
-    ``tz`` reads times that have no offset; without it the zone set by ``videx init --tz`` is
-    used, and with neither such a time is an error.
+    ``tz`` reads times that have no offset; without it the catalog's zone is used, and with
+    neither such a time is an error naming the row.
     """
-    zone = tz or catalog.get_setting(db, "default_tz")
-    bounds = catalog.city_bounds(db)
+    zone = cat.input_zone_or_none(tz)
+    bounds = cat.bounds
     good, errors = parse_file(path, REQUIRED, lambda cells: parse_row(cells, zone, bounds),
                               mapping)
-    return write_import(db, "incidents", path, [r for _, r in good], errors, skip_bad,
-                        "incidents import", {"tz": zone, "map": mapping or {}})
-
-
-def get_incident(db: Database, incident_id: str) -> dict:
-    """One incident as a dict, or NotFound."""
-    row = next(db.query("SELECT * FROM incidents WHERE id = ?", [incident_id]), None)
-    if row is None:
-        raise NotFound(f"no incident {incident_id!r} in the catalog (see videx incidents list)")
-    return row
-
-
-def list_incidents(db: Database, start_ts: float | None = None, end_ts: float | None = None,
-                   category: str | None = None) -> list[dict]:
-    """Incidents in time order, optionally within [start_ts, end_ts) (POSIX seconds, UTC)."""
-    sql, params = "SELECT * FROM incidents WHERE 1", []
-    if start_ts is not None:
-        sql += " AND occurred_ts >= ?"
-        params.append(start_ts)
-    if end_ts is not None:
-        sql += " AND occurred_ts < ?"
-        params.append(end_ts)
-    if category:
-        sql += " AND category = ?"
-        params.append(category)
-    return list(db.query(sql + " ORDER BY occurred_ts", params))
+    return write_import(cat, "incidents", path, [r for _, r in good], errors, skip_bad,
+                        "incidents import", {"tz": zone.key if zone else None,
+                                             "map": mapping or {}})

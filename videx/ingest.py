@@ -16,27 +16,29 @@ rejected rather than guessed. All of them are camera-clock times: the camera's
 both raw and corrected times are stored.
 
 Files are opened read-only. Probing and hashing run in a thread pool (ffprobe is a separate
-process, and hashlib releases the GIL), while the catalog is written from the calling thread in
-small transactions, so an interrupted run keeps what it finished and a rerun does the rest.
+process, and hashlib releases the GIL) outside any transaction; finished files are written from
+the calling thread in short transactions (up to ``BATCH`` files, at least one a second), each
+with its own audit entry, so an interrupted (even killed) run keeps what it committed, never a
+clip without its audit entry, and a rerun does the rest. A file whose size or modification time changed while it
+was probed and hashed is refused as still being written.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from videx import audit, catalog
-from videx.cameras import get_camera
-from videx.errors import NotFound, ProbeError, TimestampError, VidexError
-from videx.probe import ProbeInfo, probe, require_tools, sha256_file
+from videx.errors import OptionError, ProbeError, TimestampError, VidexError
+from videx.hashing import sha256_file
+from videx.probe import ProbeInfo, probe, require_tools
 from videx.timeutil import UTC, get_zone, iso_utc, localize, now_utc, parse_instant
 
 _DATE = r"(?P<Y>\d{4})-?(?P<m>\d{2})-?(?P<d>\d{2})"
@@ -56,7 +58,8 @@ FILENAME_PRESETS: dict[str, str] = {
               r"(?P<S>\d{2})",
 }
 SKIP_SUFFIXES = {".json"}
-BATCH = 50
+BATCH = 50              # files per transaction at most ...
+BATCH_SECONDS = 1.0     # ... and at least one commit a second while files finish
 
 
 @dataclass(frozen=True)
@@ -103,11 +106,11 @@ def compile_pattern(pattern: str) -> re.Pattern:
     try:
         rx = re.compile(pattern)
     except re.error as err:
-        raise TimestampError(f"bad --name-pattern: {err}") from err
+        raise OptionError(f"not a regular expression: {err}", "name_pattern") from err
     missing = {"Y", "m", "d", "H", "M", "S"} - set(rx.groupindex)
     if missing:
-        raise TimestampError(f"--name-pattern needs named groups Y, m, d, H, M, S (missing "
-                             f"{', '.join(sorted(missing))})")
+        raise OptionError(f"the pattern needs named groups Y, m, d, H, M, S (missing "
+                          f"{', '.join(sorted(missing))})", "name_pattern")
     return rx
 
 
@@ -202,55 +205,63 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
             yield p
 
 
-def _examine(path: Path, probe_needed: bool, timeout: float):
-    """Worker: (sha256, ProbeInfo | None) or the exception raised."""
+@dataclass(frozen=True)
+class Examined:
+    """What the worker found out about one file (outside any transaction)."""
+
+    path: Path
+    known: tuple[int, str] | None
+    digest: str | None = None
+    info: ProbeInfo | None = None
+    error: Exception | None = None
+
+
+def _examine(path: Path, known, timeout: float) -> Examined:
+    """Worker: probe (unless catalogued) and hash; refuse a file that changes meanwhile."""
     try:
-        info = probe(path, timeout) if probe_needed else None
-        return sha256_file(path), info
+        before = path.stat()
+        info = probe(path, timeout) if known is None else None
+        digest = sha256_file(path)
+        after = path.stat()
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+            raise VidexError(f"still being written (size {before.st_size} -> {after.st_size} "
+                             "bytes while it was read); retry when the copy has finished")
+        return Examined(path, known, digest, info)
     except (OSError, VidexError) as err:
-        return err
+        return Examined(path, known, error=err)
 
 
-def _reject(db: Database, report: IngestReport, path: str, reason: str) -> None:
-    report.rejected.append((path, reason))
-    db.execute("INSERT INTO rejects (path, reason, rejected_at) VALUES (?, ?, ?) ON CONFLICT "
-               "(path) DO UPDATE SET reason = excluded.reason, rejected_at = excluded.rejected_at",
-               [path, reason, iso_utc(now_utc())])
-
-
-def _camera_for(db: Database, path: Path, camera_id: str | None, cache: dict) -> dict:
-    cid = camera_id or path.parent.name
-    if cid not in cache:
-        cache[cid] = get_camera(db, cid)
-    return cache[cid]
-
-
-def _store(db: Database, report: IngestReport, path: Path, digest: str, info: ProbeInfo,
-           start: StartTime, camera: dict) -> None:
+def _clip_record(path: Path, digest: str, info: ProbeInfo, start: StartTime,
+                 camera: dict) -> dict:
     offset = float(camera["clock_offset_s"] or 0.0)
     raw_ts = start.raw.timestamp()
     start_ts = raw_ts - offset
     end_ts = start_ts + info.duration_s
-    dup = db.execute("SELECT id FROM clips WHERE sha256 = ?", [digest]).fetchone()
-    if dup:
-        report.duplicates.append((str(path), dup[0]))
-        return
-    cur = db.execute(
-        "INSERT INTO clips (camera_id, path, sha256, size_bytes, container, codec, width, "
-        "height, fps, duration_s, start_raw, start_raw_ts, clock_offset_s, start, start_ts, "
-        "\"end\", end_ts, time_source, time_detail, time_confidence, ingested_at) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [camera["id"], str(path), digest, info.size_bytes, info.container, info.codec,
-         info.width, info.height, info.fps, info.duration_s, iso_utc(start.raw), raw_ts,
-         offset, iso_utc(start_ts), start_ts, iso_utc(end_ts), end_ts, start.source,
-         start.detail, start.confidence, iso_utc(now_utc())])
-    db.execute("UPDATE cameras SET max_clip_s = max(max_clip_s, ?) WHERE id = ?",
-               [info.duration_s, camera["id"]])
-    db.execute("DELETE FROM rejects WHERE path = ?", [str(path)])
-    report.added.append(cur.lastrowid)
+    return {"camera_id": camera["id"], "path": str(path), "sha256": digest,
+            "size_bytes": info.size_bytes, "container": info.container, "codec": info.codec,
+            "width": info.width, "height": info.height, "fps": info.fps,
+            "duration_s": info.duration_s, "start_raw": iso_utc(start.raw),
+            "start_raw_ts": raw_ts, "clock_offset_s": offset, "start": iso_utc(start_ts),
+            "start_ts": start_ts, "end": iso_utc(end_ts), "end_ts": end_ts,
+            "time_source": start.source, "time_detail": start.detail,
+            "time_confidence": start.confidence, "ingested_at": iso_utc(now_utc())}
 
 
-def ingest(db: Database, paths: Iterable[str | os.PathLike], *, camera_id: str | None = None,
+def _resolve_files(paths: list[str], report: IngestReport) -> list[Path]:
+    """Candidate files, each once; a path that cannot be resolved is refused alone."""
+    files: dict[Path, None] = {}
+    for candidate in iter_files(paths):
+        try:
+            files[candidate.resolve(strict=True)] = None
+        except (OSError, RuntimeError) as err:   # a symlink loop, a dangling link
+            loop = isinstance(err, RuntimeError) or getattr(err, "errno", None) == errno.ELOOP
+            why = ("symlink loop" if loop
+                   else "cannot be resolved (dangling link or vanished file)")
+            report.rejected.append((str(candidate), f"path {why}"))
+    return list(files)
+
+
+def ingest(cat, paths: Iterable[str | os.PathLike], *, camera_id: str | None = None,
            camera_from_folder: bool = False, start: str | None = None, tz: str | None = None,
            name_pattern: str | None = None, allow_mtime: bool = False, jobs: int | None = None,
            probe_timeout: float = 30.0,
@@ -262,49 +273,87 @@ def ingest(db: Database, paths: Iterable[str | os.PathLike], *, camera_id: str |
     require_tools("ffprobe")
     paths = [str(p) for p in paths]
     if bool(camera_id) == bool(camera_from_folder):
-        raise VidexError("give exactly one of --camera ID or --camera-from-folder")
-    files = list(dict.fromkeys(p.resolve() for p in iter_files(paths)))  # once each
+        raise OptionError("give exactly one of a camera id, or camera ids from folder names",
+                          "camera")
+    cat.check_writable()
+    report = IngestReport()
+    files = _resolve_files(paths, report)
     if start and len(files) != 1:
-        raise VidexError(f"--start applies to a single file, but {len(files)} were given")
+        raise OptionError(f"a manual start applies to a single file, but {len(files)} were "
+                          "given", "start")
     cams: dict[str, dict] = {}
     if camera_id:
-        _camera_for(db, Path("."), camera_id, cams)
-    zone_name = tz or catalog.get_setting(db, "default_tz")
+        cams[camera_id] = cat.cameras.require(camera_id)
+    if tz:
+        get_zone(tz)
     pattern = compile_pattern(name_pattern) if name_pattern else None
     jobs = max(1, jobs or (os.cpu_count() or 1))
-    report = IngestReport()
+    run_args = {"paths": paths, "camera": camera_id, "camera_from_folder": camera_from_folder,
+                "start": start, "tz": tz, "name_pattern": name_pattern,
+                "allow_mtime": allow_mtime}
 
     def zone_for(camera: dict):
-        name = tz or camera.get("tz") or zone_name
+        name = tz or camera.get("tz") or cat.zone_name
         return get_zone(name) if name else None
 
-    def handle(path: Path, known: tuple | None, outcome) -> None:
-        spath = str(path)
-        if isinstance(outcome, Exception):
-            _reject(db, report, spath, _reason(outcome))
+    def camera_for(path: Path) -> dict:
+        cid = camera_id or path.parent.name
+        if cid not in cams:
+            cams[cid] = cat.cameras.require(cid)
+        return cams[cid]
+
+    def store(batch: list[Examined]) -> None:
+        """Write finished files in one short transaction with its audit entry."""
+        if not batch:
             return
-        digest, info = outcome
-        if known:
-            if known[1] == digest:
+        added, rejected = [], []
+        with cat.write("ingest", dict(run_args)) as tx:
+            for item in batch:
+                outcome = _decide(item)
+                if outcome is None:
+                    continue
+                kind, value = outcome
+                if kind == "reject":
+                    cat.clips.reject(str(item.path), value, iso_utc(now_utc()))
+                    rejected.append((str(item.path), value))
+                elif kind == "clip":
+                    dup = cat.clips.with_hash(value["sha256"])
+                    if dup:
+                        report.duplicates.append((str(item.path), dup))
+                    else:
+                        added.append(cat.clips.insert(value))
+            tx.args.update({"files": len(batch), "added": added, "rejected": len(rejected)})
+        report.added.extend(added)
+        report.rejected.extend(rejected)
+
+    def _decide(item: Examined):
+        spath = str(item.path)
+        if item.error is not None:
+            return "reject", _reason(item.error)
+        if item.known:
+            if item.known[1] == item.digest:
                 report.unchanged.append(spath)
             else:
-                reason = (f"conflict: file changed since it was catalogued as clip {known[0]} "
-                          f"(SHA-256 was {known[1][:12]}..., now {digest[:12]}...); the catalog "
-                          "keeps the original record")
-                report.conflicts.append((spath, reason))
-            return
+                report.conflicts.append((spath, (
+                    f"conflict: file changed since it was catalogued as clip {item.known[0]} "
+                    f"(SHA-256 was {item.known[1][:12]}..., now {item.digest[:12]}...); the "
+                    "catalog keeps the original record")))
+            return None
         try:
-            camera = _camera_for(db, path, camera_id, cams)
-            when = resolve_start(path, info, manual=start, zone=zone_for(camera),
+            camera = camera_for(item.path)
+            when = resolve_start(item.path, item.info, manual=start, zone=zone_for(camera),
                                  user_pattern=pattern, allow_mtime=allow_mtime)
         except VidexError as err:
-            _reject(db, report, spath, _reason(err))
-            return
-        _store(db, report, path, digest, info, when, camera)
+            return "reject", _reason(err)
+        return "clip", _clip_record(item.path, item.digest, item.info, when, camera)
 
-    pending: dict[Future, tuple[Path, tuple | None]] = {}
-    done_count = 0
-    db.execute("BEGIN")
+    if report.rejected:   # paths refused before probing are recorded too
+        early = list(report.rejected)
+        report.rejected.clear()
+        store([Examined(Path(p), None, error=VidexError(r)) for p, r in early])
+    pending: dict[Future, Path] = {}
+    done: list[Examined] = []
+    flushed = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             it = iter(files)
@@ -313,36 +362,26 @@ def ingest(db: Database, paths: Iterable[str | os.PathLike], *, camera_id: str |
                     path = next(it, None)
                     if path is None:
                         break
-                    known = db.execute("SELECT id, sha256 FROM clips WHERE path = ?",
-                                       [str(path)]).fetchone()
-                    pending[pool.submit(_examine, path, known is None, probe_timeout)] = (
-                        path, known)
+                    known = cat.clips.known(str(path))
+                    pending[pool.submit(_examine, path, known, probe_timeout)] = path
                 if not pending:
                     break
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    path, known = pending.pop(fut)
-                    handle(path, known, fut.result())
-                    done_count += 1
+                    pending.pop(fut)
+                    done.append(fut.result())
                     if progress:
                         progress(1)
-                    if done_count % BATCH == 0:
-                        db.conn.commit()
-                        db.execute("BEGIN")
+                    if len(done) >= BATCH or time.monotonic() - flushed >= BATCH_SECONDS:
+                        store(done)
+                        done, flushed = [], time.monotonic()
     except KeyboardInterrupt:
         report.interrupted = True
         for fut in pending:
             fut.cancel()
+        store(done)
         raise
-    finally:
-        if db.conn.in_transaction:
-            db.conn.commit()
-        audit.append(db, "ingest", {
-            "paths": paths,
-            "camera": camera_id, "camera_from_folder": camera_from_folder, "start": start,
-            "tz": tz, "name_pattern": name_pattern, "allow_mtime": allow_mtime,
-            "added": len(report.added), "rejected": len(report.rejected),
-            "conflicts": len(report.conflicts), "interrupted": report.interrupted})
+    store(done)
     return report
 
 
@@ -352,34 +391,3 @@ def _reason(err: Exception) -> str:
     if isinstance(err, PermissionError):
         return "permission denied reading the file"
     return f"cannot read file: {err}"
-
-
-def list_clips(db: Database, camera_id: str | None = None, start_ts: float | None = None,
-               end_ts: float | None = None) -> list[dict]:
-    """Clips (optionally of one camera) overlapping [start_ts, end_ts) (POSIX seconds, UTC),
-    in start order."""
-    sql, params = "SELECT * FROM clips WHERE 1", []
-    if camera_id:
-        sql += " AND camera_id = ?"
-        params.append(camera_id)
-    if start_ts is not None:
-        sql += " AND end_ts > ?"
-        params.append(start_ts)
-    if end_ts is not None:
-        sql += " AND start_ts < ?"
-        params.append(end_ts)
-    return list(db.query(sql + " ORDER BY start_ts, id", params))
-
-
-def get_clip(db: Database, clip_id: int) -> dict:
-    """One clip as a dict, or NotFound."""
-    row = next(db.query("SELECT * FROM clips WHERE id = ?", [clip_id]), None)
-    if row is None:
-        raise NotFound(f"no clip {clip_id} in the catalog (see videx clips list)")
-    return row
-
-
-def list_rejects(db: Database) -> list[dict]:
-    """Files refused by ingest, newest first, with the reason."""
-    return list(db.query("SELECT path, reason, rejected_at FROM rejects "
-                         "ORDER BY rejected_at DESC, path"))

@@ -1,13 +1,14 @@
-"""Reading clips: ffprobe (with a timeout), container completeness and SHA-256.
+"""Reading clips with ffprobe: the one helper that runs ffmpeg's tools, and what they report.
 
-``probe`` builds the same command line as ``ffmpeg.probe`` (via ffmpeg-python's argument
-conversion) but runs it with a timeout, and turns failures into ``ProbeError`` carrying
-ffprobe's own last stderr line. Files are only ever opened for reading.
+``run_tool`` runs any ffmpeg/ffprobe command line with a timeout and turns failures into
+``ProbeError`` carrying the tool's own last stderr line; ``probe`` builds the same command line
+as ``ffmpeg.probe`` (via ffmpeg-python's argument conversion) and checks container
+completeness; ``keyframe_times`` lists keyframes from packets without decoding. Files are only
+ever opened for reading.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import struct
@@ -20,7 +21,6 @@ from ffmpeg._utils import convert_kwargs_to_cmd_line_args
 from videx.errors import ProbeError, ToolMissing
 
 PROBE_TIMEOUT_S = 30.0
-HASH_CHUNK = 1 << 20
 _ISO_BMFF = {".mp4", ".m4v", ".mov", ".3gp"}
 
 
@@ -96,17 +96,8 @@ def probe(path: str | Path, timeout: float = PROBE_TIMEOUT_S) -> ProbeInfo:
     size = path.stat().st_size
     if size == 0:
         raise ProbeError("empty file (0 bytes)")
-    try:
-        done = subprocess.run(probe_command(path), capture_output=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-    except FileNotFoundError as err:
-        raise ToolMissing("ffprobe not found: install ffmpeg (Debian/Ubuntu: apt-get install "
-                          "ffmpeg)") from err
-    except subprocess.TimeoutExpired as err:
-        raise ProbeError(f"ffprobe did not finish within {timeout:g} s") from err
-    if done.returncode != 0:
-        raise ProbeError(f"not readable as video: {_last_line(done.stderr)}")
-    info = json.loads(done.stdout.decode("utf-8", "replace") or "{}")
+    out = run_tool(probe_command(path), "not readable as video", timeout)
+    info = json.loads(out.decode("utf-8", "replace") or "{}")
     video = [s for s in info.get("streams", []) if s.get("codec_type") == "video"
              and not (s.get("disposition") or {}).get("attached_pic")]
     if not video:
@@ -167,10 +158,14 @@ def check_iso_bmff(path: Path, size: int) -> None:
             pos += box_size
 
 
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 (hex) of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+def keyframe_times(path: str | Path, timeout: float = 120.0) -> list[float]:
+    """Presentation times (seconds) of the video keyframes, read from packets (no decoding)."""
+    out = run_tool(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                    "packet=pts_time,flags", "-of", "csv=p=0", str(path)],
+                   f"reading keyframes of {Path(path).name}", timeout)
+    times = []
+    for line in out.decode().splitlines():
+        pts, _, flags = line.partition(",")
+        if "K" in flags and pts not in ("", "N/A"):
+            times.append(float(pts))
+    return sorted(times)

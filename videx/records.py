@@ -13,9 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from videx import audit, catalog
 from videx.errors import InputError
 from videx.timeutil import iso_utc, now_utc
 
@@ -82,21 +79,44 @@ def _geojson_rows(path: Path, text: str):
         raise InputError("not a GeoJSON FeatureCollection", file=str(path))
     rows, columns = [], []
     for i, feat in enumerate(features, start=1):
-        geom = (feat or {}).get("geometry") or {}
-        if geom.get("type") != "Point":
-            raise InputError(f"geometry is {geom.get('type')!r}, expected Point",
-                             file=str(path), row=i, column="geometry")
-        coords = geom.get("coordinates") or []
-        if len(coords) < 2:
-            raise InputError("Point has no coordinates", file=str(path), row=i,
-                             column="geometry")
-        props = {k: ("" if v is None else v) for k, v in (feat.get("properties") or {}).items()}
-        props["lon"], props["lat"] = coords[0], coords[1]
+        props = _feature_cells(path, i, feat)
         for key in props:
             if key not in columns:
                 columns.append(key)
         rows.append((i, props))
     return rows, columns
+
+
+def _feature_cells(path: Path, i: int, feat) -> dict:
+    """One GeoJSON Point feature as cells (properties plus lat/lon); InputError naming the
+    feature for any other shape."""
+    def bad(message: str, column: str = "geometry") -> InputError:
+        return InputError(message, file=str(path), row=i, column=column)
+
+    if not isinstance(feat, dict):
+        raise bad(f"feature is {type(feat).__name__}, not an object", None)
+    geom = feat.get("geometry")
+    if not isinstance(geom, dict):
+        raise bad("geometry is missing or not an object")
+    if geom.get("type") != "Point":
+        raise bad(f"geometry is {geom.get('type')!r}, expected Point")
+    coords = geom.get("coordinates")
+    if (not isinstance(coords, list) or len(coords) < 2
+            or not all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                       for c in coords[:2])):
+        raise bad("Point coordinates must be [lon, lat] numbers")
+    props = feat.get("properties")
+    if props is None:
+        props = {}
+    if not isinstance(props, dict):
+        raise bad("properties must be an object", "properties")
+    cells = {}
+    for key, value in props.items():
+        if isinstance(value, (dict, list)):
+            raise bad(f"property {key!r} is a {type(value).__name__}, not a single value", key)
+        cells[key] = "" if value is None else value
+    cells["lon"], cells["lat"] = coords[0], coords[1]
+    return cells
 
 
 class Cells:
@@ -210,24 +230,24 @@ class ImportReport:
                 "errors": [str(e) for e in self.errors]}
 
 
-def write_import(db: Database, table: str, path: str | Path, records: list[dict],
+def write_import(cat, table: str, path: str | Path, records: list[dict],
                  errors: list[InputError], skip_bad: bool, command: str, args: dict,
                  on_changed: Callable[[dict, dict], None] | None = None) -> ImportReport:
-    """Upsert ``records`` into ``table`` in one transaction with an audit entry; write nothing
-    when there are errors unless ``skip_bad``. ``on_changed(old, new)`` runs for each change."""
+    """Upsert ``records`` into ``table`` in one transaction with its audit entry; write nothing
+    when there are errors unless ``skip_bad``. ``on_changed(old, new)`` runs for each change,
+    inside the same transaction."""
     errors = sorted(errors, key=lambda e: e.row or 0)
     if errors and not skip_bad:
         return ImportReport(str(path), errors=errors)
     outcomes: dict[str, list[str]] = {"added": [], "changed": [], "unchanged": []}
     now = iso_utc(now_utc())
-    with db.atomic():
+    store = getattr(cat, table)
+    with cat.write(command, {"file": str(path), "skip_bad": skip_bad, **args}) as tx:
         for rec in records:
-            outcome, old = catalog.upsert(db, table, rec, now)
+            outcome, old = store.upsert(rec, now)
             outcomes[outcome].append(rec["id"])
             if outcome == "changed" and on_changed:
                 on_changed(old, rec)
-        audit.append(db, command, {"file": str(path), "skip_bad": skip_bad, **args,
-                                   "added": len(outcomes["added"]),
-                                   "changed": len(outcomes["changed"]),
-                                   "skipped_rows": [e.row for e in errors]})
+        tx.args.update({"added": len(outcomes["added"]), "changed": len(outcomes["changed"]),
+                        "skipped_rows": [e.row for e in errors]})
     return ImportReport(str(path), errors=errors, written=True, **outcomes)

@@ -9,7 +9,7 @@ error, never a guess.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from videx.errors import TimestampError
@@ -116,8 +116,3 @@ def hms(seconds: float | None) -> str:
 def now_utc() -> datetime:
     """The current instant in UTC."""
     return datetime.now(UTC)
-
-
-def add_days(dt: datetime, days: float) -> datetime:
-    """``dt`` plus ``days`` days."""
-    return dt + timedelta(days=days)

@@ -17,11 +17,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from videx import audit, catalog
-from videx.canvass import STATUS_FOOTAGE, canvass_incident
-from videx.errors import VidexError
+from videx.canvass import STATUS_FOOTAGE, Incident, canvass_incident
+from videx.errors import OptionError
+from videx.output import safe_cell
 from videx.timeutil import format_local
 
 EXPOSURES = ("probative", "obtained", "coverage")
@@ -29,44 +27,38 @@ COLUMNS = ["case_id", "occurred_at", "year", "category", "neighborhood", "victim
            "shotspotter", "video", "video_at", "cleared", "clearance_type", "cleared_at"]
 
 
-def _first_times(db: Database, sql: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in db.execute(sql)}
-
-
-def exposure_times(db: Database, exposure: str, radius_m: float) -> dict[str, str]:
+def exposure_times(cat, exposure: str, radius_m: float) -> dict[str, str]:
     """{incident id: when the qualifying video was logged (UTC ISO)} for exposed incidents."""
     if exposure == "probative":
-        return _first_times(db, "SELECT incident_id, min(reviewed_at) FROM reviews "
-                                "WHERE probative = 1 GROUP BY incident_id")
+        return cat.history.first_probative()
     if exposure == "obtained":
-        return _first_times(db, "SELECT incident_id, min(recorded_at) FROM outcomes "
-                                "WHERE status = 'obtained' GROUP BY incident_id")
+        return cat.history.first_obtained()
     if exposure != "coverage":
-        raise VidexError(f"unknown exposure {exposure!r} (use one of {', '.join(EXPOSURES)})")
+        raise OptionError(f"unknown exposure {exposure!r} (use one of {', '.join(EXPOSURES)})",
+                          "exposure")
     found = {}
-    for inc in db.query("SELECT * FROM incidents ORDER BY occurred_ts"):
-        res = canvass_incident(db, inc, radius_m=radius_m, before_s=0, after_s=0, record=False)
-        hits = [k["clip_id"] for c in res.cameras if c["status"] == STATUS_FOOTAGE
-                and c["in_view"] is not False for k in c["clips"] if k["contains_moment"]]
+    for inc in cat.incidents.list():
+        res = canvass_incident(cat, Incident.from_row(inc), radius_m=radius_m, before_s=0,
+                               after_s=0, record=False)
+        hits = [k.clip_id for c in res.cameras if c.status == STATUS_FOOTAGE
+                and c.in_view is not False for k in c.clips if k.contains_moment]
         if hits:
-            marks = ",".join("?" * len(hits))
-            found[inc["id"]] = db.execute(f"SELECT min(ingested_at) FROM clips WHERE id IN "
-                                          f"({marks})", hits).fetchone()[0]
+            found[inc["id"]] = cat.clips.first_ingested(hits)
     return found
 
 
-def build_rows(db: Database, exposure: str, radius_m: float = 250.0,
+def build_rows(cat, exposure: str, radius_m: float = 250.0,
                count_exceptional: bool = False) -> list[dict]:
     """One row per catalogued incident, ready for ``videx study run``."""
-    exposed = exposure_times(db, exposure, radius_m)
-    tz = catalog.default_tz(db)
+    exposed = exposure_times(cat, exposure, radius_m)
+    zone = cat.display_zone()
     rows = []
-    for inc in db.query("SELECT * FROM incidents ORDER BY occurred_ts"):
+    for inc in cat.incidents.list():
         cleared = bool(inc["cleared"]) and (inc["clearance_type"] != "exceptional"
                                             or count_exceptional)
         rows.append({
             "case_id": inc["id"], "occurred_at": inc["occurred_at"],
-            "year": format_local(inc["occurred_ts"], tz)[:4],
+            "year": format_local(inc["occurred_ts"], zone)[:4],
             "category": inc["category"] or "", "neighborhood": inc["neighborhood"] or "",
             "victims": "" if inc["victims"] is None else inc["victims"],
             "shotspotter": {1: "yes", 0: "no"}.get(inc["shotspotter"], ""),
@@ -79,20 +71,21 @@ def build_rows(db: Database, exposure: str, radius_m: float = 250.0,
     return rows
 
 
-def write_dataset(db: Database, out: str | Path, exposure: str, radius_m: float = 250.0,
+def write_dataset(cat, out: str | Path, exposure: str, radius_m: float = 250.0,
                   count_exceptional: bool = False) -> dict:
-    """Write the case table CSV; returns counts for the summary."""
-    rows = build_rows(db, exposure, radius_m, count_exceptional)
+    """Write the case table CSV (spreadsheet-safe cells); returns counts for the summary."""
+    rows = build_rows(cat, exposure, radius_m, count_exceptional)
     out = Path(out)
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for r in rows:
+            writer.writerow([safe_cell(r[c]) for c in COLUMNS])
     tmp.replace(out)
     counts = {"cases": len(rows), "exposed": sum(r["video"] == "yes" for r in rows),
               "cleared": sum(r["cleared"] == "yes" for r in rows), "exposure": exposure,
               "out": str(out)}
-    audit.append(db, "study dataset", {**counts, "radius_m": radius_m,
-                                       "count_exceptional": count_exceptional})
+    counts["audit_note"] = cat.record("study dataset", {
+        **counts, "radius_m": radius_m, "count_exceptional": count_exceptional})
     return counts

@@ -1,0 +1,46 @@
+"""Case history: what happened with each camera's footage, and what each clip shows.
+
+Entries are appended, never replaced: a second outcome for the same camera, or a second review
+of the same clip, is added with its own time, author and note; the latest is the current one.
+Each entry records the operating-system account of the process and any name stated with
+``--as`` beside it.
+"""
+
+from __future__ import annotations
+
+from videx import audit
+from videx.errors import OptionError
+from videx.timeutil import iso_utc, now_utc
+
+OUTCOMES = ("requested", "obtained", "declined", "overwritten", "no-footage")
+
+
+def record_outcome(cat, incident_id: str, camera_id: str, status: str,
+                   note: str | None = None) -> dict:
+    """Append what happened with one camera's footage for an incident."""
+    if status not in OUTCOMES:
+        raise OptionError(f"unknown outcome {status!r} (expected one of: "
+                          f"{', '.join(OUTCOMES)})", "status")
+    cat.incidents.require(incident_id)
+    cat.cameras.require(camera_id)
+    row = {"incident_id": incident_id, "camera_id": camera_id, "status": status, "note": note,
+           "recorded_at": iso_utc(now_utc()), "recorded_by": audit.os_user(),
+           "acting_as": cat.actor}
+    with cat.write("outcome", {"camera": camera_id, "status": status, "note": note},
+                   case_no=incident_id):
+        row["id"] = cat.history.add_outcome(row)
+    return row
+
+
+def record_review(cat, incident_id: str, clip_id: int, probative: bool,
+                  note: str | None = None) -> dict:
+    """Append a review of a clip for an incident: probative or not, with a note."""
+    cat.incidents.require(incident_id)
+    cat.clips.require(clip_id)
+    row = {"incident_id": incident_id, "clip_id": clip_id, "probative": int(probative),
+           "note": note, "reviewed_at": iso_utc(now_utc()), "reviewed_by": audit.os_user(),
+           "acting_as": cat.actor}
+    with cat.write("review", {"clip": clip_id, "probative": bool(probative), "note": note},
+                   case_no=incident_id):
+        row["id"] = cat.history.add_review(row)
+    return row

@@ -1,0 +1,182 @@
+"""Database connections: the one place that knows which SQL engine holds the catalog.
+
+Every SQL statement in videx is written once, with ``?`` placeholders and the few dialect
+tokens below, and runs on either backend:
+
+- ``SQLiteBackend``: one file, WAL mode, foreign keys on, a busy timeout, ``BEGIN IMMEDIATE``
+  for writes (so concurrent writers queue on the write lock instead of failing late).
+- a PostgreSQL backend plugs in through the same interface (see ``videx.store.postgres`` when
+  installed).
+
+Dialect tokens used in DDL (``Backend.ddl``): ``{real}`` double-precision float, ``{id_pk}``
+an auto-numbered integer primary key, ``{without_rowid}`` SQLite's clustered-table hint.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from videx.errors import CatalogError
+
+BUSY_TIMEOUT_MS = 30_000
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class Backend:
+    """The interface the catalog layer uses; one subclass per SQL engine."""
+
+    dialect = "abstract"
+    readonly = False
+    location = ""
+
+    # -- statements
+    def execute(self, sql: str, params: Sequence = ()):
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
+        raise NotImplementedError
+
+    def rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        """All result rows as tuples."""
+        return list(self.execute(sql, params).fetchall())
+
+    def dicts(self, sql: str, params: Sequence = ()) -> list[dict]:
+        """All result rows as dicts keyed by column name."""
+        cur = self.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def one(self, sql: str, params: Sequence = ()) -> dict | None:
+        """The first result row as a dict, or None."""
+        cur = self.execute(sql, params)
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row))
+
+    def scalar(self, sql: str, params: Sequence = ()):
+        """The first column of the first row, or None."""
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def insert_id(self, sql: str, params: Sequence = ()) -> int:
+        """Run an INSERT ... RETURNING id and return the new id."""
+        return int(self.execute(sql + " RETURNING id", params).fetchone()[0])
+
+    # -- transactions
+    def begin_write(self) -> None:
+        raise NotImplementedError
+
+    def begin_read(self) -> None:
+        raise NotImplementedError
+
+    def lock_audit_head(self) -> None:
+        """Inside a write transaction: make concurrent audit appends queue behind this one."""
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def rollback(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def in_transaction(self) -> bool:
+        raise NotImplementedError
+
+    # -- schema
+    def ddl(self, text: str) -> str:
+        raise NotImplementedError
+
+    def tables(self) -> set[str]:
+        raise NotImplementedError
+
+    def indexes(self) -> set[str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SQLiteBackend(Backend):
+    """A catalog in one SQLite file (autocommit mode; transactions are explicit)."""
+
+    dialect = "sqlite"
+    DDL = {"real": "REAL", "id_pk": "INTEGER PRIMARY KEY", "without_rowid": "WITHOUT ROWID"}
+
+    def __init__(self, path: str | os.PathLike, readonly: bool = False):
+        self.path = Path(path)
+        self.location = str(self.path)
+        self.readonly = readonly
+        self.conn = self._connect()
+        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            return sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   check_same_thread=False)
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            # A WAL catalog in a folder we cannot write to has no -shm file to share: read it
+            # as an immutable snapshot (nobody can be writing to a file no one may write).
+            return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+
+    def execute(self, sql: str, params: Sequence = ()):
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def begin_write(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def begin_read(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def commit(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def ddl(self, text: str) -> str:
+        return text.format(**self.DDL)
+
+    def tables(self) -> set[str]:
+        return {r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def indexes(self) -> set[str]:
+        return {r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Raise CatalogError unless ``path`` starts like a SQLite database."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as err:
+        raise CatalogError(f"cannot read catalog {path}: {err.strerror}") from err
+    if head != SQLITE_MAGIC:
+        raise CatalogError(f"{path} is not a videx catalog (not a SQLite file): check --db / "
+                           "VIDEX_DB, or run videx init with a new path")

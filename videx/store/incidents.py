@@ -1,0 +1,43 @@
+"""Incident rows."""
+
+from __future__ import annotations
+
+from videx.errors import NotFound
+from videx.store.records import upsert
+
+
+class IncidentStore:
+    """Reads and writes ``incidents``."""
+
+    def __init__(self, cat):
+        self.cat = cat
+        self.db = cat.db
+
+    def get(self, incident_id: str) -> dict | None:
+        return self.db.one("SELECT * FROM incidents WHERE id = ?", [incident_id])
+
+    def require(self, incident_id: str) -> dict:
+        """One incident as a dict, or NotFound."""
+        row = self.get(incident_id)
+        if row is None:
+            raise NotFound(f"no incident {incident_id!r} in the catalog (see videx incidents "
+                           "list)")
+        return row
+
+    def list(self, start_ts: float | None = None, end_ts: float | None = None,
+             category: str | None = None) -> list[dict]:
+        """Incidents in time order, optionally within [start_ts, end_ts) (POSIX s, UTC)."""
+        sql, params = "SELECT * FROM incidents WHERE 1 = 1", []
+        if start_ts is not None:
+            sql += " AND occurred_ts >= ?"
+            params.append(start_ts)
+        if end_ts is not None:
+            sql += " AND occurred_ts < ?"
+            params.append(end_ts)
+        if category:
+            sql += " AND category = ?"
+            params.append(category)
+        return self.db.dicts(sql + " ORDER BY occurred_ts, id", params)
+
+    def upsert(self, record: dict, now: str) -> tuple[str, dict | None]:
+        return upsert(self.cat, "incidents", record, now)

@@ -1,0 +1,220 @@
+"""The catalog schema: one numbered list of migrations for every backend.
+
+A migration is a function that runs DDL through ``Backend.ddl`` (dialect tokens ``{real}``,
+``{id_pk}``, ``{without_rowid}``). Applied migrations are recorded by name in
+``videx_migrations``; catalogs made by videx 0.1 recorded them in sqlite-utils'
+``_sqlite_migrations`` table, whose entries are adopted on first open.
+
+Nothing else in videx creates or alters tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from videx.store.backend import Backend
+
+MIGRATIONS: list[tuple[str, Callable[[Backend], None]]] = []
+LEGACY_TABLE = "_sqlite_migrations"
+TABLE = "videx_migrations"
+
+
+def migration(fn: Callable[[Backend], None]) -> Callable[[Backend], None]:
+    """Register ``fn`` as the next migration (its name is recorded when applied)."""
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+def run(db: Backend, *statements: str) -> None:
+    for sql in statements:
+        db.execute(db.ddl(sql))
+
+
+@migration
+def m001_core(db: Backend) -> None:
+    """Cameras, clips, incidents, outcomes, reviews, rejects, audit and settings."""
+    run(db, "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE cameras (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            source TEXT NOT NULL CHECK (source IN ('city', 'private')),
+            integration TEXT NOT NULL CHECK (integration IN ('connected', 'registered')),
+            kind TEXT,
+            lat {real} NOT NULL, lon {real} NOT NULL,
+            heading_deg {real}, fov_deg {real}, range_m {real},
+            address TEXT, neighborhood TEXT, owner_name TEXT, owner_contact TEXT,
+            retention_days {real},
+            clock_offset_s {real} NOT NULL DEFAULT 0,
+            tz TEXT,
+            active_from TEXT, active_to TEXT,
+            max_clip_s {real} NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX idx_cameras_lat_lon ON cameras (lat, lon)",
+        """CREATE TABLE incidents (
+            id TEXT PRIMARY KEY,
+            occurred_at TEXT NOT NULL, occurred_ts {real} NOT NULL,
+            time_source TEXT NOT NULL,
+            time_uncertainty_s {real} NOT NULL DEFAULT 0,
+            lat {real} NOT NULL, lon {real} NOT NULL,
+            address TEXT, neighborhood TEXT,
+            category TEXT CHECK (category IN ('fatal', 'non-fatal', 'shots-fired')),
+            victims INTEGER, shotspotter INTEGER,
+            cleared INTEGER, cleared_at TEXT,
+            clearance_type TEXT CHECK (clearance_type IN ('arrest', 'exceptional')),
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX idx_incidents_ts ON incidents (occurred_ts)",
+        """CREATE TABLE clips (
+            id {id_pk},
+            camera_id TEXT NOT NULL REFERENCES cameras (id),
+            path TEXT NOT NULL UNIQUE,
+            sha256 TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            container TEXT, codec TEXT, width INTEGER, height INTEGER,
+            fps {real}, duration_s {real} NOT NULL,
+            start_raw TEXT NOT NULL, start_raw_ts {real} NOT NULL,
+            clock_offset_s {real} NOT NULL DEFAULT 0,
+            start TEXT NOT NULL, start_ts {real} NOT NULL,
+            "end" TEXT NOT NULL, end_ts {real} NOT NULL,
+            time_source TEXT NOT NULL
+                CHECK (time_source IN ('manual', 'sidecar', 'filename', 'metadata', 'mtime')),
+            time_detail TEXT,
+            time_confidence TEXT NOT NULL CHECK (time_confidence IN ('high', 'low')),
+            ingested_at TEXT NOT NULL)""",
+        "CREATE INDEX idx_clips_camera_start ON clips (camera_id, start_ts)",
+        "CREATE INDEX idx_clips_sha256 ON clips (sha256)",
+        """CREATE TABLE outcomes (
+            incident_id TEXT NOT NULL REFERENCES incidents (id),
+            camera_id TEXT NOT NULL REFERENCES cameras (id),
+            status TEXT NOT NULL CHECK (status IN
+                ('requested', 'obtained', 'declined', 'overwritten', 'no-footage')),
+            note TEXT, recorded_at TEXT NOT NULL, recorded_by TEXT,
+            PRIMARY KEY (incident_id, camera_id))""",
+        """CREATE TABLE reviews (
+            incident_id TEXT NOT NULL REFERENCES incidents (id),
+            clip_id INTEGER NOT NULL REFERENCES clips (id),
+            probative INTEGER NOT NULL CHECK (probative IN (0, 1)),
+            note TEXT, reviewed_at TEXT NOT NULL, reviewed_by TEXT,
+            PRIMARY KEY (incident_id, clip_id))""",
+        """CREATE TABLE rejects (
+            id {id_pk},
+            path TEXT NOT NULL UNIQUE, reason TEXT NOT NULL, rejected_at TEXT NOT NULL)""",
+        """CREATE TABLE audit (
+            id {id_pk},
+            at TEXT NOT NULL, "user" TEXT NOT NULL, command TEXT NOT NULL,
+            args TEXT NOT NULL, case_no TEXT,
+            prev_hash TEXT NOT NULL, hash TEXT NOT NULL)""")
+
+
+@migration
+def m002_activity(db: Backend) -> None:
+    """Activity scans: one row per scanned clip, one per clip-second."""
+    run(db, """CREATE TABLE scans (
+            clip_id INTEGER PRIMARY KEY REFERENCES clips (id),
+            mode TEXT NOT NULL CHECK (mode IN ('full', 'fast')),
+            scanned_at TEXT NOT NULL, frames INTEGER NOT NULL,
+            width INTEGER, height INTEGER, mask_top {real},
+            peak {real} NOT NULL, flags TEXT NOT NULL)""",
+        """CREATE TABLE activity (
+            clip_id INTEGER NOT NULL REFERENCES clips (id),
+            second INTEGER NOT NULL, score {real} NOT NULL, luma {real},
+            frozen INTEGER NOT NULL,
+            PRIMARY KEY (clip_id, second)) {without_rowid}""")
+
+
+@migration
+def m003_evidence_record(db: Backend) -> None:
+    """Tamper evidence for rows, OS identity beside any stated name, append-only history.
+
+    - ``audit``: format version ``v``, ``acting_as`` (a name given with ``--as``, never instead
+      of the OS account in ``user``), ``rows_digest`` (SHA-256 over the entry's row hashes)
+      and ``alg`` (``sha256``, or ``hmac-sha256:KEYID`` for a keyed chain).
+    - ``audit_rows``: the content hash of every row an entry wrote.
+    - ``outcomes`` and ``reviews`` keep every entry (the latest is the current one).
+    """
+    run(db, "ALTER TABLE audit ADD COLUMN v INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE audit ADD COLUMN acting_as TEXT",
+        "ALTER TABLE audit ADD COLUMN rows_digest TEXT",
+        "ALTER TABLE audit ADD COLUMN alg TEXT NOT NULL DEFAULT 'sha256'",
+        """CREATE TABLE audit_rows (
+            entry_id INTEGER NOT NULL REFERENCES audit (id),
+            tbl TEXT NOT NULL, row_key TEXT NOT NULL, row_hash TEXT NOT NULL,
+            PRIMARY KEY (tbl, row_key, entry_id))""",
+        "CREATE INDEX idx_audit_rows_entry ON audit_rows (entry_id)",
+        """CREATE TABLE outcome_history (
+            id {id_pk},
+            incident_id TEXT NOT NULL REFERENCES incidents (id),
+            camera_id TEXT NOT NULL REFERENCES cameras (id),
+            status TEXT NOT NULL CHECK (status IN
+                ('requested', 'obtained', 'declined', 'overwritten', 'no-footage')),
+            note TEXT, recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL,
+            acting_as TEXT)""",
+        """INSERT INTO outcome_history (incident_id, camera_id, status, note, recorded_at,
+            recorded_by) SELECT incident_id, camera_id, status, note, recorded_at,
+            coalesce(recorded_by, 'unknown') FROM outcomes ORDER BY recorded_at""",
+        "DROP TABLE outcomes",
+        "ALTER TABLE outcome_history RENAME TO outcomes",
+        "CREATE INDEX idx_outcomes_incident ON outcomes (incident_id, camera_id, id)",
+        """CREATE TABLE review_history (
+            id {id_pk},
+            incident_id TEXT NOT NULL REFERENCES incidents (id),
+            clip_id INTEGER NOT NULL REFERENCES clips (id),
+            probative INTEGER NOT NULL CHECK (probative IN (0, 1)),
+            note TEXT, reviewed_at TEXT NOT NULL, reviewed_by TEXT NOT NULL,
+            acting_as TEXT)""",
+        """INSERT INTO review_history (incident_id, clip_id, probative, note, reviewed_at,
+            reviewed_by) SELECT incident_id, clip_id, probative, note, reviewed_at,
+            coalesce(reviewed_by, 'unknown') FROM reviews ORDER BY reviewed_at""",
+        "DROP TABLE reviews",
+        "ALTER TABLE review_history RENAME TO reviews",
+        "CREATE INDEX idx_reviews_incident ON reviews (incident_id, clip_id, id)")
+
+
+KNOWN = [name for name, _ in MIGRATIONS]
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What a database holds: applied migration names, and which are unknown or pending."""
+
+    is_videx: bool
+    applied: tuple[str, ...]
+    unknown: tuple[str, ...]
+    pending: tuple[str, ...]
+
+
+def inspect(db: Backend) -> SchemaState:
+    """Read the applied migrations (adopting a legacy sqlite-utils record) without changing
+    anything."""
+    tables = db.tables()
+    applied: list[str] = []
+    if TABLE in tables:
+        applied = [r[0] for r in db.rows(f"SELECT name FROM {TABLE} ORDER BY seq")]
+    elif LEGACY_TABLE in tables:
+        applied = [r[0] for r in db.rows(
+            f"SELECT name FROM {LEGACY_TABLE} WHERE migration_set = 'videx' ORDER BY id")]
+    is_videx = bool(applied)
+    unknown = tuple(n for n in applied if n not in KNOWN)
+    pending = tuple(n for n in KNOWN if n not in applied)
+    return SchemaState(is_videx, tuple(applied), unknown, pending)
+
+
+def apply_pending(db: Backend, now: str) -> list[str]:
+    """Apply every pending migration inside the caller's write transaction; return names."""
+    state = inspect(db)
+    if TABLE not in db.tables():
+        db.execute(db.ddl(f"CREATE TABLE {TABLE} (seq INTEGER PRIMARY KEY, name TEXT NOT NULL "
+                          "UNIQUE, applied_at TEXT NOT NULL)"))
+        for seq, name in enumerate(state.applied, start=1):
+            db.execute(f"INSERT INTO {TABLE} (seq, name, applied_at) VALUES (?, ?, ?)",
+                       [seq, name, now])
+    done = []
+    seq = len(state.applied)
+    for name, fn in MIGRATIONS:
+        if name in state.pending:
+            fn(db)
+            seq += 1
+            db.execute(f"INSERT INTO {TABLE} (seq, name, applied_at) VALUES (?, ?, ?)",
+                       [seq, name, now])
+            done.append(name)
+    return done
