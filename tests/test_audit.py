@@ -187,6 +187,9 @@ def test_keyed_chain_cannot_be_recomputed_without_the_key(city, run, tmp_path, m
     r = run("outcome", DEMO_ID, "PRIV-001", "--status", "requested")
     assert r.exit_code == 1
     assert "audit chain is keyed" in r.stderr and "VIDEX_AUDIT_KEY" in r.stderr
+    r = run("canvass", DEMO_ID, "--format", "json")        # a read still answers, and says
+    assert r.exit_code == 0 and json.loads(r.stdout)["incident"]["id"] == DEMO_ID
+    assert "Warning: audit entry not written: this catalog's audit chain is keyed" in r.stderr
     monkeypatch.setenv("VIDEX_AUDIT_KEY", str(key))
     assert run("outcome", DEMO_ID, "PRIV-001", "--status", "requested").exit_code == 0
     assert run("audit", "verify").exit_code == 0

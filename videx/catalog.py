@@ -199,11 +199,12 @@ class Catalog:
         """An audit entry for an action that changes no row (canvass, report, extract).
 
         Returns None when written, else the reason it could not be (a read-only or newer
-        catalog); the action itself still counts, so this never raises for those."""
+        catalog, a keyed chain without its key); the action itself still counts, so this never
+        raises for those."""
         try:
             with self.write(command, args, case_no):
                 pass
-        except CatalogError as err:
+        except (CatalogError, AuditKeyError) as err:
             return str(err)
         return None
 
