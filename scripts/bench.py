@@ -142,6 +142,116 @@ def bench_canvass(args):
           f"full scan median {scan_med:.0f} ms -> {scan_med / med:.0f}x faster")
 
 
+# ------------------------------------------------------------------ canvass-all
+def add_incidents(path: Path, n: int, seed: int = 13) -> None:
+    """``n`` synthetic incidents over five years and the city (through the catalog layer)."""
+    cat = catalog.open_catalog(path)
+    if cat.db.scalar("SELECT count(*) FROM incidents") >= n:
+        cat.close()
+        return
+    rng = random.Random(seed)
+    with cat.write("bench incidents"):
+        for i in range(n):
+            t = rng.uniform(T_START + 3600, T_START + T_SPAN - 3600)
+            cat.incidents.upsert({
+                "id": f"I{i:06d}", "occurred_at": from_ts(t).isoformat(), "occurred_ts": t,
+                "time_source": "bench", "lat": rng.uniform(SOUTH + 0.005, NORTH - 0.005),
+                "lon": rng.uniform(WEST + 0.005, EAST - 0.005),
+                "neighborhood": f"N{i % 20}"}, "x")
+    cat.close()
+
+
+def time_batch(path: Path, n_incidents: int) -> dict:
+    """Seconds for the batch canvass of every incident and for a per-incident loop over the
+    same incidents with the library call (the baseline), in one process."""
+    from videx.canvass import canvass_incident, canvass_many, select_incidents
+    cat = catalog.open_catalog(path)
+    incidents, _ = select_incidents(cat)
+    incidents = incidents[:n_incidents]
+    t = time.perf_counter()
+    pairs = sum(len(r.cameras) for r in canvass_many(cat, incidents))
+    batch = time.perf_counter() - t
+    t = time.perf_counter()
+    loop_pairs = sum(len(canvass_incident(cat, inc, record=False).cameras) for inc in incidents)
+    loop = time.perf_counter() - t
+    assert loop_pairs == pairs
+    cat.close()
+    return {"incidents": len(incidents), "incident_camera_pairs": pairs,
+            "batch_s": round(batch, 2), "per_incident_loop_s": round(loop, 2),
+            "speedup": round(loop / batch, 2)}
+
+
+def bench_canvass_all(args):
+    DATA.mkdir(exist_ok=True)
+    small = DATA / "canvass-all-600.db"
+    if not small.exists():
+        build_canvass_catalog(small, 600, 0)
+    add_incidents(small, 1500)
+    results = [{"catalog": "600 cameras, registry only", **time_batch(small, 1500)}]
+    cli = [sys.executable, "-m", "videx", "--", "canvass", "--all", "--summary", "--format",
+           "csv"]
+    cli = [c for c in cli if c != "--"]
+    t = time.perf_counter()
+    subprocess.run(cli, env={**os.environ, "VIDEX_DB": str(small)}, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results[0]["whole_cli_s"] = round(time.perf_counter() - t, 2)
+    if args.large:
+        big = DATA / f"canvass-{args.cameras}x{args.clips}.db"
+        if not big.exists():
+            raise SystemExit(f"{big} missing: run scripts/bench.py canvass first (it builds it)")
+        add_incidents(big, args.incidents)
+        results.append({"catalog": f"{args.cameras:,} cameras, {args.clips:,} clips",
+                        **time_batch(big, args.incidents)})
+    print(json.dumps({"benchmark": "canvass-all", "runs": results}, indent=2))
+    for r in results:
+        print(f"canvass --all, {r['incidents']:,} incidents x {r['catalog']}: batch "
+              f"{r['batch_s']} s vs per-incident loop {r['per_incident_loop_s']} s "
+              f"({r['speedup']}x)" + (f"; whole CLI {r['whole_cli_s']} s"
+                                      if "whole_cli_s" in r else ""))
+
+
+# ------------------------------------------------------------------ start-up
+STARTUP_COMMANDS = [
+    ("videx --version", ["--version"]),
+    ("videx canvass ID", ["canvass", "I000001"]),
+    ("videx clips list", ["clips", "list", "--camera", "B00001"]),
+    ("videx incidents list", ["incidents", "list", "--from", "2023-01-01", "--to",
+                              "2023-01-02"]),
+    ("videx audit verify", ["audit", "verify"]),
+]
+
+
+def wall(argv: list[str], env: dict, runs: int) -> float:
+    """Median wall time (s) of a command over ``runs`` runs (after one warm-up)."""
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench_startup(args):
+    DATA.mkdir(exist_ok=True)
+    db = DATA / "canvass-all-600.db"
+    if not db.exists():
+        build_canvass_catalog(db, 600, 0)
+    add_incidents(db, 1500)
+    env = {**os.environ, "VIDEX_DB": str(db)}
+    videx = str(Path(sys.executable).parent / "videx")
+    base = wall([sys.executable, "-c", "import sqlite3"], env, args.runs)
+    rows = [{"command": label, "median_s": round(wall([videx, *argv], env, args.runs), 3)}
+            for label, argv in STARTUP_COMMANDS]
+    for r in rows:
+        r["over_python_s"] = round(r["median_s"] - base, 3)
+    print(json.dumps({"benchmark": "startup", "python_import_sqlite3_s": round(base, 3),
+                      "commands": rows}, indent=2))
+    for r in rows:
+        print(f"{r['command']}: {r['median_s'] * 1000:.0f} ms wall ({r['over_python_s'] * 1000:.0f}"
+              f" ms over python -c 'import sqlite3' at {base * 1000:.0f} ms)")
+
+
 # ------------------------------------------------------------------ ingest
 def make_clip_files(folder: Path, n: int) -> list[Path]:
     """``n`` distinct valid clips: copies of one fixture clip with one mdat byte changed and a
@@ -380,13 +490,21 @@ def main():
     i.add_argument("--memory-files", type=int, default=0)
     sc = sub.add_parser("scan")
     sc.add_argument("--hour-seconds", type=int, default=3600)
+    ca = sub.add_parser("canvass-all")
+    ca.add_argument("--large", action="store_true",
+                    help="Also 10,000 incidents on the canvass benchmark's 10M-clip catalog.")
+    ca.add_argument("--cameras", type=int, default=10_000)
+    ca.add_argument("--clips", type=int, default=10_000_000)
+    ca.add_argument("--incidents", type=int, default=10_000)
+    su = sub.add_parser("startup")
+    su.add_argument("--runs", type=int, default=15)
     st = sub.add_parser("study")
     st.add_argument("--cases", type=int, default=100_000)
     args = parser.parse_args()
     if shutil.which("ffprobe") is None:
         raise SystemExit("ffprobe not found: install ffmpeg")
-    {"canvass": bench_canvass, "ingest": bench_ingest, "scan": bench_scan,
-     "study": bench_study}[args.which](args)
+    {"canvass": bench_canvass, "canvass-all": bench_canvass_all, "startup": bench_startup,
+     "ingest": bench_ingest, "scan": bench_scan, "study": bench_study}[args.which](args)
 
 
 if __name__ == "__main__":

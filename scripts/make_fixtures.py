@@ -12,6 +12,9 @@ Writes into fixtures/ (or --out DIR):
   camera clock) around the demo incident, named in the supported export styles, some with
   sidecars, one corrupt, one truncated, one with no time source, one not a video;
 - clips/truth.json: ground truth for each clip (camera, true start, clock offset, motion spans).
+- real/: tables in the shapes real exports come in (see fixtures/README.md): an open-data
+  camera list, a newspaper-style homicide list saved by Excel (cp1252, CRLF), a `;`-separated
+  records-unit export.
 
 Nothing here describes a real person, camera or case.
 """
@@ -418,6 +421,102 @@ seed = 20230501
 """
 
 
+# ------------------------------------------------------------------ real-export shapes
+FIRST = ["José", "Andre", "Luis", "Marcus", "Ángel", "Tyrell", "Kevin", "Jamal", "Héctor",
+         "Dominic", "Carlos", "Devon", "Raúl", "Isaiah", "Brandon", "Nuñez"]
+LAST = ["Rivera", "Johnson", "Peña", "Williams", "Ortiz", "Brown", "Colón", "Davis", "Santiago",
+        "Miller", "Rodríguez", "Jones", "Muñiz", "Taylor", "Vázquez", "Harris"]
+
+
+def write_text(path: Path, text: str, encoding: str = "utf-8", crlf: bool = False) -> None:
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    path.write_bytes(text.encode(encoding))
+
+
+def csv_text(rows: list[list], delimiter: str = ",") -> str:
+    import io
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def make_real_exports(out: Path, rng: random.Random) -> None:
+    """Tables shaped like the exports analysts receive (the README says which quirk is where).
+
+    - opendata-cameras.csv: a city open-data portal's camera list: its own column names, a WKT
+      ``the_geom`` column, no source column, one row with 0,0 coordinates;
+    - homicides-cp1252.csv: a newspaper's homicide list saved by Excel (cp1252, CRLF): case
+      numbers that restart every year, a continuation row with a blank case number for a
+      second victim, ``XXX`` and ``???`` placeholders, ``01/02/20`` dates with a separate
+      time column that is often blank, -1,-1 and blank coordinates, ages like ``26, pic`` and
+      ``Unknown``, blank cells meaning no, notes with commas;
+    - rms-semicolon.csv: a records-unit export separated by ``;`` with ``20230501`` and
+      ``2023-05-01`` dates and no time of day.
+    """
+    real = out / "real"
+    real.mkdir(exist_ok=True)
+    hoods = list(NEIGHBORHOODS)
+    rows = [["ID", "CameraName", "Latitude", "Longitude", "Neighborhood", "District", "Zip",
+             "the_geom"]]
+    for i in range(1, 31):
+        hood = hoods[i % len(hoods)]
+        lat0, lon0 = NEIGHBORHOODS[hood]
+        lat, lon = offset_point(lat0, lon0, rng.uniform(0, 360), rng.uniform(20, 400))
+        name = f"{rng.choice(STREETS).upper()} & {rng.choice(STREETS).upper()}"
+        rows.append([f"{1000 + i}", name, f"{lat:.6f}", f"{lon:.6f}", hood,
+                     f"D{1 + i % 5}", f"061{i % 9:02d}", f"POINT ({lon:.6f} {lat:.6f})"])
+    rows[17][2:4] = ["0", "0"]                       # an ungeocoded camera
+    rows[17][7] = "POINT (0 0)"
+    # the demo corner: an open-data camera at Park St, so a canvass finds it
+    rows.append(["1099", "PARK ST & BROAD ST", "41.760400", "-72.685700", "Frog Hollow", "D3",
+                 "06106", "POINT (-72.685700 41.760400)"])
+    write_text(real / "opendata-cameras.csv", csv_text(rows))
+
+    rows = [["Case No.", "Year", "Date", "Time", "Victim", "Age", "Address", "Latitude",
+             "Longitude", "Neighborhood", "Camera at intersection", "Case Closed", "Notes"]]
+    for year in (2020, 2021):
+        for n in range(1, 13):
+            hood = rng.choices(hoods, weights=[SHOOTING_WEIGHT[h] for h in hoods])[0]
+            lat0, lon0 = NEIGHBORHOODS[hood]
+            lat, lon = offset_point(lat0, lon0, rng.uniform(0, 360), rng.uniform(10, 300))
+            day = datetime(year, 1, 1) + timedelta(days=rng.randrange(0, 360))
+            clock = rng.choice(["", "", f"{rng.randrange(0, 24):02d}:{rng.randrange(0, 60):02d}"])
+            age = rng.choice([str(rng.randrange(15, 60)), str(rng.randrange(15, 60)),
+                              f"{rng.randrange(15, 60)}, pic", "Unknown"])
+            rows.append([f"{n:03d}", str(year), f"{day:%m/%d/%y}", clock,
+                         f"{rng.choice(FIRST)} {rng.choice(LAST)}", age,
+                         f"{rng.randrange(10, 999)} {rng.choice(STREETS)}", f"{lat:.5f}",
+                         f"{lon:.5f}", hood, rng.choice(["Y", "", "", "N"]),
+                         rng.choice(["Y", "", "Y", ""]),
+                         rng.choice(["", "drive-by, two cars", "see follow-up; witness",
+                                     "victim found nearby"])])
+    rows[3][7:9] = ["-1", "-1"]                      # not geocoded
+    rows[8][7:9] = ["", ""]                          # not geocoded either
+    rows.insert(6, ["", "2020", rows[5][2], rows[5][3], "second victim", "19",
+                    rows[5][6], rows[5][7], rows[5][8], rows[5][9], rows[5][10], rows[5][11],
+                    "same incident as the row above"])
+    rows[12][0] = "XXX"
+    rows[20][0] = "???"
+    # the demo incident: 05/01/23 with a time of day, at Park St
+    rows.append(["007", "2023", "05/01/23", "14:30", "Kevin Peña", "22", "Park St",
+                 "41.76020", "-72.68560", "Frog Hollow", "Y", "", "camera at the corner"])
+    rows.append(["008", "2023", "05/01/23", "", "Luis Ortiz", "31", "Park St", "41.76020",
+                 "-72.68560", "Frog Hollow", "", "", "date only"])
+    write_text(real / "homicides-cp1252.csv", csv_text(rows), "cp1252", crlf=True)
+
+    rows = [["INCIDENT_NO", "OCC_DATE", "X_COORD", "Y_COORD", "BEAT", "WEAPON", "STATUS"]]
+    for i in range(1, 16):
+        hood = hoods[(i * 3) % len(hoods)]
+        lat0, lon0 = NEIGHBORHOODS[hood]
+        lat, lon = offset_point(lat0, lon0, rng.uniform(0, 360), rng.uniform(10, 300))
+        day = datetime(2023, 1, 1) + timedelta(days=rng.randrange(0, 300))
+        rows.append([f"RMS-23-{i:04d}", f"{day:%Y%m%d}" if i % 2 else f"{day:%Y-%m-%d}",
+                     f"{lon:.6f}", f"{lat:.6f}", f"B{i % 7}", rng.choice(["HANDGUN", "RIFLE"]),
+                     rng.choice(["OPEN", "CLOSED", "CLEARED BY ARREST"])])
+    write_text(real / "rms-semicolon.csv", csv_text(rows, ";"))
+
+
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -438,6 +537,7 @@ def main():
     write_csv(out / "study" / "cases.csv", make_study_cases(random.Random(SEED + 1)),
               STUDY_FIELDS)
     (out / "study" / "study.toml").write_text(STUDY_SPEC)
+    make_real_exports(out, random.Random(SEED + 2))
     if not args.no_clips:
         if shutil.which("ffmpeg") is None:
             raise SystemExit("ffmpeg not found: install it (apt-get install ffmpeg)")

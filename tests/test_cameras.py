@@ -76,8 +76,8 @@ def test_unknown_source(run, tmp_path):
 def test_missing_column(run, tmp_path):
     r, f = bad(run, tmp_path, "", header="id,name,source,integration,lat\n")
     assert r.exit_code == 1
-    assert f"Error: {f}: missing column lon (found: id, name, source, integration, lat)" \
-        in r.stderr
+    assert (f"Error: {f}: missing column lon (found: id, name, source, integration, lat; map "
+            "one with FIELD=COLUMN or set a value for the whole file)") in r.stderr
     assert "Traceback" not in r.output
 
 

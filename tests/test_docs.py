@@ -50,7 +50,9 @@ def test_fixture_tables_are_reproducible(tmp_path):
     import sys
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_fixtures.py"), "--out",
                     str(tmp_path), "--no-clips"], check=True, capture_output=True)
-    for name in ("cameras.csv", "cameras-registered.geojson", "incidents.csv"):
+    for name in ("cameras.csv", "cameras-registered.geojson", "incidents.csv",
+                 "real/opendata-cameras.csv", "real/homicides-cp1252.csv",
+                 "real/rms-semicolon.csv"):
         assert (tmp_path / name).read_bytes() == (ROOT / "fixtures" / name).read_bytes(), name
 
 
@@ -60,3 +62,22 @@ def test_python_dash_m_videx_runs():
     done = subprocess.run([sys.executable, "-m", "videx", "--version"], capture_output=True,
                           text=True, check=True)
     assert done.stdout.strip().startswith("videx, version ")
+
+
+HEAVY = ("pandas", "numpy", "cv2", "statsmodels", "matplotlib", "ffmpeg", "scipy", "av")
+
+
+def test_read_commands_load_no_heavy_module(ingested, tmp_path):
+    """Start-up time: the command line and read commands never import the heavy libraries."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom videx.cli import cli\n"
+            "for args in (['canvass', 'HPD-23-004120'], ['clips', 'list'], ['incidents', "
+            "'list'], ['canvass', '--all', '--summary', '--format', 'csv'],"
+            " ['study', 'dataset', '--exposure', 'nearby', '--out', 'c.csv']):\n"
+            "    try:\n        cli.main(args, standalone_mode=False)\n"
+            "    except SystemExit:\n        pass\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout[-400:]

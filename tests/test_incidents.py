@@ -79,7 +79,9 @@ def test_map_columns_from_another_records_system(run, tmp_path):
     row = incidents(run)[0]
     assert (row["id"], row["category"], row["lat"]) == ("23-000001", "non-fatal", 41.77)
     r = run("incidents", "import", f, "--map", "id=Case")
-    assert "--map id=Case: no column 'Case' in the file" in r.stderr
+    assert r.exit_code == 2
+    assert (f"Invalid value for --map: id=Case: no column 'Case' in {f} (columns: CaseNo, "
+            "OccDate, Y, X, Type)") in r.stderr
     r = run("incidents", "import", f, "--map", "nonsense")
     assert r.exit_code == 2
     assert "Invalid value for --map" in r.output

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videx import geo
 from videx.errors import InputError, VidexError
-from videx.records import Cells, ImportReport, parse_file, write_import
-from videx.timeutil import get_zone, iso_utc, parse_instant
+from videx.records import Cells, ImportReport, ReadOptions, parse_file, swapped_hints, write_import
+from videx.timeutil import get_zone, iso_utc, read_when
 
-FIELDS = ["id", "name", "source", "integration", "kind", "lat", "lon", "heading_deg", "fov_deg",
-          "range_m", "address", "neighborhood", "owner_name", "owner_contact", "retention_days",
-          "clock_offset_s", "tz", "active_from", "active_to"]
+FIELDS = ["id", "name", "source", "integration", "kind", "lat", "lon", "point", "heading_deg",
+          "fov_deg", "range_m", "address", "neighborhood", "owner_name", "owner_contact",
+          "retention_days", "clock_offset_s", "tz", "active_from", "active_to"]
 REQUIRED = ["id", "source", "lat", "lon"]
 SOURCES = ("city", "private")
 INTEGRATIONS = ("connected", "registered")
@@ -30,11 +29,7 @@ def parse_row(cells: Cells, bounds, default_tz: str | None) -> dict:
             raise cells.error("integration", "private cameras need integration: connected "
                               "(footage reaches the city) or registered (owner must be asked)")
         integration = "connected"
-    lat = cells.number("lat", required=True, lo=-90, hi=90)
-    lon = cells.number("lon", required=True, lo=-180, hi=180)
-    if bounds and not geo.in_bounds(lat, lon, bounds):
-        raise cells.error("lat", f"{lat},{lon} is outside the city bounds "
-                          f"{','.join(format(b, 'g') for b in bounds)}")
+    lat, lon = cells.point(bounds)
     fov = cells.number("fov_deg", lo=0, hi=360)
     if fov == 0:
         raise cells.error("fov_deg", "0 is outside the allowed range (0..360]")
@@ -69,43 +64,44 @@ def parse_row(cells: Cells, bounds, default_tz: str | None) -> dict:
     if (record["heading_deg"] is None) != (fov is None):
         raise cells.error("fov_deg" if fov is None else "heading_deg",
                           "view geometry needs both heading_deg and fov_deg")
+    zone = get_zone(tz or default_tz) if (tz or default_tz) else None
     for column in ("active_from", "active_to"):
         value = cells.text(column)
         try:
-            record[column] = iso_utc(parse_instant(value, tz or default_tz)) if value else None
+            when = read_when(value, zone, cells.options.date_format) if value else None
         except VidexError as err:
             raise cells.error(column, str(err)) from err
+        # a date alone: active from the start of that local day, to the end of it
+        record[column] = None if when is None else iso_utc(
+            when.end if column == "active_to" and when.precision == "day" else when.start)
     return record
 
 
-def validate_file(cat, path: str | Path) -> tuple[list[dict], list[InputError]]:
+def validate_file(cat, path: str | Path, options: ReadOptions | None = None
+                  ) -> tuple[list[dict], list[InputError]]:
     """Parse and check every row of a registry file; return (good records, errors)."""
     bounds = cat.bounds
     zone = cat.zone_name
-    good, errors = parse_file(path, REQUIRED, lambda cells: parse_row(cells, bounds, zone))
-    if not bounds and len(good) >= 3:
-        far = dict(geo.outlier_check([(r["lat"], r["lon"]) for _, r in good]))
-        for i, (number, record) in enumerate(good):
-            if i in far:
-                errors.append(InputError(
-                    f"{record['lat']},{record['lon']} is {far[i] / 1000:.0f} km from the other "
-                    "cameras; are lat and lon swapped? (set city bounds with videx init "
-                    "--bounds)", file=str(path), row=number, column="lat"))
-        good = [g for i, g in enumerate(good) if i not in far]
-    return [r for _, r in good], errors
+    good, errors = parse_file(path, FIELDS, REQUIRED,
+                              lambda cells: parse_row(cells, bounds, zone), options,
+                              {"lat": "point", "lon": "point"})
+    good, far = swapped_hints(path, good, bounds)
+    return [r for _, r in good], errors + far
 
 
-def import_cameras(cat, path: str | Path, skip_bad: bool = False) -> ImportReport:
+def import_cameras(cat, path: str | Path, skip_bad: bool = False,
+                   options: ReadOptions | None = None) -> ImportReport:
     """Validate and upsert a registry file; nothing is written when rows are bad, unless
     ``skip_bad``. A changed ``clock_offset_s`` re-corrects that camera's catalogued clips."""
-    records, errors = validate_file(cat, path)
+    options = options or ReadOptions()
+    records, errors = validate_file(cat, path, options)
 
     def on_changed(old: dict, new: dict) -> None:
         if old["clock_offset_s"] != new["clock_offset_s"]:
             cat.cameras.recorrect_clips(new["id"], new["clock_offset_s"])
 
-    return write_import(cat, "cameras", path, records, errors, skip_bad, "cameras import", {},
-                        on_changed)
+    return write_import(cat, "cameras", path, records, errors, skip_bad, "cameras import",
+                        {"options": options.to_dict()}, on_changed)
 
 
 def list_cameras(cat, near: tuple[float, float] | None = None, radius_m: float | None = None,

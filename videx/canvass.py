@@ -12,13 +12,14 @@ sheet, extract and scan take it as their input instead of canvassing again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from videx import geo
 from videx.errors import OptionError
 from videx.store.cameras import CANVASS_COLUMNS
-from videx.timeutil import hms, iso_utc, now_utc
+from videx.timeutil import describe, hms, iso_utc, now_utc
 
 STATUS_FOOTAGE = "footage"
 STATUS_GAP = "gap-at-moment"
@@ -30,7 +31,10 @@ SORTS = ("view", "activity")
 
 @dataclass(frozen=True)
 class Incident:
-    """Where and when: the moment (POSIX seconds UTC) and place (WGS84 degrees)."""
+    """Where and when: the moment (POSIX seconds UTC) and place (WGS84 degrees).
+
+    A day-precision incident (a date with no time of day) has no moment: ``occurred_ts`` and
+    ``occurred_end_ts`` bound its local day, and the canvass covers the whole day."""
 
     id: str
     occurred_ts: float
@@ -38,20 +42,43 @@ class Incident:
     lon: float
     address: str | None = None
     time_uncertainty_s: float = 0.0
+    time_precision: str = "exact"
+    occurred_end_ts: float | None = None
+    neighborhood: str | None = None
 
     @property
     def occurred_at(self) -> str:
         return iso_utc(self.occurred_ts)
 
+    @property
+    def exact(self) -> bool:
+        return self.time_precision != "day"
+
+    @property
+    def until_ts(self) -> float:
+        """End of the span the incident may have happened in (the moment itself when exact)."""
+        return self.occurred_ts if self.exact else (self.occurred_end_ts or self.occurred_ts)
+
+    def when(self, zone) -> str:
+        """For people: local time with zone, or "2020-01-02 (time unknown)"."""
+        return describe(self.occurred_ts, self.time_precision, zone)
+
     @classmethod
     def from_row(cls, row: dict) -> Incident:
         return cls(row["id"], row["occurred_ts"], row["lat"], row["lon"], row.get("address"),
-                   float(row.get("time_uncertainty_s") or 0.0))
+                   float(row.get("time_uncertainty_s") or 0.0),
+                   row.get("time_precision") or "exact", row.get("occurred_end_ts"),
+                   row.get("neighborhood"))
 
-    def to_dict(self) -> dict:
-        return {"id": self.id, "occurred_at": self.occurred_at, "lat": self.lat,
-                "lon": self.lon, "address": self.address,
-                "time_uncertainty_s": self.time_uncertainty_s}
+    def to_dict(self, zone=None) -> dict:
+        d = {"id": self.id, "occurred_at": self.occurred_at,
+             "time_precision": self.time_precision,
+             "occurred_end": None if self.exact else iso_utc(self.until_ts),
+             "lat": self.lat, "lon": self.lon, "address": self.address,
+             "time_uncertainty_s": self.time_uncertainty_s}
+        if zone is not None:
+            d["occurred_local"] = self.when(zone)
+        return d
 
 
 @dataclass(frozen=True)
@@ -73,8 +100,8 @@ class ClipHit:
     start_ts: float
     end_ts: float
     duration_s: float
-    offset_s: float
-    contains_moment: bool
+    offset_s: float | None     # None for a day-precision incident: there is no moment
+    contains_moment: bool      # for a day-precision incident: overlaps that day
     clock_offset_s: float
     time_source: str
     time_confidence: str
@@ -88,8 +115,9 @@ class ClipHit:
     def to_dict(self) -> dict:
         return {"clip_id": self.clip_id, "path": self.path, "sha256": self.sha256,
                 "start": iso_utc(self.start_ts), "end": iso_utc(self.end_ts),
-                "offset_s": round(self.offset_s, 3),
-                "offset_hms": hms(self.offset_s) if self.contains_moment else None,
+                "offset_s": None if self.offset_s is None else round(self.offset_s, 3),
+                "offset_hms": hms(self.offset_s) if self.contains_moment
+                and self.offset_s is not None else None,
                 "contains_moment": self.contains_moment,
                 "clock_offset_s": self.clock_offset_s, "time_source": self.time_source,
                 "time_confidence": self.time_confidence,
@@ -191,8 +219,8 @@ class CanvassResult:
         return {"radius_m": self.radius_m, "before_s": self.before_s, "after_s": self.after_s,
                 "sort": self.sort}
 
-    def to_dict(self) -> dict:
-        return {"incident": self.incident.to_dict(),
+    def to_dict(self, zone=None) -> dict:
+        return {"incident": self.incident.to_dict(zone),
                 "window": {"start": iso_utc(self.window_start_ts),
                            "end": iso_utc(self.window_end_ts)},
                 "radius_m": self.radius_m, "before_s": self.before_s, "after_s": self.after_s,
@@ -239,16 +267,29 @@ def camera_active(cam: dict, moment_ts: float) -> bool:
 
 
 def assess_camera(cat, cam: dict, inc: Incident, t0: float, t1: float, now_ts: float,
-                  outcome: str | None) -> CameraHit:
-    """One canvass row: view, clips in [t0, t1), coverage, status and retention deadline."""
-    moment = inc.occurred_ts
+                  outcome: str | None, scanned: set[int] | None = None) -> CameraHit:
+    """One canvass row: view, clips in [t0, t1), coverage, status and retention deadline.
+
+    ``scanned`` (the ids of scanned clips, when known) saves asking for the activity of clips
+    that were never scanned."""
+    moment, until = inc.occurred_ts, inc.until_ts
     clips = []
     intervals = []
     for (cid, path, sha, s, e, dur, off, src, conf, codec, w, h, fps) in cat.clips.window(
             cam["id"], t0, t1, cam["max_clip_s"]):
-        near, peak = cat.scans.activity_near(cid, moment - s)
-        clips.append(ClipHit(cid, path, sha, s, e, dur, moment - s, s <= moment < e, off, src,
-                             conf, codec, w, h, fps, near, peak))
+        if scanned is not None and cid not in scanned:
+            hit = ClipHit(cid, path, sha, s, e, dur, moment - s if inc.exact else None,
+                          (s <= moment < e) if inc.exact else (s < until and e > moment),
+                          off, src, conf, codec, w, h, fps)
+        elif inc.exact:
+            near, peak = cat.scans.activity_near(cid, moment - s)
+            hit = ClipHit(cid, path, sha, s, e, dur, moment - s, s <= moment < e, off, src,
+                          conf, codec, w, h, fps, near, peak)
+        else:
+            peak = cat.scans.activity_near(cid, 0.0)[1]
+            hit = ClipHit(cid, path, sha, s, e, dur, None, s < until and e > moment, off, src,
+                          conf, codec, w, h, fps, None, peak)
+        clips.append(hit)
         intervals.append((s, e))
     covered, gaps = merge_coverage(intervals, t0, t1)
     if any(c.contains_moment for c in clips):
@@ -257,6 +298,7 @@ def assess_camera(cat, cam: dict, inc: Incident, t0: float, t1: float, now_ts: f
         status = STATUS_GAP if clips else STATUS_NONE
     deadline_ts = hours_left = state = None
     if status == STATUS_NONE and cam.get("retention_days") is not None:
+        # footage from the start of a whole-day incident is overwritten first
         deadline_ts = moment + cam["retention_days"] * 86400.0
         hours_left = round((deadline_ts - now_ts) / 3600.0, 1)
         state = "open" if hours_left > 0 else "lost"
@@ -293,6 +335,13 @@ def check_window(radius_m: float, before_s: float, after_s: float) -> None:
         raise OptionError("the window after the moment cannot be negative", "after")
 
 
+def window(inc: Incident, before_s: float, after_s: float) -> tuple[float, float]:
+    """[t0, t1) searched for an incident (POSIX seconds): the moment (or the whole local day)
+    widened by the window and the time uncertainty."""
+    unc = float(inc.time_uncertainty_s or 0.0)
+    return inc.occurred_ts - before_s - unc, inc.until_ts + after_s + unc
+
+
 def canvass_incident(cat, inc: Incident, radius_m: float = 250.0, before_s: float = 1800.0,
                      after_s: float = 900.0, now: datetime | None = None,
                      record: bool = True, sort: str = "view") -> CanvassResult:
@@ -306,29 +355,160 @@ def canvass_incident(cat, inc: Incident, radius_m: float = 250.0, before_s: floa
     if sort not in SORTS:
         raise OptionError(f"unknown sort {sort!r} (use {' or '.join(SORTS)})", "sort")
     now_ts = (now or now_utc()).timestamp()
-    unc = float(inc.time_uncertainty_s or 0.0)
-    t0 = inc.occurred_ts - before_s - unc
-    t1 = inc.occurred_ts + after_s + unc
     with cat.reading():
         outcomes = {k: v["status"] for k, v in cat.history.current_outcomes(inc.id).items()}
-        rows = [assess_camera(cat, cam, inc, t0, t1, now_ts, outcomes.get(cam["id"]))
-                for cam in cat.cameras.near(inc.lat, inc.lon, radius_m,
-                                            columns=CANVASS_COLUMNS)
-                if camera_active(cam, inc.occurred_ts)]
-    rows.sort(key=lambda c: (_view_rank(c.in_view), -c.covered_s, c.distance_m))
+        cams = cat.cameras.near(inc.lat, inc.lon, radius_m, columns=CANVASS_COLUMNS)
+        result = _canvass(cat, inc, cams, radius_m, before_s, after_s, now_ts, outcomes, sort)
+    if record:
+        note = cat.record("canvass", {**result.parameters(), "lat": inc.lat, "lon": inc.lon,
+                                      "time": inc.occurred_at, "cameras": len(result.cameras)},
+                          case_no=inc.id)
+        if note:
+            result = replace(result, audit_note=f"audit entry not written: {note}")
+    return result
+
+
+def _canvass(cat, inc: Incident, cams: list[dict], radius_m: float, before_s: float,
+             after_s: float, now_ts: float, outcomes: dict[str, str], sort: str,
+             scanned: set[int] | None = None) -> CanvassResult:
+    """The canvass of one incident given the cameras within the radius (with distance_m)."""
+    t0, t1 = window(inc, before_s, after_s)
+    rows = [assess_camera(cat, cam, inc, t0, t1, now_ts, outcomes.get(cam["id"]), scanned)
+            for cam in cams if camera_active(cam, inc.occurred_ts)]
+    rows.sort(key=lambda c: (_view_rank(c.in_view), -c.covered_s, c.distance_m, c.camera_id))
     if sort == "activity":  # most activity around the moment first (stable: ties keep order)
         rows = [replace(c, clips=tuple(sorted(
             c.clips, key=lambda k: -(k.activity_near_moment if k.activity_near_moment
                                      is not None else -1.0)))) for c in rows]
         rows.sort(key=_activity_key)
-    result = CanvassResult(inc, t0, t1, radius_m, before_s, after_s, now_ts, tuple(rows), sort)
-    if record:
-        note = cat.record("canvass", {**result.parameters(), "lat": inc.lat, "lon": inc.lon,
-                                      "time": inc.occurred_at, "cameras": len(rows)},
-                          case_no=inc.id)
-        if note:
-            result = replace(result, audit_note=f"audit entry not written: {note}")
-    return result
+    return CanvassResult(inc, t0, t1, radius_m, before_s, after_s, now_ts, tuple(rows), sort)
+
+
+class CameraGrid:
+    """Every camera in memory, bucketed in a lat/lon grid, for many radius questions."""
+
+    def __init__(self, cams: list[dict], cell_m: float):
+        self.cell_lat = max(cell_m, 1.0) / 111_000.0
+        self.cells: dict[tuple[int, int], list[dict]] = {}
+        for cam in cams:
+            self.cells.setdefault(self._key(cam["lat"], cam["lon"]), []).append(cam)
+
+    def _key(self, lat: float, lon: float) -> tuple[int, int]:
+        return int(lat // self.cell_lat), int(lon // self.cell_lat)
+
+    def near(self, lat: float, lon: float, radius_m: float) -> list[dict]:
+        """As ``CameraStore.near``: within ``radius_m`` metres, nearest first, with
+        ``distance_m`` (copies, so callers may keep them)."""
+        s, w, n, e = geo.bbox(lat, lon, radius_m)
+        (i0, j0), (i1, j1) = self._key(s, w), self._key(n, e)
+        if (i1 - i0 + 1) * (j1 - j0 + 1) > len(self.cells):   # a wide search: every cell
+            cells = [cell for (i, j), cell in self.cells.items()
+                     if i0 <= i <= i1 and j0 <= j <= j1]
+        else:
+            cells = [self.cells[k] for k in ((i, j) for i in range(i0, i1 + 1)
+                                             for j in range(j0, j1 + 1)) if k in self.cells]
+        out = []
+        for cell in cells:
+            for cam in cell:
+                if not (s <= cam["lat"] <= n and w <= cam["lon"] <= e):
+                    continue
+                d = geo.haversine_m(lat, lon, cam["lat"], cam["lon"])
+                if d <= radius_m:
+                    out.append({**cam, "distance_m": round(d, 1)})
+        out.sort(key=lambda c: (c["distance_m"], c["id"]))
+        return out
+
+
+def canvass_many(cat, incidents: list[Incident], radius_m: float = 250.0,
+                 before_s: float = 1800.0, after_s: float = 900.0,
+                 now: datetime | None = None, sort: str = "view",
+                 progress=None) -> Iterator[CanvassResult]:
+    """Canvass many incidents in one pass: the same results as ``canvass_incident`` for each,
+    with cameras, outcomes and the list of scanned clips read once. Yields results in the
+    order given (write the audit entry with ``record_batch``)."""
+    check_window(radius_m, before_s, after_s)
+    now_ts = (now or now_utc()).timestamp()
+    with cat.reading():
+        grid = CameraGrid(cat.cameras.all_for_canvass(), radius_m)
+        outcomes = cat.history.current_outcome_statuses()
+        scanned = set(cat.scans.scanned())
+        for inc in incidents:
+            cams = grid.near(inc.lat, inc.lon, radius_m)
+            yield _canvass(cat, inc, cams, radius_m, before_s, after_s, now_ts,
+                           outcomes.get(inc.id, {}), sort, scanned)
+            if progress:
+                progress(1)
+
+
+def select_incidents(cat, ids: list[str] | None = None, start_ts: float | None = None,
+                     end_ts: float | None = None, neighborhood: str | None = None
+                     ) -> tuple[list[Incident], list[str]]:
+    """Incidents for a batch canvass: the given ids (in that order) or every incident, kept
+    when inside [start_ts, end_ts) and the neighborhood; returns (incidents, unknown ids)."""
+    rows = cat.incidents.list(start_ts, end_ts, neighborhood=neighborhood)
+    if ids is None:
+        return [Incident.from_row(r) for r in rows], []
+    by_id = {r["id"]: r for r in rows}
+    known = [i for i in dict.fromkeys(ids) if i in by_id]
+    unknown = [i for i in dict.fromkeys(ids) if i not in by_id and cat.incidents.get(i) is None]
+    return [Incident.from_row(by_id[i]) for i in known], unknown
+
+
+BATCH_COLUMNS = [
+    "incident_id", "occurred_at", "occurred_local", "time_precision", "incident_lat",
+    "incident_lon", "camera_id", "name", "source", "integration", "lat", "lon", "distance_m",
+    "in_view", "status", "covered_s", "window_s", "clips", "clips_at_moment",
+    "retention_deadline", "hours_left", "deadline_state", "outcome"]
+SUMMARY_COLUMNS = [
+    "incident_id", "occurred_at", "occurred_local", "time_precision", "lat", "lon",
+    "neighborhood", "cameras_within", "in_view", "with_footage", "gap_at_moment",
+    "no_footage", "nearest_camera_m", "to_request", "first_deadline", "least_hours_left"]
+
+
+def batch_rows(result: CanvassResult, zone) -> list[dict]:
+    """One row per camera of a canvass (one row with no camera when none is within reach),
+    the incident first, for a batch output."""
+    inc = result.incident
+    head = {"incident_id": inc.id, "occurred_at": inc.occurred_at,
+            "occurred_local": inc.when(zone), "time_precision": inc.time_precision,
+            "incident_lat": inc.lat, "incident_lon": inc.lon}
+    if not result.cameras:
+        return [{**head, **{c: None for c in BATCH_COLUMNS if c not in head},
+                 "lat": inc.lat, "lon": inc.lon, "clips": 0}]
+    out = []
+    for c in result.cameras:
+        at = [f"{k.clip_id}@{k.to_dict()['offset_hms'] or 'day'}" for k in c.clips
+              if k.contains_moment]
+        out.append({**head, "camera_id": c.camera_id, "name": c.name, "source": c.source,
+                    "integration": c.integration, "lat": c.lat, "lon": c.lon,
+                    "distance_m": c.distance_m, "in_view": c.in_view, "status": c.status,
+                    "covered_s": c.covered_s, "window_s": c.window_s, "clips": len(c.clips),
+                    "clips_at_moment": " ".join(at) or None,
+                    "retention_deadline": c.retention_deadline, "hours_left": c.hours_left,
+                    "deadline_state": c.deadline_state, "outcome": c.outcome})
+    return out
+
+
+def summary_row(result: CanvassResult, zone) -> dict:
+    """One row per incident: how many cameras, in view, with footage, to request, and when."""
+    inc, cams = result.incident, result.cameras
+    open_ = result.request_list()
+    return {"incident_id": inc.id, "occurred_at": inc.occurred_at,
+            "occurred_local": inc.when(zone), "time_precision": inc.time_precision,
+            "lat": inc.lat, "lon": inc.lon, "neighborhood": inc.neighborhood,
+            "cameras_within": len(cams), "in_view": sum(1 for c in cams if c.in_view),
+            "with_footage": sum(1 for c in cams if c.status == STATUS_FOOTAGE),
+            "gap_at_moment": sum(1 for c in cams if c.status == STATUS_GAP),
+            "no_footage": sum(1 for c in cams if c.status == STATUS_NONE),
+            "nearest_camera_m": min((c.distance_m for c in cams), default=None),
+            "to_request": len(open_),
+            "first_deadline": min((c.retention_deadline for c in open_), default=None),
+            "least_hours_left": min((c.hours_left for c in open_), default=None)}
+
+
+def record_batch(cat, parameters: dict, incidents: int, selection: dict) -> str | None:
+    """One audit entry for a batch canvass; the reason when it could not be written."""
+    return cat.record("canvass batch", {**parameters, **selection, "incidents": incidents})
 
 
 def canvass(cat, incident_id: str, **kwargs) -> CanvassResult:

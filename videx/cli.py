@@ -7,7 +7,9 @@ Exit codes: 0 done; 1 failed (nothing changed, or a check failed); 2 bad usage o
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import sqlite3
 import sys
@@ -27,7 +29,7 @@ from videx import (
     output,
 )
 from videx.errors import OptionError, VidexError
-from videx.timeutil import format_local, get_zone, parse_duration, parse_instant
+from videx.timeutil import describe, format_local, get_zone, parse_duration, parse_instant
 
 EXIT_PARTIAL = 3
 
@@ -51,6 +53,9 @@ class VidexGroup(click.Group):
             if os.environ.get("VIDEX_DEBUG"):
                 raise
             raise click.ClickException(str(err)) from err
+        except BrokenPipeError:  # the reader went away (videx ... | head): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except (OSError, sqlite3.Error) as err:  # a full disk, a locked or damaged catalog
             if os.environ.get("VIDEX_DEBUG"):
                 raise
@@ -167,20 +172,50 @@ CAMERA_COLUMNS = ["id", "name", "source", "integration", "kind", "lat", "lon", "
                   "fov_deg", "range_m", "retention_days", "clock_offset_s", "neighborhood"]
 
 
+def import_options(fn):
+    """Options shared by the importers: how to read a real export as it is."""
+    for opt in reversed([
+        click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN|TEMPLATE",
+                     help="Read FIELD from another column, or build it: 'id={year}-{Case}', "
+                          "'id=BAL-{row}' ({row}: spreadsheet row). Repeatable."),
+        click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+                     help="FIELD for every row, for a column the file lacks "
+                          "(--set source=city). Repeatable."),
+        click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE",
+                     help="FIELD where its cell is blank (--default cleared=no). Repeatable."),
+        click.option("--encoding", help="Text encoding when not UTF-8/UTF-16 (e.g. cp1252)."),
+        click.option("--delimiter", help="Cell delimiter: , ; or tab (default: sniffed)."),
+        click.option("--date-format", help="strptime format of date cells, e.g. %m/%d/%y."),
+        click.option("--skip-bad", is_flag=True, help="Import the good rows and list the "
+                                                      "bad ones (exit 3)."),
+        format_option("table", "json")]):
+        fn = opt(fn)
+    return fn
+
+
+def read_options(maps, sets, defaults, encoding, delimiter, date_format, time_column=None):
+    from videx.records import ReadOptions
+    return ReadOptions(tuple(maps), tuple(sets), tuple(defaults), encoding, delimiter,
+                       date_format, time_column)
+
+
 @cameras_group.command(name="import")
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
-@format_option("table", "json")
-def cameras_import(cat, file, skip_bad, fmt):
+@import_options
+def cameras_import(cat, file, maps, sets, defaults, encoding, delimiter, date_format,
+                   skip_bad, fmt):
     """Import or update cameras from CSV or GeoJSON (upsert by id).
 
     \b
     Example:
         videx cameras import fixtures/cameras.csv
         videx cameras import private.geojson --skip-bad
+        videx cameras import opendata.csv --map id=ID --map name=CameraName \\
+            --map point=the_geom --set source=city --set integration=connected
     """
-    report_import(cameras.import_cameras(cat, file, skip_bad=skip_bad), fmt)
+    report_import(cameras.import_cameras(cat, file, skip_bad=skip_bad, options=read_options(
+        maps, sets, defaults, encoding, delimiter, date_format)), fmt)
 
 
 @cameras_group.command(name="list")
@@ -217,7 +252,14 @@ def cameras_show(cat, camera_id, fmt):
     """
     cam = cat.cameras.require(camera_id)
     cam["clips"] = cat.cameras.clip_count(camera_id)
+    expand_extra(cam)
     show_record(cam, fmt)
+
+
+def expand_extra(record: dict) -> None:
+    """Show the columns kept from the imported file (``extra`` JSON) as ``extra.COLUMN``."""
+    extra = json.loads(record.pop("extra") or "{}")
+    record.update({f"extra.{k}": v for k, v in extra.items()})
 
 
 def show_record(record: dict, fmt: str, tables: dict[str, list[str]] | None = None):
@@ -249,28 +291,27 @@ INCIDENT_COLUMNS = ["id", "occurred_local", "category", "lat", "lon", "neighborh
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--tz", help="Zone of local times that have no offset (IANA name).")
-@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
-              help="Read FIELD from another column name (repeatable).")
-@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones.")
-@format_option("table", "json")
-def incidents_import(cat, file, tz, maps, skip_bad, fmt):
+@click.option("--time-column", help="Column with the time of day, for a date column.")
+@import_options
+def incidents_import(cat, file, tz, time_column, maps, sets, defaults, encoding, delimiter,
+                     date_format, skip_bad, fmt):
     """Import or update incidents (shootings) from CSV or GeoJSON.
+
+    A date without a time of day is kept as that whole local day ("time unknown"), never as
+    midnight.
 
     \b
     Example:
         videx incidents import shootings.csv --tz America/New_York
         videx incidents import rms.csv --map id=CaseNo --map occurred_at=OccurredDate
+        videx incidents import homicides.csv --encoding cp1252 --date-format %m/%d/%y \\
+            --map 'id={Year}-{Case No.}' --map occurred_at=Date --default cleared=no
     """
     parse_opt(get_zone, tz, "--tz")
-    mapping = {}
-    for item in maps:
-        field, sep, column = item.partition("=")
-        if not sep or field not in incidents.FIELDS or not column:
-            raise click.BadParameter(f"{item!r}: use FIELD=COLUMN with FIELD one of "
-                                     f"{', '.join(incidents.FIELDS)}", param_hint="--map")
-        mapping[field] = column
-    report_import(incidents.import_incidents(cat, file, tz=tz, mapping=mapping,
-                                             skip_bad=skip_bad), fmt)
+    report_import(incidents.import_incidents(cat, file, tz=tz, skip_bad=skip_bad,
+                                             options=read_options(
+                                                 maps, sets, defaults, encoding, delimiter,
+                                                 date_format, time_column)), fmt)
 
 
 def parse_time_opt(cat, value, hint):
@@ -297,7 +338,8 @@ def incidents_list(cat, from_, to, category, fmt):
     zone = cat.display_zone()
     rows = cat.incidents.list(t0, t1, category)
     for r in rows:
-        r["occurred_local"] = format_local(r["occurred_ts"], zone)
+        r["occurred_local"] = describe(r["occurred_ts"], r["time_precision"], zone)
+        r["extra"] = json.loads(r["extra"]) if r.get("extra") else None
     echo_rows(rows, fmt, INCIDENT_COLUMNS)
 
 
@@ -319,7 +361,9 @@ def incidents_show(cat, incident_id, fmt):
         videx incidents show HPD-2023-000412 --format json
     """
     inc = cat.incidents.require(incident_id)
-    inc["occurred_local"] = format_local(inc["occurred_ts"], cat.display_zone())
+    inc["occurred_local"] = describe(inc["occurred_ts"], inc["time_precision"],
+                                     cat.display_zone())
+    expand_extra(inc)
     inc["outcomes"] = cat.history.outcomes(incident_id)
     inc["reviews"] = cat.history.reviews(incident_id)
     if fmt != "json":
@@ -512,48 +556,105 @@ def canvass_for(cat, incident_id, radius, before, after, record=False, **kwargs)
 @click.option("--case", "case_no", help="Ad hoc: case number for the audit log.")
 @click.option("--uncertainty", default="0s", show_default=True,
               help="Ad hoc: time uncertainty (widens the window).")
+@click.option("--all", "all_", is_flag=True, help="Batch: every catalogued incident.")
+@click.option("--incidents", "ids_file", type=click.File("r"),
+              help="Batch: a file of incident ids, one per line ('-' for stdin).")
+@click.option("--from", "from_", help="Batch: incidents at or after this time/date.")
+@click.option("--to", help="Batch: incidents before this time/date.")
+@click.option("--neighborhood", help="Batch: incidents in this neighborhood.")
+@click.option("--summary", is_flag=True, help="Batch: one row per incident.")
 @click.option("--sort", type=click.Choice(canvass.SORTS), default="view",
               show_default=True, help="Order: in view/coverage/distance, or activity near the "
                                       "moment (scanned clips).")
 @format_option("table", "json", "csv", "geojson")
-def canvass_cmd(cat, incident_id, radius, before, after, at, time_, case_no, uncertainty, sort,
-                fmt):
-    """Find the cameras that could have seen an incident and the clips that cover it.
+def canvass_cmd(cat, incident_id, radius, before, after, at, time_, case_no, uncertainty,
+                all_, ids_file, from_, to, neighborhood, summary, sort, fmt):
+    """Find the cameras that could have seen an incident (or many) and the clips that cover it.
 
     \b
     Example:
         videx canvass HPD-2023-000412 --radius 250m --before 30m --after 15m
         videx canvass --at 41.7637,-72.6851 --time "2023-05-01 14:30-04:00" --case 23-1234
+        videx canvass --all --from 2023-01-01 --summary --format csv > canvass-2023.csv
+        cut -d, -f1 cases.csv | videx canvass --incidents - --format json
     """
     kwargs = {**parse_window(radius, before, after), "sort": sort}
     zone = cat.display_zone()
+    batch = all_ or ids_file or from_ or to or neighborhood
+    if batch or summary:
+        if incident_id or at or time_:
+            raise click.UsageError("give an INCIDENT_ID, --at/--time/--case, or batch options "
+                                   "(--all, --incidents, --from/--to, --neighborhood)")
+        return canvass_batch(cat, ids_file, from_, to, neighborhood, summary, kwargs, fmt)
     if incident_id:
         if at or time_:
             raise click.UsageError("give an INCIDENT_ID or --at/--time/--case, not both")
         result = canvass.canvass(cat, incident_id, **kwargs)
     else:
         if not (at and time_ and case_no):
-            raise click.UsageError("give an INCIDENT_ID, or all of --at, --time and --case")
+            raise click.UsageError("give an INCIDENT_ID, or all of --at, --time and --case "
+                                   "(or --all for every incident)")
         lat, lon = parse_opt(geo.parse_latlon, at, "--at")
         when = parse_opt(lambda v: parse_instant(v, cat.input_zone_or_none()), time_, "--time")
         inc = canvass.adhoc_incident(case_no, lat, lon, when,
                                      parse_opt(parse_duration, uncertainty, "--uncertainty"))
         result = canvass.canvass_incident(cat, inc, **kwargs)
     if fmt == "json":
-        click.echo(output.to_json(result.to_dict()))
+        click.echo(output.to_json(result.to_dict(zone)))
     elif fmt == "geojson":
         click.echo(output.to_json(result.to_geojson()))
     elif fmt == "csv":
         click.echo(output.to_csv(canvass_csv_rows(result)).rstrip("\n"))
     else:
         inc = result.incident
-        click.echo(f"Incident {inc.id} at {format_local(inc.occurred_ts, zone)} "
+        click.echo(f"Incident {inc.id} at {inc.when(zone)} "
                    f"({inc.lat:.5f},{inc.lon:.5f})")
         click.echo(f"Window {format_local(result.window_start_ts, zone)} to "
                    f"{format_local(result.window_end_ts, zone)}; radius {result.radius_m:g} m")
         click.echo(output.to_table(canvass_table_rows(result, zone), CANVASS_COLUMNS))
         click.echo(result.summary())
     warn(result.audit_note)
+
+
+def parse_day_or_time(cat, value, hint):
+    """A --from/--to bound: a date (the local day's start) or a time (ISO, local or offset)."""
+    from videx.timeutil import read_when
+    return parse_opt(lambda v: read_when(v, cat.input_zone_or_none()).start.timestamp(),
+                     value, hint)
+
+
+BATCH_TABLE_COLUMNS = ["incident_id", "occurred_local", "camera_id", "distance_m", "in_view",
+                       "status", "clips_at_moment", "retention_deadline", "outcome"]
+
+
+def canvass_batch(cat, ids_file, from_, to, neighborhood, summary, kwargs, fmt):
+    """Canvass many incidents; rows stream to stdout as they are computed."""
+    ids = None
+    if ids_file is not None:
+        ids = [ln.strip().split(",")[0].strip() for ln in ids_file if ln.strip()]
+        ids = [i for i in ids if i and i.lower() not in ("id", "incident_id", "case_id")]
+    incidents_, unknown = canvass.select_incidents(
+        cat, ids, parse_day_or_time(cat, from_, "--from"), parse_day_or_time(cat, to, "--to"),
+        neighborhood)
+    zone = cat.display_zone()
+    columns = canvass.SUMMARY_COLUMNS if summary else (
+        canvass.BATCH_COLUMNS if fmt != "table" else BATCH_TABLE_COLUMNS)
+    with progress_bar(len(incidents_), "canvassing") as bar, contextlib.closing(
+            canvass.canvass_many(cat, incidents_, progress=bar.update, **kwargs)) as results:
+        rows = (row for result in results for row in (
+            [canvass.summary_row(result, zone)] if summary
+            else canvass.batch_rows(result, zone)))
+        output.stream(rows, fmt, columns, lambda text: click.echo(text, nl=False))
+    params = {k: v for k, v in kwargs.items()}
+    note = canvass.record_batch(cat, params, len(incidents_), {
+        "incident_ids_from": "file" if ids is not None else "catalog", "from": from_, "to": to,
+        "neighborhood": neighborhood, "summary": summary, "unknown_ids": len(unknown)})
+    for i in unknown:
+        click.echo(f"Error: no incident {i!r} in the catalog", err=True)
+    click.echo(f"{len(incidents_)} incident(s) canvassed", err=True)
+    warn(note)
+    if unknown:
+        sys.exit(EXIT_PARTIAL)
 
 
 @cli.command(name="outcome")
@@ -769,23 +870,39 @@ def study_group():
 
 @study_group.command(name="dataset")
 @db_option
-@click.option("--exposure", type=click.Choice(["probative", "obtained", "coverage"]),
+@click.option("--exposure", type=click.Choice(["probative", "obtained", "coverage", "nearby"]),
               default="probative", show_default=True, help="What counts as relevant video.")
-@click.option("--radius", default="250m", show_default=True, help="Radius for coverage.")
+@click.option("--radius", default="250m", show_default=True,
+              help="Radius for coverage and nearby (m, km, ft).")
+@click.option("--source", type=click.Choice(cameras.SOURCES),
+              help="nearby: only cameras of this source.")
+@click.option("--integration", type=click.Choice(cameras.INTEGRATIONS),
+              help="nearby: only cameras of this integration.")
+@click.option("--in-view", is_flag=True, help="nearby: only cameras whose view holds the place.")
+@click.option("--active", is_flag=True,
+              help="nearby: only cameras active on the incident's date (when known).")
+@click.option("--carry", multiple=True, metavar="COLUMN",
+              help="Copy an imported incident column into the table (repeatable).")
 @click.option("--count-exceptional", is_flag=True,
               help="Count exceptional clearances as cleared (default: arrests only).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write.")
-def study_dataset(cat, exposure, radius, count_exceptional, out):
+def study_dataset(cat, exposure, radius, source, integration, in_view, active, carry,
+                  count_exceptional, out):
     """Write the study's case table (one row per incident) from the catalog.
 
     \b
     Example:
         videx study dataset --exposure probative --out cases.csv
+        videx study dataset --exposure nearby --radius 50m --source city --out cases.csv
         videx study run --cases cases.csv --exposure video=yes --covariate category
     """
-    from videx.study.dataset import write_dataset
+    from videx.study.dataset import NearbyRule, write_dataset
+    if exposure != "nearby" and (source or integration or in_view or active):
+        raise click.UsageError("--source, --integration, --in-view and --active go with "
+                               "--exposure nearby")
     counts = write_dataset(cat, out, exposure,
-                           parse_opt(geo.parse_distance, radius, "--radius"), count_exceptional)
+                           parse_opt(geo.parse_distance, radius, "--radius"), count_exceptional,
+                           NearbyRule(source, integration, in_view, active), tuple(carry))
     click.echo(f"{counts['out']}: {counts['cases']} cases, {counts['exposed']} with video "
                f"({exposure}), {counts['cleared']} cleared")
     warn(counts["audit_note"])

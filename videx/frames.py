@@ -92,6 +92,8 @@ def contact_sheet(result, zone, out: str | Path | None = None,
     ``out`` when given."""
     tiles, images = [], []
     for cam, clip in result.clips(containing_moment=True):
+        if clip.offset_s is None:       # a whole-day incident has no moment to show
+            continue
         label = (f"{cam.camera_id}  clip {clip.clip_id}  +{hms(clip.offset_s)}  "
                  f"{format_local(result.moment_ts, zone)}")
         images.append(_labelled(frame_image(clip.path, clip.offset_s,

@@ -103,10 +103,16 @@ def timeline_svg(result, width: int = 860) -> str:
                          f"height='{row_h - 6}' fill='{COLOURS[STATUS_FOOTAGE]}'><title>clip "
                          f"{clip.clip_id}: {esc(iso_utc(s))} to {esc(iso_utc(e))}"
                          f"</title></rect>")
-    mx = x(result.moment_ts)
-    parts.append(f"<line x1='{mx:.1f}' x2='{mx:.1f}' y1='12' y2='{height}' stroke='#c53030' "
-                 f"stroke-width='2'/><text x='{mx + 3:.1f}' y='11' font-size='10' "
-                 f"fill='#c53030'>moment</text>")
+    if not result.incident.exact:   # a whole-day incident: shade the day, no moment line
+        d0, d1 = x(result.moment_ts), x(result.incident.until_ts)
+        parts.append(f"<rect x='{d0:.1f}' y='12' width='{max(1.5, d1 - d0):.1f}' "
+                     f"height='{height - 12}' fill='#c53030' opacity='0.08'><title>the day of "
+                     "the incident (time unknown)</title></rect>")
+    else:
+        mx = x(result.moment_ts)
+        parts.append(f"<line x1='{mx:.1f}' x2='{mx:.1f}' y1='12' y2='{height}' "
+                     f"stroke='#c53030' stroke-width='2'/><text x='{mx + 3:.1f}' y='11' "
+                     f"font-size='10' fill='#c53030'>moment</text>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -165,7 +171,8 @@ def build(cat, result) -> str:
     for cam, clip in result.clips():
         near = clip.activity_near_moment
         clip_rows.append([cam.camera_id, clip.clip_id, format_local(clip.start_ts, zone),
-                          hms(clip.offset_s) if clip.contains_moment else "outside",
+                          ("in the day" if clip.offset_s is None else hms(clip.offset_s))
+                          if clip.contains_moment else "outside",
                           "" if near is None else f"{near:.1f}",
                           Markup(sparkline_svg(cat.scans.scores(clip.clip_id), clip.offset_s))])
     requests = [[c.camera_id, c.integration, c.owner_name or "", c.owner_contact or "",
@@ -189,7 +196,7 @@ def build(cat, result) -> str:
                "deadline</span>")
     body = f"""
 <h1>Incident {esc(inc.id)}: video evidence</h1>
-<p>{esc(format_local(result.moment_ts, zone))} ({esc(inc.occurred_at)}),
+<p>{esc(inc.when(zone))} ({esc(inc.occurred_at)}),
 {esc(inc.address or f"{inc.lat:.5f}, {inc.lon:.5f}")}.
 Window {esc(format_local(result.window_start_ts, zone))} to
 {esc(format_local(result.window_end_ts, zone))}; radius {result.radius_m:g} m.</p>

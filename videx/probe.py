@@ -16,8 +16,6 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ffmpeg._utils import convert_kwargs_to_cmd_line_args
-
 from videx.errors import ProbeError, ToolMissing
 
 PROBE_TIMEOUT_S = 30.0
@@ -67,6 +65,7 @@ def run_tool(args: list[str], what: str, timeout: float = PROBE_TIMEOUT_S) -> by
 
 def probe_command(path: str | Path) -> list[str]:
     """The ffprobe command line ffmpeg-python's ``probe`` builds, quieted to errors only."""
+    from ffmpeg._utils import convert_kwargs_to_cmd_line_args
     return (["ffprobe", "-show_format", "-show_streams", "-of", "json"]
             + convert_kwargs_to_cmd_line_args({"v": "error"}) + [str(path)])
 

@@ -1,71 +1,235 @@
-"""Reading tabular input (CSV or GeoJSON Point features) into rows, and parsing cell values.
+"""Reading tabular input (delimited text or GeoJSON Point features) into records.
+
+Real exports name their columns their own way, leave cells blank, repeat case numbers and save
+in odd encodings. A ``ReadOptions`` says how to read one file:
+
+- ``maps``: ``FIELD=COLUMN`` reads a field from another column, ``FIELD=TEMPLATE`` builds it
+  from several (``id={year}-{No.}``; ``{row}`` is the spreadsheet row number, for lists without
+  unique ids). Column names match ignoring case and surrounding spaces.
+- ``sets``: ``FIELD=VALUE`` for a column the file lacks (``source=city``);
+  ``defaults``: ``FIELD=VALUE`` for the blank cells of a column (``cleared=no`` where a blank
+  cell means no).
+- ``encoding`` and ``delimiter`` (see ``videx.textfile``), ``date_format`` (strptime) and
+  ``time_column`` (a separate time-of-day column) for dates.
+
+Columns that feed no field are kept with the record (``extra``, JSON), so nothing in the file
+is lost and analysts can carry them into the study.
 
 Rows are numbered as a spreadsheet shows them: in a CSV the header is row 1 and the first
 record row 2; in GeoJSON, row N is the N-th feature (from 1). Every parse error is an
-``InputError`` that names the file, row and column.
+``InputError`` that names the file, row and column (the file's own column name).
 """
 
 from __future__ import annotations
 
-import csv
 import json
+import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from videx.errors import InputError
+from videx import geo
+from videx.errors import InputError, OptionError
+from videx.textfile import decode_bytes, read_table
 from videx.timeutil import iso_utc, now_utc
 
-TRUE_WORDS = {"1", "true", "t", "yes", "y"}
-FALSE_WORDS = {"0", "false", "f", "no", "n"}
-EXTRA = "__extra_cells__"
+TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y"}
+FALSE_WORDS = {"0", "0.0", "false", "f", "no", "n"}
+MORE_CELLS = None      # key under which read_table counts cells beyond the header
+_PLACEHOLDER = re.compile(r"^(?:[xX?#*]+|n/?a|unknown|none|null|tbd|-+)$", re.I)
+_TEMPLATE_PART = re.compile(r"\{([^{}]+)\}")
+_WKT_POINT = re.compile(r"^\s*POINT\s*Z?\s*\(\s*(-?[\d.]+(?:[eE]-?\d+)?)\s+"
+                        r"(-?[\d.]+(?:[eE]-?\d+)?)(?:\s+-?[\d.]+)?\s*\)\s*$", re.I)
 
 
-def read_rows(path: str | Path, required: list[str],
-              mapping: dict[str, str] | None = None) -> list[tuple[int, dict]]:
-    """Read ``path`` (CSV, or GeoJSON with Point geometry) into ``[(row_number, fields)]``.
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read one input file (see module docstring)."""
 
-    ``mapping`` renames source columns to videx fields (``{"occurred_at": "OCC_DATE"}``).
-    Missing required columns raise one InputError naming them.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", file=str(path))
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
-    if path.suffix.lower() in (".geojson", ".json") or text.lstrip().startswith("{"):
-        rows, columns = _geojson_rows(path, text)
-    else:
-        rows, columns = _csv_rows(path, text)
-    mapping = mapping or {}
-    for name, column in mapping.items():
-        if column not in columns:
-            raise InputError(f"--map {name}={column}: no column {column!r} in the file "
-                             f"(found: {', '.join(columns)})", file=str(path))
-    reverse = {column: name for name, column in mapping.items()}
-    present = {reverse.get(c, c) for c in columns}
-    missing = [c for c in required if c not in present]
-    if missing:
-        raise InputError(f"missing column{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(missing)} (found: {', '.join(columns)})", file=str(path))
-    out = []
-    for number, row in rows:
-        out.append((number, {reverse.get(k, k): v for k, v in row.items()}))
+    maps: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    defaults: tuple[str, ...] = ()
+    encoding: str | None = None
+    delimiter: str | None = None
+    date_format: str | None = None
+    time_column: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()
+                if v not in (None, ())}
+
+
+def _pairs(items: tuple[str, ...], option: str, fields: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        name = name.strip()
+        if not sep or not name or not value.strip():
+            raise OptionError(f"{item!r}: use FIELD=VALUE", option)
+        if name not in fields:
+            raise OptionError(f"{item!r}: unknown field {name!r} (fields: "
+                              f"{', '.join(fields)})", option)
+        out[name] = value.strip()
     return out
 
 
-def _csv_rows(path: Path, text: str):
-    reader = csv.DictReader(text.splitlines())
-    columns = [c.strip() for c in (reader.fieldnames or [])]
-    if not columns:
-        raise InputError("empty file or no header row", file=str(path))
-    rows = []
-    for i, raw in enumerate(reader, start=2):
-        fields = {k.strip(): (v.strip() if isinstance(v, str) else v)
-                  for k, v in raw.items() if k is not None}
-        if raw.get(None):
-            fields[EXTRA] = len(raw[None])
-        rows.append((i, fields))
-    return rows, columns
+@dataclass(frozen=True)
+class Source:
+    """Where one field's value comes from: a column, a template over columns, or a constant."""
+
+    kind: str          # "column", "template" or "constant"
+    text: str          # the column name, the template, or the value
+    columns: tuple[str, ...] = ()
+
+    def label(self, field_name: str) -> str:
+        if self.kind == "column":
+            return self.text if self.text.lower() == field_name.lower() else \
+                f"{self.text} ({field_name})"
+        if self.kind == "template":
+            return f"{field_name} (from {self.text})"
+        return f"{field_name} (set)"
+
+    def value(self, cells: dict, row: int) -> str:
+        if self.kind == "constant":
+            return self.text
+        if self.kind == "column":
+            v = cells.get(self.text)
+            return "" if v is None else str(v).strip()
+        parts = {}
+        for name in self.columns:
+            if name == "row":
+                parts[name] = str(row)
+                continue
+            v = cells.get(name)
+            v = "" if v is None else str(v).strip()
+            if not v:
+                return ""       # a template with a blank part gives a blank value
+            parts[name] = v
+        return _TEMPLATE_PART.sub(lambda m: parts[_column_key(m.group(1), parts)], self.text)
+
+
+def _column_key(name: str, parts: dict) -> str:
+    return name if name in parts else next(k for k in parts if k.lower() == name.strip().lower())
+
+
+class Mapping:
+    """Resolves each videx field of a file to a ``Source`` and keeps the unused columns."""
+
+    def __init__(self, file: str, columns: list[str], fields: list[str], options: ReadOptions):
+        self.file = file
+        self.columns = columns
+        by_lower: dict[str, str] = {}
+        for c in columns:
+            by_lower.setdefault(c.strip().lower(), c)
+
+        def find(name: str) -> str | None:
+            return by_lower.get(name.strip().lower())
+
+        maps = _pairs(options.maps, "map", fields)
+        sets = _pairs(options.sets, "set", fields)
+        self.defaults = _pairs(options.defaults, "default", fields)
+        self.sources: dict[str, Source] = {}
+        for name, spec in maps.items():
+            if name in sets:
+                raise OptionError(f"{name} is both mapped and set", "set")
+            if "{" in spec:
+                refs = []
+                for ref in _TEMPLATE_PART.findall(spec):
+                    if ref.strip().lower() == "row":
+                        refs.append("row")
+                        continue
+                    col = find(ref)
+                    if col is None:
+                        raise OptionError(f"{name}={spec}: no column {ref!r} in {file} "
+                                          f"(columns: {', '.join(columns)}; {{row}} is the "
+                                          "row number)", "map")
+                    refs.append(col)
+                template = _TEMPLATE_PART.sub(lambda m: "{" + (
+                    "row" if m.group(1).strip().lower() == "row" else find(m.group(1))) + "}",
+                    spec)
+                self.sources[name] = Source("template", template, tuple(refs))
+            else:
+                col = find(spec)
+                if col is None:
+                    raise OptionError(f"{name}={spec}: no column {spec!r} in {file} "
+                                      f"(columns: {', '.join(columns)})", "map")
+                self.sources[name] = Source("column", col, (col,))
+        for name, value in sets.items():
+            self.sources[name] = Source("constant", value)
+        for name in fields:
+            if name not in self.sources and find(name):
+                self.sources[name] = Source("column", find(name), (find(name),))
+        if options.time_column:
+            col = find(options.time_column)
+            if col is None:
+                raise OptionError(f"no column {options.time_column!r} in {file} (columns: "
+                                  f"{', '.join(columns)})", "time_column")
+            self.time_column = col
+        else:
+            self.time_column = None
+        used = {c for s in self.sources.values() for c in s.columns}
+        if self.time_column:
+            used.add(self.time_column)
+        self.extra_columns = [c for c in columns if c not in used]
+
+    def require(self, required: list[str], alternatives: dict[str, str] | None = None) -> None:
+        """One InputError listing the required fields no column, map or set provides."""
+        alternatives = alternatives or {}
+        missing = [f for f in required if f not in self.sources
+                   and alternatives.get(f) not in self.sources]
+        if missing:
+            raise InputError(f"missing column{'s' if len(missing) > 1 else ''} "
+                             f"{', '.join(missing)} (found: {', '.join(self.columns)}; map one "
+                             "with FIELD=COLUMN or set a value for the whole file)",
+                             file=self.file)
+
+    def placeholder(self, name: str, cells: dict) -> str | None:
+        """The cell feeding field ``name`` that is a placeholder (``XXX``, ``???``, ``N/A``),
+        or None."""
+        src = self.sources.get(name)
+        for col in (src.columns if src else ()):
+            v = "" if col == "row" or cells.get(col) is None else str(cells.get(col)).strip()
+            if v and _PLACEHOLDER.match(v):
+                return v
+        return None
+
+    def fields(self, cells: dict, row: int) -> tuple[dict, dict, dict]:
+        """(field values, field labels for errors, extra columns) of one row."""
+        values, labels = {}, {}
+        for name, src in self.sources.items():
+            v = src.value(cells, row)
+            if not v and name in self.defaults:
+                v = self.defaults[name]
+            values[name] = v
+            labels[name] = src.label(name)
+        for name, value in self.defaults.items():
+            if name not in values:
+                values[name], labels[name] = value, f"{name} (default)"
+        if self.time_column:
+            values["__time__"] = str(cells.get(self.time_column) or "").strip()
+            labels["__time__"] = self.time_column
+        extra = {c: ("" if cells.get(c) is None else str(cells.get(c)).strip())
+                 for c in self.extra_columns}
+        return values, labels, extra
+
+
+def load_table(path: str | Path, options: ReadOptions) -> tuple[list[str],
+                                                                 list[tuple[int, dict]]]:
+    """(columns, [(row number, cells)]) of a delimited text file or a GeoJSON file."""
+    path = Path(path)
+    if path.suffix.lower() in (".geojson", ".json"):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as err:
+            raise InputError("file not found", file=str(path)) from err
+        rows, columns = _geojson_rows(path, decode_bytes(data, str(path), options.encoding))
+        return columns, rows
+    if path.exists() and path.read_bytes()[:64].lstrip().startswith(b"{"):
+        rows, columns = _geojson_rows(path, decode_bytes(path.read_bytes(), str(path),
+                                                         options.encoding))
+        return columns, rows
+    return read_table(path, options.encoding, options.delimiter)
 
 
 def _geojson_rows(path: Path, text: str):
@@ -120,15 +284,18 @@ def _feature_cells(path: Path, i: int, feat) -> dict:
 
 
 class Cells:
-    """Typed access to one row's cells, raising InputError with file/row/column."""
+    """Typed access to one row's fields, raising InputError with file, row and the column the
+    value came from."""
 
-    def __init__(self, file: str, row: int, fields: dict):
+    def __init__(self, file: str, row: int, fields: dict, labels: dict | None = None,
+                 options: ReadOptions | None = None):
         self.file, self.row, self.fields = file, row, fields
-        if EXTRA in fields:
-            raise self.error(None, f"{fields[EXTRA]} more cell(s) than the header has columns")
+        self.labels = labels or {}
+        self.options = options or ReadOptions()
 
     def error(self, column: str | None, message: str) -> InputError:
-        return InputError(message, file=self.file, row=self.row, column=column)
+        return InputError(message, file=self.file, row=self.row,
+                          column=self.labels.get(column, column) if column else None)
 
     def text(self, column: str, required: bool = False) -> str | None:
         value = self.fields.get(column)
@@ -182,17 +349,63 @@ class Cells:
                              f"{', '.join(choices)})")
         return key
 
-
-def parse_file(path: str | Path, required: list[str], parse_row: Callable[[Cells], dict],
-               mapping: dict[str, str] | None = None) -> tuple[list[tuple[int, dict]],
-                                                                list[InputError]]:
-    """Parse every row with ``parse_row``; return ([(row, record)], errors), refusing duplicate
-    ids. A bad row never stops the others from being checked."""
-    good, errors, seen = [], [], {}
-    for number, fields in read_rows(path, required, mapping):
+    def point(self, bounds) -> tuple[float, float]:
+        """(lat, lon) from ``lat``/``lon`` or a WKT ``point`` field, checked: present, in
+        range, not a placeholder (0,0 or -1,-1), inside the city ``bounds`` when set."""
+        if self.text("point") and not (self.text("lat") or self.text("lon")):
+            m = _WKT_POINT.match(self.text("point"))
+            if not m:
+                raise self.error("point", f"{self.text('point')!r} is not a WKT POINT "
+                                 "(lon lat)")
+            lon, lat = float(m.group(1)), float(m.group(2))
+            column = "point"
+        else:
+            if not self.text("lat") and not self.text("lon"):
+                raise self.error("lat", "no coordinates (blank): the row was not geocoded")
+            lat = self.number("lat", required=True)
+            lon = self.number("lon", required=True)
+            column = "lat"
+        if (lat, lon) in ((0.0, 0.0), (-1.0, -1.0)):
+            raise self.error(column, f"{lat:g},{lon:g} is a placeholder for a row that was "
+                             "not geocoded, not a place")
         try:
-            cells = Cells(str(path), number, fields)
+            geo.check_latlon(lat, lon)
+        except ValueError as err:
+            raise self.error(column, str(err)) from err
+        if bounds and not geo.in_bounds(lat, lon, bounds):
+            raise self.error(column, f"{lat},{lon} is outside the city bounds "
+                             f"{','.join(format(b, 'g') for b in bounds)}")
+        return lat, lon
+
+
+def parse_file(path: str | Path, fields: list[str], required: list[str],
+               parse_row: Callable[[Cells], dict], options: ReadOptions | None = None,
+               alternatives: dict[str, str] | None = None
+               ) -> tuple[list[tuple[int, dict]], list[InputError]]:
+    """Parse every row with ``parse_row``; return ([(row, record)], errors), refusing duplicate
+    ids. A bad row never stops the others from being checked. Each record gets ``extra``: the
+    row's unused columns as JSON (None when there are none)."""
+    options = options or ReadOptions()
+    columns, rows = load_table(path, options)
+    mapping = Mapping(str(path), columns, fields, options)
+    mapping.require(required, alternatives)
+    good, errors, seen = [], [], {}
+    for number, raw in rows:
+        try:
+            values, labels, extra = mapping.fields(raw, number)
+            cells = Cells(str(path), number, values, labels, options)
+            if raw.get(MORE_CELLS):
+                raise cells.error(None, f"{raw[MORE_CELLS]} more cell(s) than the header has "
+                                  "columns")
+            fake = mapping.placeholder("id", raw)
+            if fake:
+                raise cells.error("id", f"{fake!r} is a placeholder, not a case number (build "
+                                  "the id with {row} to keep such rows)")
+            if not cells.text("id"):
+                raise cells.error("id", "no id (a blank case number: a continuation row of "
+                                  "the one above?)")
             record = parse_row(cells)
+            record["extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
             if record["id"] in seen:
                 raise cells.error("id", f"duplicate id {record['id']!r} (first on row "
                                   f"{seen[record['id']]})")
@@ -201,6 +414,26 @@ def parse_file(path: str | Path, required: list[str], parse_row: Callable[[Cells
         except InputError as err:
             errors.append(err)
     return good, errors
+
+
+def swapped_hints(path: str | Path, good: list[tuple[int, dict]], bounds,
+                  ) -> tuple[list[tuple[int, dict]], list[InputError]]:
+    """Without city bounds, refuse points far from all others (usually lat and lon swapped)."""
+    if bounds or len(good) < 3:
+        return good, []
+    far = dict(geo.outlier_check([(r["lat"], r["lon"]) for _, r in good]))
+    errors = [InputError(f"{record['lat']},{record['lon']} is {far[i] / 1000:.0f} km from "
+                         "the others; are lat and lon swapped? (set city bounds with videx "
+                         "init --bounds)", file=str(path), row=number, column="lat")
+              for i, (number, record) in enumerate(good) if i in far]
+    return [g for i, g in enumerate(good) if i not in far], errors
+
+
+def reason_key(err: InputError) -> str:
+    """An error's reason without its particular values, for counting refusals by kind."""
+    reason = re.sub(r"'[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?(?:,-?\d+(?:\.\d+)?)?", "…",
+                    err.reason)
+    return f"{err.column or 'row'}: {reason}"
 
 
 @dataclass(frozen=True)
@@ -214,20 +447,29 @@ class ImportReport:
     errors: list[InputError] = field(default_factory=list)
     written: bool = False
 
+    def refusals(self) -> dict[str, int]:
+        """{kind of refusal: rows}, most frequent first."""
+        return dict(Counter(reason_key(e) for e in self.errors).most_common())
+
     def summary(self) -> str:
         if not self.written:
-            return (f"{self.file}: nothing imported, {len(self.errors)} bad row(s); fix them or "
-                    "pass --skip-bad to import the good rows")
-        text = (f"{self.file}: {len(self.added)} added, {len(self.changed)} changed, "
-                f"{len(self.unchanged)} unchanged")
+            text = (f"{self.file}: nothing imported, {len(self.errors)} bad row(s); fix them "
+                    "or pass --skip-bad to import the good rows")
+        else:
+            text = (f"{self.file}: {len(self.added)} added, {len(self.changed)} changed, "
+                    f"{len(self.unchanged)} unchanged")
+            if self.errors:
+                text += f", {len(self.errors)} bad row(s) skipped"
         if self.errors:
-            text += f", {len(self.errors)} bad row(s) skipped"
+            text += "".join(f"\n  {n} x {kind}" for kind, n in self.refusals().items())
         return text
 
     def to_dict(self) -> dict:
         return {"file": self.file, "added": self.added, "changed": self.changed,
                 "unchanged": self.unchanged, "written": self.written,
-                "errors": [str(e) for e in self.errors]}
+                "refused": [{"file": e.file, "row": e.row, "column": e.column,
+                             "reason": e.reason, "message": str(e)} for e in self.errors],
+                "refused_by_reason": self.refusals()}
 
 
 def write_import(cat, table: str, path: str | Path, records: list[dict],

@@ -9,7 +9,9 @@ error, never a guess.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import date as date_cls
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from videx.errors import TimestampError
@@ -116,3 +118,90 @@ def hms(seconds: float | None) -> str:
 def now_utc() -> datetime:
     """The current instant in UTC."""
     return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------ dates as records give them
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SLASHED = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}([ T].*)?$")
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%X", "%c", "%T", "%R", "%f")
+
+
+@dataclass(frozen=True)
+class When:
+    """An instant as a record gives it: exact (``start`` is the moment) or a whole local day
+    (``start`` and ``end`` are the day's first and next day's first instant, UTC); ``source``
+    says how it was read."""
+
+    start: datetime
+    precision: str            # "exact" or "day"
+    end: datetime | None
+    source: str
+
+
+def _day(year: int, month: int, day: int, zone: ZoneInfo | None, raw: str,
+         how: str) -> When:
+    if zone is None:
+        raise TimestampError(f"date {raw!r} has no zone to mark its day in: name a zone")
+    try:
+        first = date_cls(year, month, day)
+    except ValueError as err:
+        raise TimestampError(f"cannot read date {raw!r}: {err}") from err
+    start = localize(datetime.combine(first, datetime.min.time()), zone).astimezone(UTC)
+    end = localize(datetime.combine(first + timedelta(days=1), datetime.min.time()),
+                   zone).astimezone(UTC)
+    return When(start, "day", end, f"date {first.isoformat()} {how} (time of day unknown, "
+                                   f"whole day in {zone.key})")
+
+
+def read_when(text: str, zone: ZoneInfo | None, date_format: str | None = None) -> When:
+    """Read a record's time: ISO with a time (exact), ``YYYY-MM-DD`` or ``YYYYMMDD`` (a whole
+    day, never midnight), or anything ``date_format`` (strptime) reads. Slashed forms such as
+    ``01/02/20`` are ambiguous (January 2 or February 1? 1920 or 2020?) and need the format."""
+    raw = str(text).strip()
+    if not raw:
+        raise TimestampError("empty time")
+    if date_format:
+        try:
+            parsed = datetime.strptime(raw, date_format)
+        except ValueError as err:
+            raise TimestampError(f"{raw!r} does not match --date-format {date_format!r}") \
+                from err
+        if not any(d in date_format for d in _TIME_DIRECTIVES):
+            return _day(parsed.year, parsed.month, parsed.day, zone, raw,
+                        f"read with {date_format}")
+        if parsed.tzinfo is not None:
+            return When(parsed.astimezone(UTC), "exact", None, f"read with {date_format}")
+        if zone is None:
+            raise TimestampError(f"time {raw!r} has no zone or offset: name a zone")
+        return When(localize(parsed, zone).astimezone(UTC), "exact", None,
+                    f"local time in {zone.key}, read with {date_format}")
+    m = _ISO_DATE.match(raw) or _COMPACT_DATE.match(raw)
+    if m:
+        return _day(int(m.group(1)), int(m.group(2)), int(m.group(3)), zone, raw,
+                    "from the record")
+    if _SLASHED.match(raw):
+        raise TimestampError(f"{raw!r} is ambiguous (month/day or day/month? which century?):"
+                             " give its format, e.g. --date-format %m/%d/%y")
+    dt = parse_instant(raw, zone)
+    offset = raw.endswith(("Z", "z")) or bool(re.search(r"[+-]\d{2}:?\d{2}$", raw[10:]))
+    return When(dt, "exact", None, "offset in input" if offset else f"local time in {zone}")
+
+
+def at_time_of_day(day: When, clock: str, zone: ZoneInfo) -> When:
+    """A whole-day time made exact by a time of day (``HH:MM:SS``) from another column."""
+    local = day.start.astimezone(zone).date()
+    naive = datetime.fromisoformat(f"{local.isoformat()}T{clock}")
+    return When(localize(naive, zone).astimezone(UTC), "exact", None,
+                f"date and time-of-day columns, local time in {zone.key}")
+
+
+def describe(ts: float | None, precision: str | None, zone: str | ZoneInfo) -> str:
+    """An instant for people: local time with its zone, or the local date and "(time unknown)"
+    for a day-precision time."""
+    if ts is None:
+        return ""
+    if precision == "day":
+        z = get_zone(zone) if isinstance(zone, str) else zone
+        return f"{from_ts(ts).astimezone(z):%Y-%m-%d} (time unknown)"
+    return format_local(ts, zone)

@@ -47,8 +47,12 @@ class CameraStore:
             if d <= radius_m:
                 cam["distance_m"] = round(d, 1)
                 out.append(cam)
-        out.sort(key=lambda c: c["distance_m"])
+        out.sort(key=lambda c: (c["distance_m"], c["id"]))
         return out
+
+    def all_for_canvass(self) -> list[dict]:
+        """Every camera with the columns a canvass needs."""
+        return self.db.dicts(f"SELECT {CANVASS_COLUMNS} FROM cameras ORDER BY id")
 
     def all(self, source: str | None = None, integration: str | None = None) -> list[dict]:
         """Every camera (optionally of one source / integration), by id."""

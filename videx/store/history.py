@@ -54,6 +54,15 @@ class HistoryStore:
             "SELECT * FROM reviews WHERE id IN (SELECT max(id) FROM reviews WHERE "
             "incident_id = ? GROUP BY clip_id)", [incident_id])}
 
+    def current_outcome_statuses(self) -> dict[str, dict[str, str]]:
+        """{incident id: {camera id: latest status}} for every incident."""
+        out: dict[str, dict[str, str]] = {}
+        for inc, cam, status in self.db.rows(
+                "SELECT incident_id, camera_id, status FROM outcomes WHERE id IN (SELECT max(id) "
+                "FROM outcomes GROUP BY incident_id, camera_id)"):
+            out.setdefault(inc, {})[cam] = status
+        return out
+
     def first_probative(self) -> dict[str, str]:
         """{incident id: when a clip was first found probative} (by current reviews)."""
         return {r[0]: r[1] for r in self.db.rows(

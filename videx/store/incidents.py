@@ -25,8 +25,9 @@ class IncidentStore:
         return row
 
     def list(self, start_ts: float | None = None, end_ts: float | None = None,
-             category: str | None = None) -> list[dict]:
-        """Incidents in time order, optionally within [start_ts, end_ts) (POSIX s, UTC)."""
+             category: str | None = None, neighborhood: str | None = None) -> list[dict]:
+        """Incidents in time order, optionally within [start_ts, end_ts) (POSIX s, UTC), of a
+        category and of a neighborhood (ignoring case)."""
         sql, params = "SELECT * FROM incidents WHERE 1 = 1", []
         if start_ts is not None:
             sql += " AND occurred_ts >= ?"
@@ -37,6 +38,9 @@ class IncidentStore:
         if category:
             sql += " AND category = ?"
             params.append(category)
+        if neighborhood:
+            sql += " AND lower(neighborhood) = lower(?)"
+            params.append(neighborhood)
         return self.db.dicts(sql + " ORDER BY occurred_ts, id", params)
 
     def upsert(self, record: dict, now: str) -> tuple[str, dict | None]:

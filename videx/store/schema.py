@@ -170,6 +170,24 @@ def m003_evidence_record(db: Backend) -> None:
         "CREATE INDEX idx_reviews_incident ON reviews (incident_id, clip_id, id)")
 
 
+@migration
+def m004_real_records(db: Backend) -> None:
+    """Records as real exports give them.
+
+    - ``incidents.time_precision``: ``exact``, or ``day`` for a date without a time of day
+      (``occurred_ts`` is then the local day's first instant and ``occurred_end_ts`` the next
+      day's); never read as midnight.
+    - ``extra`` on cameras and incidents: the columns of the imported file that feed no field,
+      as JSON, so nothing in the file is lost.
+    """
+    run(db, "ALTER TABLE incidents ADD COLUMN time_precision TEXT NOT NULL DEFAULT 'exact' "
+            "CHECK (time_precision IN ('exact', 'day'))",
+        "ALTER TABLE incidents ADD COLUMN occurred_end_ts {real}",
+        "ALTER TABLE incidents ADD COLUMN extra TEXT",
+        "ALTER TABLE cameras ADD COLUMN extra TEXT",
+        "CREATE INDEX idx_incidents_neighborhood ON incidents (neighborhood, occurred_ts)")
+
+
 KNOWN = [name for name, _ in MIGRATIONS]
 
 

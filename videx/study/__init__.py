@@ -2,13 +2,25 @@
 
 Usable from Python::
 
-    from videx.study import build_spec, run_study, write_report
+    from videx.study import build_spec, run_study
     result = run_study(build_spec({"cases": "cases.csv", "exposure": "video=yes",
                                    "covariates": ("category",)}))
     print(result.summary())
+
+The statistics modules (pandas, statsmodels) load only when one of these names is used, so
+``videx.study.dataset`` (the case table from the catalog) stays light.
 """
 
-from videx.study.run import StudyResult, run_study
-from videx.study.spec import StudySpec, build_spec, load_spec
+from importlib import import_module
 
-__all__ = ["StudyResult", "StudySpec", "build_spec", "load_spec", "run_study"]
+_NAMES = {"StudyResult": "videx.study.run", "run_study": "videx.study.run",
+          "StudySpec": "videx.study.spec", "build_spec": "videx.study.spec",
+          "load_spec": "videx.study.spec"}
+
+__all__ = list(_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'videx.study' has no attribute {name!r}")

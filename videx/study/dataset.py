@@ -5,7 +5,13 @@ Exposure definitions (``video`` = yes/no):
 - ``probative``: at least one clip reviewed as probative for the incident;
 - ``obtained``: a canvass outcome of ``obtained`` for at least one camera;
 - ``coverage``: at least one catalogued clip from a camera within the radius, and in view when
-  the camera's geometry is known, contains the incident moment.
+  the camera's geometry is known, contains the incident moment;
+- ``nearby``: a registered camera (of a source / integration, in view, active on the day, when
+  asked) stands within the radius (geodesic metres): from the registry alone, no clips needed.
+  The columns ``nearest_camera_m`` and ``cameras_within`` let analysts try other thresholds.
+
+``--carry COLUMN`` copies an incident's original column (kept from import) into the table;
+``time_precision`` marks incidents known only to the day.
 
 ``video_at`` records when the video was logged (first probative review, outcome time, or clip
 ingest time) so that video logged after the clearance can be examined. Outcome ``cleared`` is
@@ -15,16 +21,61 @@ clearance by arrest; exceptional clearances count only with ``count_exceptional`
 from __future__ import annotations
 
 import csv
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from videx.canvass import STATUS_FOOTAGE, Incident, canvass_incident
+from videx import geo
+from videx.canvass import STATUS_FOOTAGE, CameraGrid, Incident, camera_active, canvass_incident
 from videx.errors import OptionError
 from videx.output import safe_cell
 from videx.timeutil import format_local
 
-EXPOSURES = ("probative", "obtained", "coverage")
-COLUMNS = ["case_id", "occurred_at", "year", "category", "neighborhood", "victims",
-           "shotspotter", "video", "video_at", "cleared", "clearance_type", "cleared_at"]
+EXPOSURES = ("probative", "obtained", "coverage", "nearby")
+MAX_NEAREST_M = 50_000.0
+COLUMNS = ["case_id", "occurred_at", "time_precision", "year", "category", "neighborhood",
+           "victims", "shotspotter", "video", "video_at", "nearest_camera_m", "cameras_within",
+           "cleared", "clearance_type", "cleared_at"]
+
+
+@dataclass(frozen=True)
+class NearbyRule:
+    """Which registered cameras count for the ``nearby`` exposure."""
+
+    source: str | None = None
+    integration: str | None = None
+    in_view: bool = False
+    active: bool = False
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _counted(grid: CameraGrid, inc: Incident, reach_m: float, rule: NearbyRule) -> list[dict]:
+    return [c for c in grid.near(inc.lat, inc.lon, reach_m)
+            if (not rule.active or camera_active(c, inc.occurred_ts))
+            and (not rule.in_view or geo.in_view(c["lat"], c["lon"], c.get("heading_deg"),
+                                                 c.get("fov_deg"), c.get("range_m"), inc.lat,
+                                                 inc.lon))]
+
+
+def nearby(cat, radius_m: float, rule: NearbyRule) -> dict[str, tuple[float | None, int]]:
+    """{incident id: (nearest counted camera in metres, at any distance up to 50 km, or None;
+    counted cameras within radius_m)}."""
+    cams = [c for c in cat.cameras.all_for_canvass()
+            if (not rule.source or c["source"] == rule.source)
+            and (not rule.integration or c["integration"] == rule.integration)]
+    grid = CameraGrid(cams, radius_m)
+    out = {}
+    for row in cat.incidents.list():
+        inc = Incident.from_row(row)
+        within = _counted(grid, inc, radius_m, rule)
+        reach, found = radius_m, within
+        while not found and reach < MAX_NEAREST_M:     # look further for the nearest one
+            reach = min(reach * 4, MAX_NEAREST_M)
+            found = _counted(grid, inc, reach, rule)
+        out[inc.id] = (found[0]["distance_m"] if found else None, len(within))
+    return out
 
 
 def exposure_times(cat, exposure: str, radius_m: float) -> dict[str, str]:
@@ -47,45 +98,71 @@ def exposure_times(cat, exposure: str, radius_m: float) -> dict[str, str]:
     return found
 
 
-def build_rows(cat, exposure: str, radius_m: float = 250.0,
-               count_exceptional: bool = False) -> list[dict]:
+def build_rows(cat, exposure: str, radius_m: float = 250.0, count_exceptional: bool = False,
+               rule: NearbyRule | None = None, carry: tuple[str, ...] = ()) -> list[dict]:
     """One row per catalogued incident, ready for ``videx study run``."""
-    exposed = exposure_times(cat, exposure, radius_m)
+    if exposure == "nearby":
+        near = nearby(cat, radius_m, rule or NearbyRule())
+        exposed = {k: "" for k, (d, n) in near.items() if n}
+    else:
+        near = {}
+        exposed = exposure_times(cat, exposure, radius_m)
     zone = cat.display_zone()
+    incidents = cat.incidents.list()
+    if carry:
+        kept = set()
+        for inc in incidents:
+            kept |= set(json.loads(inc["extra"] or "{}"))
+        missing = [c for c in carry if c not in kept]
+        if missing:
+            raise OptionError(f"no incident has an imported column {', '.join(missing)} (kept "
+                              f"columns: {', '.join(sorted(kept)) or 'none'})", "carry")
     rows = []
-    for inc in cat.incidents.list():
+    for inc in incidents:
         cleared = bool(inc["cleared"]) and (inc["clearance_type"] != "exceptional"
                                             or count_exceptional)
-        rows.append({
+        extra = json.loads(inc["extra"] or "{}")
+        nearest, within = near.get(inc["id"], (None, None))
+        row = {
             "case_id": inc["id"], "occurred_at": inc["occurred_at"],
+            "time_precision": inc["time_precision"],
             "year": format_local(inc["occurred_ts"], zone)[:4],
             "category": inc["category"] or "", "neighborhood": inc["neighborhood"] or "",
             "victims": "" if inc["victims"] is None else inc["victims"],
             "shotspotter": {1: "yes", 0: "no"}.get(inc["shotspotter"], ""),
             "video": "yes" if inc["id"] in exposed else "no",
             "video_at": exposed.get(inc["id"], ""),
+            "nearest_camera_m": "" if nearest is None else nearest,
+            "cameras_within": "" if within is None else within,
             "cleared": "yes" if cleared else "no",
             "clearance_type": inc["clearance_type"] or "",
             "cleared_at": inc["cleared_at"] or "",
-        })
+        }
+        for c in carry:
+            row[c] = extra.get(c, "")
+        rows.append(row)
     return rows
 
 
 def write_dataset(cat, out: str | Path, exposure: str, radius_m: float = 250.0,
-                  count_exceptional: bool = False) -> dict:
+                  count_exceptional: bool = False, rule: NearbyRule | None = None,
+                  carry: tuple[str, ...] = ()) -> dict:
     """Write the case table CSV (spreadsheet-safe cells); returns counts for the summary."""
-    rows = build_rows(cat, exposure, radius_m, count_exceptional)
+    rows = build_rows(cat, exposure, radius_m, count_exceptional, rule, carry)
     out = Path(out)
+    columns = COLUMNS + [c for c in carry if c not in COLUMNS]
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(columns)
         for r in rows:
-            writer.writerow([safe_cell(r[c]) for c in COLUMNS])
+            writer.writerow([safe_cell(r[c]) for c in columns])
     tmp.replace(out)
     counts = {"cases": len(rows), "exposed": sum(r["video"] == "yes" for r in rows),
               "cleared": sum(r["cleared"] == "yes" for r in rows), "exposure": exposure,
               "out": str(out)}
     counts["audit_note"] = cat.record("study dataset", {
-        **counts, "radius_m": radius_m, "count_exceptional": count_exceptional})
+        **counts, "radius_m": radius_m, "count_exceptional": count_exceptional,
+        "nearby": (rule or NearbyRule()).to_dict() if exposure == "nearby" else None,
+        "carry": list(carry)})
     return counts
