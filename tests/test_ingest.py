@@ -227,3 +227,17 @@ def test_a_symlink_loop_is_refused_alone(city, run, clips_copy):
     assert f"Error: {folder / 'dangling.mp4'}: path cannot be resolved" in r.stderr
     assert "2 added" in r.stdout
     assert "Traceback" not in r.output
+
+
+def test_a_clip_start_without_a_time_of_day_is_refused_not_midnight(city, run, tmp_path):
+    clip = tmp_path / "u.mp4"
+    clip.write_bytes((FIXTURES / "clips" / "BIZ-001" / "untimed.mp4").read_bytes())
+    (tmp_path / "u.json").write_text('{"start": "2023-05-01"}')
+    r = run("ingest", clip, "--camera", "BIZ-001")
+    assert r.exit_code == 3
+    assert ("'2023-05-01' is a date without a time of day: give the time (a date alone is "
+            "never read as midnight)") in r.stderr
+    (tmp_path / "u.json").unlink()
+    r = run("ingest", clip, "--camera", "BIZ-001", "--start", "20230501")
+    assert r.exit_code == 3 and "is a date without a time of day" in r.stderr
+    assert clips(run) == []

@@ -315,9 +315,11 @@ def incidents_import(cat, file, tz, time_column, maps, sets, defaults, encoding,
 
 
 def parse_time_opt(cat, value, hint):
-    """A time option: ISO with offset, or local in the catalog's zone (refused without one)."""
-    return parse_opt(lambda v: parse_instant(v, cat.input_zone_or_none()).timestamp(), value,
-                     hint)
+    """A bound option (--from/--to): a time (ISO with offset, or local in the catalog's zone)
+    or a date (the start of that local day)."""
+    from videx.timeutil import read_when
+    return parse_opt(lambda v: read_when(v, cat.input_zone_or_none()).start.timestamp(),
+                     value, hint)
 
 
 @incidents_group.command(name="list")
@@ -616,13 +618,6 @@ def canvass_cmd(cat, incident_id, radius, before, after, at, time_, case_no, unc
     warn(result.audit_note)
 
 
-def parse_day_or_time(cat, value, hint):
-    """A --from/--to bound: a date (the local day's start) or a time (ISO, local or offset)."""
-    from videx.timeutil import read_when
-    return parse_opt(lambda v: read_when(v, cat.input_zone_or_none()).start.timestamp(),
-                     value, hint)
-
-
 BATCH_TABLE_COLUMNS = ["incident_id", "occurred_local", "camera_id", "distance_m", "in_view",
                        "status", "clips_at_moment", "retention_deadline", "outcome"]
 
@@ -634,7 +629,7 @@ def canvass_batch(cat, ids_file, from_, to, neighborhood, summary, kwargs, fmt):
         ids = [ln.strip().split(",")[0].strip() for ln in ids_file if ln.strip()]
         ids = [i for i in ids if i and i.lower() not in ("id", "incident_id", "case_id")]
     incidents_, unknown = canvass.select_incidents(
-        cat, ids, parse_day_or_time(cat, from_, "--from"), parse_day_or_time(cat, to, "--to"),
+        cat, ids, parse_time_opt(cat, from_, "--from"), parse_time_opt(cat, to, "--to"),
         neighborhood)
     zone = cat.display_zone()
     columns = canvass.SUMMARY_COLUMNS if summary else (

@@ -64,6 +64,9 @@ def parse_instant(text: str, tz: str | ZoneInfo | None = None) -> datetime:
     raw = str(text).strip()
     if not raw:
         raise TimestampError("empty time")
+    if _ISO_DATE.match(raw) or _COMPACT_DATE.match(raw):
+        raise TimestampError(f"{raw!r} is a date without a time of day: give the time (a "
+                             "date alone is never read as midnight)")
     cleaned = raw.replace(" ", "T", 1) if re.match(r"^\d{4}-\d{2}-\d{2} \d", raw) else raw
     if cleaned.endswith(("Z", "z")):
         cleaned = cleaned[:-1] + "+00:00"
