@@ -327,6 +327,110 @@ def bench_ingest(args):
           f"({jobs} jobs, {os.cpu_count()} cores); peak RSS {result['rss_peak_mb']} MB")
 
 
+# ------------------------------------------------------------------ extract
+def make_large_clips(folder: Path, n: int, seconds: int) -> list[Path]:
+    """``n`` distinct large clips (1080p, high bit rate): one encode, copies with one media
+    byte changed, named a minute apart."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder.parent / f"{folder.name}-base.mp4"
+    if not base.exists():
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"testsrc2=size=1920x1080:rate=30:duration={seconds}", "-c:v",
+                        "libx264", "-preset", "ultrafast", "-b:v", "50M", "-g", "60",
+                        "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(base)],
+                       check=True)
+    data = bytearray(base.read_bytes())
+    paths = []
+    for i in range(n):
+        p = folder / f"20230501_0000{i:02d}_big.mp4"
+        if not p.exists():
+            data[-1000] = i
+            p.write_bytes(data)
+        paths.append(p)
+    return paths
+
+
+def extract_catalog(db_path: Path, folder: Path) -> None:
+    """A catalog with one camera whose clips are the files in ``folder``, and an incident a
+    minute into them (so every clip is in its canvass window)."""
+    from videx import ingest
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    cat = catalog.open_catalog(db_path, create=True)
+    with cat.write("bench setup"):
+        cat.set_setting("default_tz", "UTC")
+        cat.cameras.upsert({"id": "BENCH", "source": "city", "integration": "connected",
+                            "lat": 41.76, "lon": -72.68}, "x")
+        cat.incidents.upsert({"id": "X1", "occurred_at": "2023-05-01T00:01:00Z",
+                              "occurred_ts": 1682899260.0, "time_source": "bench",
+                              "lat": 41.76, "lon": -72.68}, "x")
+    report = ingest.ingest(cat, [folder], camera_id="BENCH")
+    assert not report.rejected, report.rejected[:2]
+    cat.close()
+
+
+def baseline_copy(paths: list[Path], dest: Path) -> float:
+    """Seconds to hash each original, copy it and hash the copy, in Python, one by one."""
+    import hashlib
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    t = time.perf_counter()
+    for p in paths:
+        for path in (p, None):
+            if path is None:
+                target = dest / p.name
+                shutil.copyfile(p, target)
+                path = target
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+    return time.perf_counter() - t
+
+
+def time_extract(db_path: Path, dest: Path) -> tuple[float, int]:
+    from videx import evidence
+    from videx.canvass import canvass
+    shutil.rmtree(dest, ignore_errors=True)
+    cat = catalog.open_catalog(db_path)
+    result = canvass(cat, "X1", before_s=3600, after_s=3600, radius_m=50, record=False)
+    t = time.perf_counter()
+    pkg = evidence.extract(cat, result, dest)
+    secs = time.perf_counter() - t
+    cat.close()
+    for f in dest.rglob("*"):
+        os.chmod(f, 0o755 if f.is_dir() else 0o644)
+    return secs, len(pkg.rows)
+
+
+def bench_extract(args):
+    DATA.mkdir(exist_ok=True)
+    runs = []
+    sets = [("150 small clips", make_clip_files(DATA / "extract-small", args.small))]
+    if args.large:
+        sets.append((f"{args.large} large clips", make_large_clips(
+            DATA / "extract-large", args.large, args.large_seconds)))
+    for label, paths in sets:
+        folder = paths[0].parent
+        db_path = DATA / f"extract-{folder.name}.db"
+        if not db_path.exists():
+            extract_catalog(db_path, folder)
+        size = sum(p.stat().st_size for p in paths)
+        for p in paths:                       # both sides read from the page cache
+            p.read_bytes()
+        base = min(baseline_copy(paths, DATA / "extract-baseline") for _ in range(2))
+        ours, n = min(time_extract(db_path, DATA / "extract-package") for _ in range(2))
+        shutil.rmtree(DATA / "extract-baseline", ignore_errors=True)
+        shutil.rmtree(DATA / "extract-package", ignore_errors=True)
+        runs.append({"files": label, "clips_packaged": n, "bytes": size,
+                     "baseline_hash_copy_hash_s": round(base, 3),
+                     "extract_s": round(ours, 3), "ratio": round(ours / base, 2)})
+    print(json.dumps({"benchmark": "extract", "runs": runs}, indent=2))
+    for r in runs:
+        print(f"extract, {r['files']} ({r['bytes'] / 1e6:.0f} MB): {r['extract_s']} s vs "
+              f"hash + copy + hash {r['baseline_hash_copy_hash_s']} s -> {r['ratio']}x")
+
+
 # ------------------------------------------------------------------ scan
 def make_video(path: Path, size: str, seconds: int, fps: int):
     """A testsrc2 clip (moving pattern) encoded with libx264, 2 s GOP."""
@@ -496,6 +600,10 @@ def main():
     ca.add_argument("--cameras", type=int, default=10_000)
     ca.add_argument("--clips", type=int, default=10_000_000)
     ca.add_argument("--incidents", type=int, default=10_000)
+    ex = sub.add_parser("extract")
+    ex.add_argument("--small", type=int, default=150)
+    ex.add_argument("--large", type=int, default=8, help="Large clips (0: none).")
+    ex.add_argument("--large-seconds", type=int, default=20)
     su = sub.add_parser("startup")
     su.add_argument("--runs", type=int, default=15)
     st = sub.add_parser("study")
@@ -504,6 +612,7 @@ def main():
     if shutil.which("ffprobe") is None:
         raise SystemExit("ffprobe not found: install ffmpeg")
     {"canvass": bench_canvass, "canvass-all": bench_canvass_all, "startup": bench_startup,
+     "extract": bench_extract,
      "ingest": bench_ingest, "scan": bench_scan, "study": bench_study}[args.which](args)
 
 

@@ -246,6 +246,22 @@ CLIPS = [
 ]
 BAD_FILES = ["RING-001/corrupt.mp4", "RING-002/truncated.mp4", "RING-003/notes.txt"]
 
+# Video as detectives receive it (issue 9): a phone's variable-frame-rate clip with a 2 s freeze,
+# a phone clip recorded upright (portrait) with a 90-degree display matrix, a DVR export with one
+# keyframe every 10 s named by an NVR (IP, channel, time with milliseconds), and an MJPEG AVI.
+# name, camera, true start offset from the moment (s; NVR: with its milliseconds), duration (s),
+# motion spans, how the start is given, and how the file is made.
+PHONE_DVR_CLIPS = [
+    ("PRIV-003/VID_20230501_142957.mp4", "PRIV-003", -3, 10, [(1.0, 3.5), (6.5, 9.5)],
+     "filename", {"vfr_freeze": (4.0, 6.0)}),
+    ("PRIV-003/IMG_0413.MOV", "PRIV-003", -1, 6, [(1.0, 5.0)], "metadata",
+     {"rotate": 90}),
+    ("CITY-004/192.168.1.64_01_20230501143500250.mp4", "CITY-004", 300.25, 24,
+     [(2.0, 6.0), (12.0, 15.0), (21.0, 23.0)], "filename", {"gop_s": 10}),
+    ("CITY-003/ch03_20230501143020.avi", "CITY-003", 20, 6, [(1.0, 4.0)], "filename",
+     {"mjpeg": True}),
+]
+
 
 def render_clip(path: Path, camera_clock_start: datetime, duration_s: int, motion, seed: int,
                 static=False, frozen=False, creation_time: str | None = None):
@@ -292,6 +308,101 @@ def render_clip(path: Path, camera_clock_start: datetime, duration_s: int, motio
         raise SystemExit(f"ffmpeg failed writing {path}")
 
 
+def scene(w: int, h: int, t: float, motion, stamp: str, background: np.ndarray,
+          rs: np.random.Generator, vertical: bool = False) -> np.ndarray:
+    """One frame: noisy background, the box during motion spans, the clock at the top left."""
+    frame = np.clip(background.astype(np.int16) + rs.normal(0, NOISE_SIGMA, background.shape),
+                    0, 255).astype(np.uint8)
+    for a, b in motion:
+        if a <= t < b:
+            k = (t - a) / (b - a)
+            if vertical:
+                y = int(24 + (h - 60) * k)
+                cv2.rectangle(frame, (30, y), (60, y + 24), (0, 230, 230), -1)
+            else:   # a yellow box: bright in grey too, on the road and off it
+                x = int(10 + (w - 40) * k)
+                cv2.rectangle(frame, (x, h - 50), (x + 24, h - 20), (0, 230, 230), -1)
+    cv2.putText(frame, stamp, (4, 14), cv2.FONT_HERSHEY_PLAIN, 0.9 if w > 100 else 0.7,
+                (255, 255, 255), 1)
+    return frame
+
+
+def render_phone_dvr(path: Path, camera_clock_start: datetime, duration_s: int, motion,
+                     seed: int, spec: dict, creation_time: str | None) -> dict:
+    """Encode one of PHONE_DVR_CLIPS; returns its ground-truth facts."""
+    import tempfile
+    rs = np.random.default_rng(seed)
+    portrait = bool(spec.get("rotate"))
+    w, h = (96, 160) if portrait else (W, H)
+    background = np.full((h, w, 3), 90, np.uint8)
+    background[int(h * 0.66):, :] = 60
+    background = np.clip(background + rs.integers(-8, 8, background.shape), 0, 255).astype(
+        np.uint8)
+    freeze = spec.get("vfr_freeze")
+    times: list[float] = []
+    for k in range(duration_s * FPS):
+        ts = k / FPS
+        if freeze:
+            if freeze[0] < ts < freeze[1]:
+                continue                        # the phone held the frame at 4.0 s for 2 s
+            if freeze[0] != ts and k % 3:       # and its frame spacing wanders around 10 fps
+                ts += 0.02 if k % 3 == 1 else -0.02
+        times.append(round(ts, 3))
+    facts = {"frames": len(times)}
+    stamp0 = camera_clock_start
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = []
+        for i, ts in enumerate(times):
+            img = scene(w, h, ts, motion, (stamp0 + timedelta(seconds=int(ts))).strftime(
+                "%H:%M:%S"), background, rs, vertical=portrait)
+            if portrait:   # the sensor records landscape; the display matrix turns it upright
+                img = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
+            name = Path(tmp) / f"f{i:04d}.png"
+            cv2.imwrite(str(name), img)
+            nxt = times[i + 1] if i + 1 < len(times) else duration_s
+            lines += [f"file '{name}'", f"duration {nxt - ts:.3f}"]
+        lines.append(f"file '{Path(tmp) / f'f{len(times) - 1:04d}.png'}'")
+        (Path(tmp) / "list.txt").write_text("\n".join(lines) + "\n")
+        args = ["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
+                str(Path(tmp) / "list.txt"), "-map_metadata", "-1", "-fflags", "+bitexact",
+                "-threads", "1"]
+        if spec.get("mjpeg"):
+            args += ["-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj420p", "-r", str(FPS),
+                     "-f", "avi"]
+        else:
+            args += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast", "-crf",
+                     str(CRF)]
+            if freeze:
+                args += ["-fps_mode", "vfr", "-g", str(FPS * 2)]
+            else:
+                args += ["-r", str(FPS)]
+            if spec.get("gop_s"):
+                gop = int(spec["gop_s"] * FPS)
+                args += ["-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"]
+            elif not freeze:
+                args += ["-g", str(FPS * 2)]
+        if creation_time:
+            args += ["-metadata", f"creation_time={creation_time}"]
+        import subprocess
+        if portrait:   # ffmpeg 5 writes the display matrix only when stream-copying
+            coded = Path(tmp) / "coded.mov"
+            subprocess.run(args + ["-f", "mov", str(coded)], check=True)
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(coded), "-c", "copy",
+                            "-map_metadata", "0", "-fflags", "+bitexact", "-metadata:s:v",
+                            f"rotate={spec['rotate']}", "-f", "mov", str(path)], check=True)
+        else:
+            subprocess.run(args + [str(path)], check=True)
+    if portrait:
+        facts.update({"coded_size": [h, w], "display_size": [w, h], "rotation": spec["rotate"]})
+    if freeze:
+        facts.update({"vfr": True, "freeze_s": list(freeze)})
+    if spec.get("gop_s"):
+        facts["keyframe_interval_s"] = spec["gop_s"]
+    if spec.get("mjpeg"):
+        facts.update({"codec": "mjpeg", "container": "avi"})
+    return facts
+
+
 def make_clips(out: Path, cameras: list[dict]):
     clips_dir = out / "clips"
     if clips_dir.exists():
@@ -317,6 +428,20 @@ def make_clips(out: Path, cameras: list[dict]):
                       "static": extra.get("static", False), "frozen_after_s":
                       1.0 if extra.get("frozen") else None,
                       "contains_moment": 0 <= -rel < dur})
+    for i, (name, cam, rel, dur, motion, how, spec) in enumerate(PHONE_DVR_CLIPS):
+        path = clips_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        true_start = DEMO_UTC + timedelta(seconds=rel)
+        camera_clock = true_start + timedelta(seconds=offsets[cam])
+        creation = (camera_clock.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+                    if how == "metadata" else None)
+        facts = render_phone_dvr(path, camera_clock.astimezone(TZ), dur, motion,
+                                 SEED + 100 + i, spec, creation)
+        truth.append({"path": name, "camera_id": cam, "true_start": iso(true_start),
+                      "camera_clock_start": iso(camera_clock),
+                      "clock_offset_s": offsets[cam], "duration_s": dur,
+                      "time_source": how, "motion_spans_s": motion, "static": False,
+                      "frozen_after_s": None, "contains_moment": 0 <= -rel < dur, **facts})
     rs = random.Random(SEED)
     corrupt = clips_dir / BAD_FILES[0]
     corrupt.write_bytes(bytes(rs.randrange(256) for _ in range(4096)))
@@ -518,6 +643,8 @@ def make_real_exports(out: Path, rng: random.Random) -> None:
 
 
 def iso(dt: datetime) -> str:
+    if dt.microsecond:
+        return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -104,9 +104,62 @@ def test_table_csv_and_geojson(ingested, run):
     rows = list(csv.DictReader(run("canvass", DEMO_ID, "--format", "csv").stdout.splitlines()))
     assert {"camera_id", "clip_id", "offset_s", "offset_hms", "sha256"} <= set(rows[0])
     assert any(r["offset_hms"] == "0:00:04" and r["camera_id"] == "CITY-001" for r in rows)
+    for r in rows:
+        assert r["incident_id"] == DEMO_ID and r["name"]            # who, for whom
+        assert r["in_view"] in ("yes", "no", "")                     # never True/False
+        assert (r["offset_s"] != "") == (r["contains_moment"] == "yes")
+
+
+def ring_area(ring):
+    """Signed area (shoelace, lon/lat units): positive for a counterclockwise ring."""
+    return sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(ring, ring[1:])) / 2
+
+
+def test_geojson_keeps_kinds_and_draws_view_wedges(ingested, run):
     gj = json.loads(run("canvass", DEMO_ID, "--format", "geojson").stdout)
-    assert gj["features"][0]["properties"]["kind"] == "incident"
-    assert all(f["geometry"]["type"] == "Point" for f in gj["features"])
+    feats = gj["features"]
+    assert feats[0]["properties"]["feature"] == "incident"
+    cams = [f for f in feats if f["properties"]["feature"] == "camera"]
+    wedges = {f["properties"]["camera_id"]: f for f in feats
+              if f["properties"]["feature"] == "view"}
+    assert {c["properties"]["kind"] for c in cams} >= {"doorbell", "fixed", "ptz", "dvr"}
+    with_view = [c for c in cams if c["properties"]["view"]]
+    assert with_view and set(wedges) == {c["properties"]["camera_id"] for c in with_view}
+    for c in with_view:
+        w = wedges[c["properties"]["camera_id"]]
+        assert w["geometry"]["type"] == "Polygon"
+        ring = w["geometry"]["coordinates"][0]
+        assert ring[0] == ring[-1] == c["geometry"]["coordinates"]   # closed, at the camera
+        assert len(ring) >= 4 and ring_area(ring) > 0                 # RFC 7946: ccw exterior
+        assert all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in ring)
+    # the wedge of a camera that sees the incident contains it (CITY-001 faces it)
+    from matplotlib.path import Path as MplPath
+    inc = feats[0]["geometry"]["coordinates"]
+    assert MplPath(wedges["CITY-001"]["geometry"]["coordinates"][0]).contains_point(inc)
+    assert not MplPath(wedges["CITY-003"]["geometry"]["coordinates"][0]).contains_point(inc)
+
+
+def test_csv_has_its_header_even_with_no_camera(ingested, run):
+    r = run("canvass", "--at", "41.79,-72.70", "--time", "2023-05-01T14:30:00-04:00",
+            "--case", "EMPTY", "--radius", "10m", "--format", "csv")
+    assert r.exit_code == 0
+    assert r.stdout.strip() == ",".join(canvass.CSV_COLUMNS)
+
+
+def test_registered_cameras_without_retention_are_on_the_request_list(ingested, run,
+                                                                         tmp_path):
+    f = tmp_path / "c.csv"
+    f.write_text("id,source,integration,lat,lon\nNEW-REG,private,registered,41.7603,-72.6857\n")
+    assert run("cameras", "import", f).exit_code == 0
+    doc = json.loads(run("canvass", DEMO_ID, "--format", "json").stdout)
+    reg = next(c for c in doc["cameras"] if c["camera_id"] == "NEW-REG")
+    assert (reg["deadline_state"], reg["action"]) == ("unknown", "ask owner")
+    assert "retention unknown: ask now" in run("canvass", DEMO_ID).stdout
+    out = tmp_path / "r.html"
+    assert run("report", DEMO_ID, "--out", out).exit_code == 0
+    text = out.read_text()
+    request = text.split("Request before it is overwritten")[1].split("<h2>")[0]
+    assert "NEW-REG" in request and "retention unknown: ask now" in request
 
 
 def test_adhoc_canvass_and_bad_options(ingested, run):
@@ -161,3 +214,23 @@ def test_inactive_cameras_are_left_out(ingested, run, tmp_path):
                  "NEW-1,city,connected,41.7603,-72.6857,2024-01-01T00:00:00Z\n")
     assert run("cameras", "import", f).exit_code == 0
     assert "NEW-1" not in {c["camera_id"] for c in demo(run)["cameras"]}
+
+
+def test_the_quickstart_sequence_loses_no_note(ingested, run):
+    """Run section 4 of docs/quickstart.md as written: every entry and note is kept."""
+    import shlex
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "docs" / "quickstart.md").read_text()
+    section = text.split("## 4. Record what happened")[1].split("## 5.")[0]
+    commands = [shlex.split(line)[1:] for line in section.splitlines()
+                if line.startswith("videx ") and " show " not in line]
+    assert len(commands) >= 4
+    for args in commands:
+        assert run(*args).exit_code == 0, args
+    shown = json.loads(run("incidents", "show", DEMO_ID, "--format", "json").stdout)
+    notes = [o["note"] for o in shown["outcomes"]] + [r["note"] for r in shown["reviews"]]
+    written = [a[a.index("--note") + 1] for a in commands if "--note" in a]
+    assert all(n in notes for n in written)
+    assert [o["status"] for o in shown["outcomes"] if o["camera_id"] == "PRIV-001"] == [
+        "requested", "obtained"]
+    assert any(o["acting_as"] == "Det. R. Diaz" for o in shown["outcomes"])

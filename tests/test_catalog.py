@@ -195,3 +195,39 @@ def test_settings_and_zones(db):
     with pytest.raises(Exception, match="the catalog has none"):
         db.input_zone()                                      # but never read in a guess
     assert db.input_zone("Europe/Paris").key == "Europe/Paris"
+
+
+def test_an_upgrade_keeps_tampered_rows_flagged(tmp_path):
+    """m005 reshapes the clip table: rows that matched their audited state are re-recorded
+    by the migration entry; a row edited by hand before the upgrade stays flagged after it."""
+    path = tmp_path / "m4.db"
+    db = SQLiteBackend(path)
+    db.begin_write()
+    schema.apply_pending(db, "2026-01-01T00:00:00Z", stop_before="m005_video_facts")
+    db.commit()
+    cat = catalog.Catalog(db)
+    with cat.write("setup") as tx:
+        db.execute("INSERT INTO cameras (id, source, integration, lat, lon, updated_at) VALUES "
+                   "('C1', 'city', 'connected', 41.76, -72.68, 'x')")
+        tx.touch("cameras", "C1")
+        for i in (1, 2):
+            db.execute(
+                'INSERT INTO clips (id, camera_id, path, sha256, size_bytes, duration_s, '
+                'start_raw, start_raw_ts, start, start_ts, "end", end_ts, time_source, '
+                "time_confidence, ingested_at, width, height) VALUES (?, 'C1', ?, 'h', 1, 10, "
+                "'a', 0, 'a', 0, 'b', 10, 'filename', 'high', 'x', 160, 120)",
+                [i, f"/e/{i}.mp4"])
+            tx.touch("clips", i)
+    cat.close()
+    edit(path, "UPDATE clips SET start_ts = 3600 WHERE id = 2")    # by hand, before upgrade
+    upgraded = catalog.open_catalog(path)
+    assert upgraded.migrations() == schema.KNOWN
+    row = upgraded.clips.require(1)
+    assert (row["display_width"], row["display_height"], row["rotation"]) == (160, 120, 0)
+    check = audit.verify(upgraded, deep=True)
+    assert [(p.table, p.key, p.problem) for p in check.row_problems] == [
+        ("clips", "2", "changed")]
+    migrate = upgraded.auditlog.entries()[-1]
+    assert migrate["command"] == "migrate" and json.loads(migrate["args"])[
+        "rerecorded_rows"] == 1
+    upgraded.close()

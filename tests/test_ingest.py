@@ -25,7 +25,17 @@ def test_fixture_clips_are_catalogued_with_true_times(ingested, run, truth):
         assert row["clock_offset_s"] == c["clock_offset_s"]
         assert row["time_source"] == c["time_source"]
         assert row["duration_s"] == pytest.approx(c["duration_s"], abs=0.15)
-        assert (row["codec"], row["width"], row["height"], row["fps"]) == ("h264", 160, 120, 10)
+        assert row["codec"] == c.get("codec", "h264"), c["path"]
+        assert [row["width"], row["height"]] == c.get("coded_size", [160, 120])
+        assert [row["display_width"], row["display_height"]] == c.get("display_size",
+                                                                      [160, 120])
+        assert row["rotation"] == c.get("rotation", 0)
+        assert bool(row["vfr"]) == c.get("vfr", False), c["path"]
+        if not c.get("vfr"):
+            assert row["fps"] == 10
+        if "keyframe_interval_s" in c:
+            assert row["keyframe_interval_s"] == pytest.approx(c["keyframe_interval_s"])
+        assert row["frames"] >= c.get("frames", c["duration_s"] * 10)
         assert row["sha256"] == sha256_file(ingested / c["path"])
 
 
@@ -42,12 +52,12 @@ def test_ingest_output_and_exit_code(city, run, clips_copy):
     r = run("ingest", clips_copy, "--camera-from-folder")
     assert r.exit_code == 3
     assert r.stdout.strip().splitlines()[-1] == (
-        "11 added, 0 already catalogued, 0 duplicate(s) skipped, 0 conflict(s), 4 rejected")
+        "15 added, 0 already catalogued, 0 duplicate(s) skipped, 0 conflict(s), 4 rejected")
     assert f"Error: {clips_copy / 'RING-001' / 'corrupt.mp4'}: not readable as video" in r.stderr
     # a second run is a no-op for catalogued files
     r = run("ingest", clips_copy, "--camera-from-folder")
-    assert "0 added, 11 already catalogued" in r.stdout
-    assert len(clips(run)) == 11
+    assert "0 added, 15 already catalogued" in r.stdout
+    assert len(clips(run)) == 15
 
 
 def test_originals_are_not_modified(city, run, clips_copy):
@@ -80,7 +90,7 @@ def test_same_content_elsewhere_is_a_duplicate(ingested, run, tmp_path):
     r = run("ingest", copy, "--camera", "CITY-001")
     assert r.exit_code == 0
     assert "1 duplicate(s) skipped" in r.stdout
-    assert len(clips(run)) == 11
+    assert len(clips(run)) == 15
 
 
 def test_interrupted_ingest_resumes_with_one_row_per_file(city, clips_copy, open_db):
@@ -96,11 +106,11 @@ def test_interrupted_ingest_resumes_with_one_row_per_file(city, clips_copy, open
         ingest.ingest(cat, [clips_copy], camera_from_folder=True, jobs=2,
                       progress=stop_after_five)
     partial = cat.clips.count()
-    assert 0 < partial < 11
+    assert 0 < partial < 15
     report = ingest.ingest(cat, [clips_copy], camera_from_folder=True, jobs=2)
-    assert len(report.added) == 11 - partial
+    assert len(report.added) == 15 - partial
     paths = [r["path"] for r in cat.clips.list()]
-    assert len(paths) == len(set(paths)) == 11
+    assert len(paths) == len(set(paths)) == 15
     assert len(cat.clips.rejects()) == 4
 
 
@@ -241,3 +251,85 @@ def test_a_clip_start_without_a_time_of_day_is_refused_not_midnight(city, run, t
     r = run("ingest", clip, "--camera", "BIZ-001", "--start", "20230501")
     assert r.exit_code == 3 and "is a date without a time of day" in r.stderr
     assert clips(run) == []
+
+
+def _untimed(tmp_path, name):
+    clip = tmp_path / name
+    clip.write_bytes((FIXTURES / "clips" / "BIZ-001" / "untimed.mp4").read_bytes())
+    return clip
+
+
+def test_name_pattern_sees_the_whole_file_name(city, run, tmp_path):
+    clip = _untimed(tmp_path, "export 01-05-2023 14.30.00.mp4")
+    pattern = (r"(?P<d>\d\d)-(?P<m>\d\d)-(?P<Y>\d{4}) (?P<H>\d\d)\.(?P<M>\d\d)\.(?P<S>\d\d)"
+               r"\.mp4$")
+    r = run("ingest", clip, "--camera", "CITY-001", "--name-pattern", pattern)
+    assert r.exit_code == 0, r.output
+    assert clips(run)[0]["start"] == "2023-05-01T18:30:00Z"
+
+
+def test_nvr_names_keep_their_milliseconds(city, run, tmp_path):
+    clip = _untimed(tmp_path, "10.0.0.7_03_20230501143012045.mp4")
+    assert run("ingest", clip, "--camera", "CITY-001").exit_code == 0
+    row = clips(run)[0]
+    assert row["start"] == "2023-05-01T18:30:12.045Z"
+    assert row["time_detail"] == "file name (nvr-ip-channel, local America/New_York)"
+
+
+def test_suspect_start_times_are_refused_or_kept_at_low_confidence(city, run, tmp_path):
+    future = _untimed(tmp_path, "20990501_143000.mp4")
+    r = run("ingest", future, "--camera", "CITY-001")
+    assert r.exit_code == 3
+    assert "start 2099-05-01 18:30:00Z from filename is in the future" in r.stderr
+    old = _untimed(tmp_path, "19990501_143000.mp4")
+    r = run("ingest", old, "--camera", "CITY-001", "--allow-suspect-times")
+    assert r.exit_code == 0, r.output
+    row = clips(run)[0]
+    assert row["time_confidence"] == "low" and row["time_detail"].endswith(
+        "suspect: before 2000")
+
+
+def test_mtime_is_the_copying_computers_clock_unless_said_otherwise(city, run, tmp_path):
+    # BIZ-001's clock runs 42 s slow (clock_offset_s -42): that is no reason to move an mtime
+    clip = _untimed(tmp_path, "a.mp4")
+    os.utime(clip, (1_683_000_000, 1_683_000_000))
+    assert run("ingest", clip, "--camera", "BIZ-001", "--allow-mtime").exit_code == 0
+    row = clips(run)[0]
+    assert row["end_ts"] == pytest.approx(1_683_000_000, abs=0.01)
+    assert row["clock_offset_s"] == 0
+    assert "copying computer's clock, camera offset not applied" in row["time_detail"]
+    straight = tmp_path / "b.mp4"                               # another file, no time in it
+    straight.write_bytes((FIXTURES / "clips" / "CITY-001" / "20230501_142956.mp4").read_bytes())
+    os.utime(straight, (1_683_000_000, 1_683_000_000))
+    r = run("ingest", straight, "--camera", "BIZ-001", "--allow-mtime", "--mtime-from-camera")
+    assert r.exit_code == 0, r.output
+    row = [c for c in clips(run) if c["path"].endswith("b.mp4")][0]
+    assert row["clock_offset_s"] == -42
+    assert row["end_ts"] == pytest.approx(1_683_000_000 + 42, abs=0.01)
+    assert "the camera's clock (file straight from the camera)" in row["time_detail"]
+
+
+def test_a_vendor_time_source_is_one_function_and_one_registration(city, open_db, tmp_path):
+    from datetime import datetime, timezone
+
+    from videx import timesources
+
+    @timesources.time_source("acme-xml", stage="sidecar")
+    def acme(path, ctx):
+        meta = path.with_suffix(".acme")
+        if not meta.is_file():
+            return None
+        stamp = meta.read_text().split("<start>")[1].split("</start>")[0]
+        return timesources.Found(datetime.fromisoformat(stamp).astimezone(timezone.utc),
+                                 f"ACME export {meta.name}")
+
+    try:
+        clip = _untimed(tmp_path, "CH1.mp4")
+        clip.with_suffix(".acme").write_text("<x><start>2023-05-01T14:30:01-04:00</start></x>")
+        report = ingest.ingest(open_db(), [clip], camera_id="CITY-001")
+        assert report.rejected == []
+        row = open_db().clips.require(report.added[0])
+        assert (row["time_source"], row["start"]) == ("acme-xml", "2023-05-01T18:30:01Z")
+        assert "acme-xml" in timesources.registered()
+    finally:
+        timesources._SOURCES[:] = [s for s in timesources._SOURCES if s.name != "acme-xml"]

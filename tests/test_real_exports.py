@@ -205,7 +205,7 @@ def test_batch_canvass_from_the_cli(ingested, run, tmp_path):
     rows = list(csv.DictReader(r.stdout.splitlines()))
     assert len(rows) == 419 and list(rows[0])[:2] == ["incident_id", "occurred_at"]
     demo = next(x for x in rows if x["incident_id"] == DEMO_ID)
-    assert demo["cameras_within"] == "16" and demo["with_footage"] == "6"
+    assert demo["cameras_within"] == "16" and demo["with_footage"] == "7"
     log = json.loads(run("audit", "list", "--format", "json", "--limit", "0").stdout)
     assert len(log) == before + 1 and log[-1]["command"] == "canvass batch"   # one entry
     assert json.loads(log[-1]["args"])["incidents"] == 419

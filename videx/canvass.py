@@ -27,6 +27,12 @@ STATUS_NONE = "no-footage"
 STATUS_TEXT = {STATUS_FOOTAGE: "footage catalogued", STATUS_GAP: "gap at the moment",
                STATUS_NONE: "no footage catalogued"}
 SORTS = ("view", "activity")
+CSV_COLUMNS = [
+    "incident_id", "occurred_at", "camera_id", "name", "source", "integration", "kind",
+    "distance_m", "in_view", "status", "covered_s", "window_s", "retention_deadline",
+    "hours_left", "deadline_state", "outcome", "clip_id", "clip_start", "clip_end",
+    "contains_moment", "offset_s", "offset_hms", "activity_near_moment", "activity_mode",
+    "sha256", "path"]
 
 
 @dataclass(frozen=True)
@@ -106,11 +112,12 @@ class ClipHit:
     time_source: str
     time_confidence: str
     codec: str | None = None
-    width: int | None = None
+    width: int | None = None        # display (upright) size, pixels
     height: int | None = None
     fps: float | None = None
     activity_near_moment: float | None = None
     activity_peak: float | None = None
+    activity_mode: str | None = None    # "full" or "fast": their scores differ in scale
 
     def to_dict(self) -> dict:
         return {"clip_id": self.clip_id, "path": self.path, "sha256": self.sha256,
@@ -122,7 +129,7 @@ class ClipHit:
                 "clock_offset_s": self.clock_offset_s, "time_source": self.time_source,
                 "time_confidence": self.time_confidence,
                 "activity_near_moment": self.activity_near_moment,
-                "activity_peak": self.activity_peak}
+                "activity_peak": self.activity_peak, "activity_mode": self.activity_mode}
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,25 @@ class CameraHit:
     @property
     def retention_deadline(self) -> str | None:
         return iso_utc(self.deadline_ts)
+
+    @property
+    def activity(self) -> tuple[float | None, str | None]:
+        """(highest activity near the moment among its scanned clips, that scan's mode)."""
+        best = max((k for k in self.clips if k.activity_near_moment is not None),
+                   key=lambda k: k.activity_near_moment, default=None)
+        return (None, None) if best is None else (best.activity_near_moment, best.activity_mode)
+
+    def wedge(self, reach_m: float, steps: int = 16) -> list[list[float]] | None:
+        """The view wedge as a closed GeoJSON ring ([lon, lat] pairs, counterclockwise), reach
+        ``range_m`` or ``reach_m``; None without view geometry."""
+        if self.view is None:
+            return None
+        reach = self.view.range_m or reach_m
+        fov = min(self.view.fov_deg, 359.0)
+        bearings = [self.view.heading_deg + fov / 2 - fov * i / steps for i in range(steps + 1)]
+        arc = [list(geo.destination(self.lat, self.lon, b, reach))[::-1] for b in bearings]
+        apex = [self.lon, self.lat]
+        return [apex, *arc, apex]   # bearings fall clockwise-to-counter: counterclockwise ring
 
     def to_dict(self) -> dict:
         return {
@@ -202,9 +228,10 @@ class CanvassResult:
                 if k.contains_moment or not containing_moment]
 
     def request_list(self) -> list[CameraHit]:
-        """Cameras with no catalogued footage whose retention deadline has not passed."""
+        """Cameras with no catalogued footage still to be asked for: the retention deadline
+        has not passed, or the retention is unknown (ask now)."""
         return [c for c in self.cameras if c.status == STATUS_NONE
-                and c.deadline_state == "open"]
+                and c.deadline_state in ("open", "unknown")]
 
     def summary(self) -> str:
         counts = {s: sum(1 for c in self.cameras if c.status == s) for s in STATUS_TEXT}
@@ -212,7 +239,7 @@ class CanvassResult:
                 f"{self.radius_m:g} m; {counts[STATUS_FOOTAGE]} with footage at the moment, "
                 f"{counts[STATUS_GAP]} with a gap at the moment, {counts[STATUS_NONE]} with no "
                 f"footage catalogued; {len(self.request_list())} to request before retention "
-                "runs out")
+                "runs out (or with retention unknown)")
 
     def parameters(self) -> dict:
         """The options this canvass ran with (for audit entries and manifests)."""
@@ -228,19 +255,55 @@ class CanvassResult:
                 "cameras": [c.to_dict() for c in self.cameras]}
 
     def to_geojson(self) -> dict:
+        """The incident, each camera (keeping its own ``kind``: doorbell, ptz, ...) and each
+        camera's view wedge as a Polygon; ``feature`` says which is which."""
         inc = self.incident
         features = [{"type": "Feature",
                      "geometry": {"type": "Point", "coordinates": [inc.lon, inc.lat]},
-                     "properties": {"kind": "incident", "id": inc.id,
-                                    "occurred_at": inc.occurred_at}}]
+                     "properties": {"feature": "incident", "id": inc.id,
+                                    "occurred_at": inc.occurred_at,
+                                    "time_precision": inc.time_precision}}]
         for cam in self.cameras:
-            props = {k: v for k, v in cam.to_dict().items() if k not in ("lat", "lon")}
-            props["kind"] = "camera"
-            props["clip_count"] = len(cam.clips)
+            props = {k: v for k, v in cam.to_dict().items() if k not in ("lat", "lon", "clips")}
+            props["feature"] = "camera"
+            props["clip_ids"] = [k.clip_id for k in cam.clips]
             features.append({"type": "Feature",
                              "geometry": {"type": "Point", "coordinates": [cam.lon, cam.lat]},
                              "properties": props})
+            ring = cam.wedge(self.radius_m * 0.4)
+            if ring:
+                features.append({"type": "Feature",
+                                 "geometry": {"type": "Polygon", "coordinates": [ring]},
+                                 "properties": {"feature": "view", "camera_id": cam.camera_id,
+                                                "kind": cam.kind, "in_view": cam.in_view,
+                                                "heading_deg": cam.view.heading_deg,
+                                                "fov_deg": cam.view.fov_deg,
+                                                "range_m": cam.view.range_m}})
         return {"type": "FeatureCollection", "features": features}
+
+    def csv_rows(self) -> list[dict]:
+        """One row per camera and clip (a camera without clips: one row), ``CSV_COLUMNS``."""
+        inc = self.incident
+        rows = []
+        for c in self.cameras:
+            base = {"incident_id": inc.id, "occurred_at": inc.occurred_at,
+                    "camera_id": c.camera_id, "name": c.name, "source": c.source,
+                    "integration": c.integration, "kind": c.kind,
+                    "distance_m": c.distance_m, "in_view": c.in_view, "status": c.status,
+                    "covered_s": c.covered_s, "window_s": c.window_s,
+                    "retention_deadline": c.retention_deadline, "hours_left": c.hours_left,
+                    "deadline_state": c.deadline_state, "outcome": c.outcome}
+            for k in c.clips or (None,):
+                d = k.to_dict() if k else {}
+                rows.append({**base, "clip_id": d.get("clip_id"), "clip_start": d.get("start"),
+                             "clip_end": d.get("end"),
+                             "contains_moment": d.get("contains_moment"),
+                             "offset_s": d.get("offset_s") if d.get("contains_moment") else None,
+                             "offset_hms": d.get("offset_hms"),
+                             "activity_near_moment": d.get("activity_near_moment"),
+                             "activity_mode": d.get("activity_mode"),
+                             "sha256": d.get("sha256"), "path": d.get("path")})
+        return rows
 
 
 def merge_coverage(intervals: list[tuple[float, float]], t0: float, t1: float):
@@ -282,13 +345,13 @@ def assess_camera(cat, cam: dict, inc: Incident, t0: float, t1: float, now_ts: f
                           (s <= moment < e) if inc.exact else (s < until and e > moment),
                           off, src, conf, codec, w, h, fps)
         elif inc.exact:
-            near, peak = cat.scans.activity_near(cid, moment - s)
+            near, peak, mode = cat.scans.activity_near(cid, moment - s)
             hit = ClipHit(cid, path, sha, s, e, dur, moment - s, s <= moment < e, off, src,
-                          conf, codec, w, h, fps, near, peak)
+                          conf, codec, w, h, fps, near, peak, mode)
         else:
-            peak = cat.scans.activity_near(cid, 0.0)[1]
+            _, peak, mode = cat.scans.activity_near(cid, 0.0)
             hit = ClipHit(cid, path, sha, s, e, dur, None, s < until and e > moment, off, src,
-                          conf, codec, w, h, fps, None, peak)
+                          conf, codec, w, h, fps, None, peak, mode)
         clips.append(hit)
         intervals.append((s, e))
     covered, gaps = merge_coverage(intervals, t0, t1)
@@ -297,7 +360,9 @@ def assess_camera(cat, cam: dict, inc: Incident, t0: float, t1: float, now_ts: f
     else:
         status = STATUS_GAP if clips else STATUS_NONE
     deadline_ts = hours_left = state = None
-    if status == STATUS_NONE and cam.get("retention_days") is not None:
+    if status == STATUS_NONE and cam.get("retention_days") is None:
+        state = "unknown"      # nobody knows when it is overwritten: ask now
+    elif status == STATUS_NONE:
         # footage from the start of a whole-day incident is overwritten first
         deadline_ts = moment + cam["retention_days"] * 86400.0
         hours_left = round((deadline_ts - now_ts) / 3600.0, 1)
@@ -318,6 +383,12 @@ def assess_camera(cat, cam: dict, inc: Incident, t0: float, t1: float, now_ts: f
 
 def _view_rank(in_view: bool | None) -> int:
     return {True: 0, None: 1, False: 2}[in_view]
+
+
+def _footage_rank(cam: CameraHit) -> int:
+    if cam.status != STATUS_FOOTAGE:
+        return 2
+    return 0 if cam.in_view else 1
 
 
 def _activity_key(cam: CameraHit) -> float:
@@ -376,11 +447,13 @@ def _canvass(cat, inc: Incident, cams: list[dict], radius_m: float, before_s: fl
     rows = [assess_camera(cat, cam, inc, t0, t1, now_ts, outcomes.get(cam["id"]), scanned)
             for cam in cams if camera_active(cam, inc.occurred_ts)]
     rows.sort(key=lambda c: (_view_rank(c.in_view), -c.covered_s, c.distance_m, c.camera_id))
-    if sort == "activity":  # most activity around the moment first (stable: ties keep order)
+    if sort == "activity":
+        # cameras in view with footage at the moment first, then most activity near it
+        # (stable: ties keep the view order); clips likewise by activity
         rows = [replace(c, clips=tuple(sorted(
             c.clips, key=lambda k: -(k.activity_near_moment if k.activity_near_moment
                                      is not None else -1.0)))) for c in rows]
-        rows.sort(key=_activity_key)
+        rows.sort(key=lambda c: (_footage_rank(c), _activity_key(c)))
     return CanvassResult(inc, t0, t1, radius_m, before_s, after_s, now_ts, tuple(rows), sort)
 
 

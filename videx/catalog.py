@@ -358,14 +358,50 @@ def _open(backend: Backend, location: str, create: bool, actor: str | None) -> C
 
 
 def _migrate(cat: Catalog, state: schema.SchemaState) -> None:
-    had_rows = state.is_videx and "m003_evidence_record" in state.pending
-    with cat._transaction(WriteTx("migrate", {}, None)) as tx:
-        if not schema.inspect(cat.db).pending:   # another process migrated meanwhile
-            tx.cancelled = True
-            return
-        tx.args["applied"] = schema.apply_pending(cat.db, iso_utc(now_utc()))
-        if had_rows:
-            tx.args["baseline_rows"] = cat.baseline(tx)
+    """Apply pending migrations in one write transaction with a "migrate" audit entry.
+
+    Rows of hashed tables that a migration reshapes are re-recorded in that entry, but only
+    those that matched their audited state before: tampered rows stay flagged. A catalog from
+    before row hashing (videx 0.1) gets every row recorded as its baseline."""
+    rehash, rebuilds = schema.pending_needs(state.pending)
+    if rebuilds:
+        cat.db.set_foreign_keys(False)
+    try:
+        with cat._transaction(WriteTx("migrate", {}, None)) as tx:
+            current = schema.inspect(cat.db)
+            if not current.pending:   # another process migrated meanwhile
+                tx.cancelled = True
+                return
+            baseline = "audit_rows" not in cat.db.tables()
+            clean = {} if baseline else {t: _clean_keys(cat, t) for t in rehash}
+            tx.args["applied"] = schema.apply_pending(cat.db, iso_utc(now_utc()))
+            if rebuilds:
+                problems = cat.db.foreign_key_problems()
+                if problems:
+                    raise CatalogError(f"migration would break {problems} reference(s); "
+                                       "nothing was changed")
+            if baseline and state.is_videx:
+                tx.args["baseline_rows"] = cat.baseline(tx)
+            for table, keys in clean.items():
+                for key in keys:
+                    tx.touch(table, key)
+            if clean:
+                tx.args["rerecorded_rows"] = sum(len(k) for k in clean.values())
+    finally:
+        if rebuilds:
+            cat.db.set_foreign_keys(True)
+
+
+def _clean_keys(cat: Catalog, table: str) -> list[str]:
+    """Keys of ``table`` whose rows match the hash their last audit entry recorded."""
+    keys = []
+    for batch in cat.iter_rows_for_hash(table):
+        col = cat.KEYS[table]
+        ids = [str(r[col]) for r in batch]
+        audited = cat.auditlog.latest_hashes(table, ids)
+        keys += [k for k, row in zip(ids, batch)
+                 if audited.get(k) == audit.row_hash(table, row)]
+    return keys
 
 
 __all__ = ["Catalog", "WriteTx", "open_catalog", "resolve_path"]

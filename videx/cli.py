@@ -383,14 +383,21 @@ def incidents_show(cat, incident_id, fmt):
               help="Each file's parent folder name is its camera id.")
 @click.option("--start", help="Start as the camera's clock showed it (single file; ISO time).")
 @click.option("--tz", help="Zone of local times in names/sidecars (default: camera's tz).")
-@click.option("--name-pattern", help="Regex with named groups Y m d H M S (and optional Z).")
+@click.option("--name-pattern",
+              help="Regex searched in the whole file name (extension included) with named "
+                   "groups Y m d H M S (optional ms, Z).")
 @click.option("--allow-mtime", is_flag=True,
               help="Use the file's modification time when nothing else gives a start "
-                   "(low confidence).")
+                   "(low confidence; the copying computer's clock).")
+@click.option("--mtime-from-camera", is_flag=True,
+              help="With --allow-mtime: the files came straight from the camera, so its "
+                   "clock offset applies to their modification times.")
+@click.option("--allow-suspect-times", is_flag=True,
+              help="Keep starts before 2000 or in the future, at low confidence.")
 @click.option("--jobs", type=click.IntRange(1, 64), help="Parallel workers (default: cores).")
 @format_option("table", "json")
 def ingest_cmd(cat, paths, camera_id, camera_from_folder, start, tz, name_pattern, allow_mtime,
-               jobs, fmt):
+               mtime_from_camera, allow_suspect_times, jobs, fmt):
     """Catalog clips (files or folders, recursive): probe, hash, time, clock-correct.
 
     \b
@@ -400,12 +407,16 @@ def ingest_cmd(cat, paths, camera_id, camera_from_folder, start, tz, name_patter
     """
     if bool(camera_id) == bool(camera_from_folder):
         raise click.UsageError("give exactly one of --camera ID or --camera-from-folder")
+    if mtime_from_camera and not allow_mtime:
+        raise click.UsageError("--mtime-from-camera goes with --allow-mtime")
     parse_opt(get_zone, tz, "--tz")
     files = sum(1 for _ in ingest.iter_files(paths))
     with progress_bar(files, "ingesting", fmt == "json") as bar:
         report = ingest.ingest(cat, paths, camera_id=camera_id,
                                camera_from_folder=camera_from_folder, start=start, tz=tz,
-                               name_pattern=name_pattern, allow_mtime=allow_mtime, jobs=jobs,
+                               name_pattern=name_pattern, allow_mtime=allow_mtime,
+                               mtime_from_camera=mtime_from_camera,
+                               allow_suspect_times=allow_suspect_times, jobs=jobs,
                                progress=bar.update)
     if fmt == "json":
         click.echo(output.to_json(report.to_dict()))
@@ -484,46 +495,30 @@ def rejects_list(cat, fmt):
 
 
 # ---------------------------------------------------------------- canvass
-CANVASS_COLUMNS = ["camera_id", "source", "integration", "distance_m", "in_view", "status",
-                   "covered", "moment_at", "clips", "deadline", "outcome"]
+CANVASS_COLUMNS = ["camera_id", "name", "source", "integration", "distance_m", "in_view",
+                   "status", "covered", "moment_at", "activity", "clips", "deadline", "outcome"]
 
 
 def canvass_table_rows(result, zone):
     rows = []
     for c in result.cameras:
-        at = [f"#{k.clip_id}@{k.to_dict()['offset_hms']}"
-              + (f" ({k.activity_near_moment:.1f}%)" if k.activity_near_moment is not None
-                 else "") for k in c.clips if k.contains_moment]
-        deadline = ""
+        at = [f"#{k.clip_id}@{k.to_dict()['offset_hms'] or 'day'}" for k in c.clips
+              if k.contains_moment]
+        level, mode = c.activity
+        deadline = "retention unknown: ask now" if c.deadline_state == "unknown" else ""
         if c.deadline_ts is not None:
             deadline = ("LOST " if c.deadline_state == "lost" else "") + format_local(
                 c.deadline_ts, zone)
             if c.deadline_state == "open":
                 deadline += f" ({c.hours_left:.0f} h left)"
-        rows.append({"camera_id": c.camera_id, "source": c.source,
+        rows.append({"camera_id": c.camera_id, "name": c.name, "source": c.source,
                      "integration": c.integration, "distance_m": round(c.distance_m),
                      "in_view": {True: "yes", False: "no", None: "unknown"}[c.in_view],
                      "status": canvass.STATUS_TEXT[c.status],
                      "covered": f"{c.covered_s:.0f}/{c.window_s:.0f} s",
                      "moment_at": " ".join(at), "clips": len(c.clips),
+                     "activity": "" if level is None else f"{level:.1f}% {mode}",
                      "deadline": deadline, "outcome": c.outcome or ""})
-    return rows
-
-
-def canvass_csv_rows(result):
-    rows = []
-    for c in result.cameras:
-        d = c.to_dict()
-        base = {k: d[k] for k in ("camera_id", "source", "integration", "distance_m", "in_view",
-                                  "status", "covered_s", "window_s", "retention_deadline",
-                                  "hours_left", "deadline_state", "outcome")}
-        for k in [x.to_dict() for x in c.clips] or [{}]:
-            rows.append({**base, "clip_id": k.get("clip_id"), "clip_start": k.get("start"),
-                         "clip_end": k.get("end"), "offset_s": k.get("offset_s"),
-                         "offset_hms": k.get("offset_hms"),
-                         "activity_near_moment": k.get("activity_near_moment"),
-                         "sha256": k.get("sha256"),
-                         "path": k.get("path")})
     return rows
 
 
@@ -606,7 +601,7 @@ def canvass_cmd(cat, incident_id, radius, before, after, at, time_, case_no, unc
     elif fmt == "geojson":
         click.echo(output.to_json(result.to_geojson()))
     elif fmt == "csv":
-        click.echo(output.to_csv(canvass_csv_rows(result)).rstrip("\n"))
+        click.echo(output.to_csv(result.csv_rows(), canvass.CSV_COLUMNS).rstrip("\n"))
     else:
         inc = result.incident
         click.echo(f"Incident {inc.id} at {inc.when(zone)} "
@@ -742,20 +737,22 @@ def scan_cmd(cat, clip_ids, camera_id, incident_id, radius, before, after, fast,
 @db_option
 @click.argument("clip_id", type=int)
 @click.option("--at", "at", required=True,
-              help="Seconds into the clip (4.5, 0:00:04) or a time (ISO; true time).")
+              help="Offset (+0:01:05, 65s, 4.5), camera clock time (21:15:30) or an "
+                   "instant (ISO, true time).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="JPEG or PNG.")
 def frame_cmd(cat, clip_id, at, out):
-    """Save one frame of a clip (seeks before decoding).
+    """Save one frame of a clip, upright (seeks before decoding).
 
     \b
     Example:
-        videx frame 12 --at 0:00:04 --out frame.jpg
+        videx frame 12 --at +0:00:04 --out frame.jpg
+        videx frame 12 --at 14:29:58 --out clock.jpg       # as the camera's clock showed
         videx frame 12 --at 2023-05-01T14:30:00-04:00 --out moment.jpg
     """
     from videx import frames
     info = frames.save_frame(cat, clip_id, at, out)
-    click.echo(f"{info['out']}: clip {clip_id} at {info['offset_s']:g} s "
-               f"({info['time_local']})")
+    click.echo(f"{info['out']}: clip {clip_id} at {info['offset_s']:g} s ({info['reading']}; "
+               f"true time {info['time_local']}); {info['width']}x{info['height']}")
 
 
 @cli.command(name="contact-sheet")
@@ -785,19 +782,26 @@ def contact_sheet_cmd(cat, incident_id, radius, before, after, out):
 @click.argument("incident_id")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="New folder.")
 @click.option("--probative-only", is_flag=True, help="Only clips reviewed as probative.")
-@click.option("--reencode", is_flag=True, help="Exact cuts (re-encode) instead of stream copy.")
+@click.option("--excerpts", is_flag=True,
+              help="Also cut each clip to the window (labelled derived; same container).")
+@click.option("--reencode", is_flag=True,
+              help="Excerpts cut exactly (re-encoded) instead of from the keyframe before.")
+@click.option("--jobs", type=click.IntRange(1, 64), help="Parallel copies (default: cores).")
 @window_options
-def extract_cmd(cat, incident_id, out, probative_only, reencode, radius, before, after):
-    """Export a verifiable evidence package (clips, manifest, SHA256SUMS).
+def extract_cmd(cat, incident_id, out, probative_only, excerpts, reencode, jobs, radius, before,
+                after):
+    """Export a verifiable evidence package: the native originals, manifest, SHA256SUMS.
 
     \b
     Example:
         videx extract HPD-23-004120 --out package-004120
         cd package-004120 && sha256sum -c SHA256SUMS
+        videx extract HPD-23-004120 --out pkg --excerpts --before 2m --after 1m
     """
     from videx import evidence
     result = canvass_for(cat, incident_id, radius, before, after)
-    pkg = evidence.extract(cat, result, out, probative_only, reencode)
+    pkg = evidence.extract(cat, result, out, probative_only, reencode, excerpts or reencode,
+                           jobs)
     for clip_id, reason in pkg.failed:
         click.echo(f"Error: clip {clip_id}: {reason}", err=True)
     click.echo(pkg.summary())
@@ -842,8 +846,11 @@ def verify_cmd(cat, folder, check_catalog, fmt):
 @db_option
 @click.argument("incident_id")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file.")
+@click.option("--tiles", "tiles_url", metavar="URL",
+              help="Basemap tile server template, e.g. https://tiles.example.gov/{z}/{x}/{y}.png"
+                   " (tiles are embedded; none by default, the page stays offline).")
 @window_options
-def report_cmd(cat, incident_id, out, radius, before, after):
+def report_cmd(cat, incident_id, out, tiles_url, radius, before, after):
     """Write the one-page incident report (self-contained HTML: map, timeline, frames, requests).
 
     \b
@@ -851,10 +858,13 @@ def report_cmd(cat, incident_id, out, radius, before, after):
         videx report HPD-23-004120 --out HPD-23-004120.html
     """
     from videx import incident_report
+    if tiles_url and not all(k in tiles_url for k in ("{z}", "{x}", "{y}")):
+        raise click.BadParameter("the template needs {z}, {x} and {y}", param_hint="--tiles")
     result = canvass_for(cat, incident_id, radius, before, after)
-    path, note = incident_report.write(cat, result, out)
+    path, notes = incident_report.write(cat, result, out, tiles_url)
     click.echo(f"wrote {path}")
-    warn(note)
+    for note in notes:
+        warn(note)
 
 
 # ---------------------------------------------------------------- study

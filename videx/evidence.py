@@ -1,20 +1,32 @@
-"""Evidence packages: trimmed copies of the clips around an incident, a manifest, and a
-``SHA256SUMS`` file that the standard ``sha256sum -c`` verifies without videx or a vendor's
-player.
+"""Evidence packages: the catalogued originals of the clips around an incident, byte for
+byte, with a manifest and a ``SHA256SUMS`` file that the standard ``sha256sum -c`` verifies
+without videx or a vendor's player.
 
-Stream copy (the default) cannot start between keyframes, so each extract starts at the
-keyframe at or before the window start; the manifest records the start it actually got.
-``reencode`` cuts exactly at the window (H.264, CRF 18). The corrected start of each extract is
-written as its ``creation_time``. Originals are only read; extracts are made read-only.
+Evidence practice keeps the native original as the master copy and labels anything derived.
+So a package holds, in ``originals/``, a copy of every catalogued clip in the canvass window,
+its SHA-256 checked against the catalog's while it is copied (one read of each file) and
+equal to it; copies run in parallel. Only with ``excerpts`` does it also hold, in
+``excerpts/``, a cut of each clip to the window, labelled ``derived`` in the manifest with its
+source's hash, the cut points and the exact ffmpeg command. Excerpts keep the original's
+container (an MJPEG AVI stays an AVI): a stream copy starts at the keyframe at or before the
+window start and says so; ``reencode`` cuts exactly (H.264, CRF 18). Each excerpt carries its
+corrected start as ``creation_time``. Originals are only read; everything written is made
+read-only.
+
+The manifest opens with the incident (case, time and its precision, place, radius, window,
+canvass options) and who made the package, when, with which videx.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
+import shutil
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -22,18 +34,22 @@ import ffmpeg
 
 from videx import __version__, audit
 from videx.errors import VidexError
-from videx.hashing import sha256_file
+from videx.hashing import CHUNK, sha256_file
 from videx.output import safe_cell
 from videx.probe import keyframe_times, require_tools, run_tool
 from videx.timeutil import from_ts, iso_utc, now_utc
 
 SUMS = "SHA256SUMS"
 MANIFEST_FIELDS = [
-    "file", "sha256", "case_no", "camera_id", "camera_name", "source", "integration", "lat",
-    "lon", "address", "clip_id", "source_path", "source_sha256", "raw_start", "clock_offset_s",
-    "corrected_start", "time_source", "time_confidence", "extract_start", "extract_end",
-    "extract_start_offset_s", "cut", "probative", "operator", "videx_version", "created_at"]
+    "file", "role", "sha256", "case_no", "camera_id", "camera_name", "source", "integration",
+    "lat", "lon", "address", "clip_id", "source_path", "source_sha256", "size_bytes",
+    "container", "codec", "raw_start", "clock_offset_s", "corrected_start", "time_source",
+    "time_confidence", "extract_start", "extract_end", "extract_start_offset_s", "cut",
+    "ffmpeg_command", "probative"]
 EXTRACT_TIMEOUT_S = 300.0
+PARALLEL_FROM_BYTES = 64 << 20
+# stream copy into these keeps the container; anything else is cut into Matroska
+COPY_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".ts", ".mts", ".webm", ".3gp"}
 
 # Exit codes of verify
 OK, ALTERED, MISSING, UNEXPECTED = 0, 4, 5, 6
@@ -52,24 +68,44 @@ def _inside(base: Path, candidate: Path) -> Path:
     return candidate
 
 
+def copy_verified(src: str | Path, dest: Path, expected_sha256: str) -> str:
+    """Copy ``src`` to ``dest`` hashing as it goes (one read); raise and remove the copy when
+    the bytes are not the catalogued ones. Returns the SHA-256."""
+    digest = hashlib.sha256()
+    with open(src, "rb") as fin, open(dest, "xb") as fout:
+        while chunk := fin.read(CHUNK * 4):
+            digest.update(chunk)
+            fout.write(chunk)
+    got = digest.hexdigest()
+    if got != expected_sha256:
+        dest.unlink()
+        raise VidexError(f"original {src} changed since it was catalogued (SHA-256 "
+                         f"{got[:12]}..., catalogued {expected_sha256[:12]}...): run videx "
+                         "verify --catalog")
+    shutil.copystat(src, dest)
+    os.chmod(dest, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    return got
+
+
 def keyframe_at_or_before(path: str, offset_s: float) -> float:
     """Time (s) of the last keyframe at or before ``offset_s`` (0 when none)."""
     keys = [k for k in keyframe_times(path) if k <= offset_s + 1e-6]
     return keys[-1] if keys else 0.0
 
 
-def cut(src: str, dest: Path, start_s: float, duration_s: float, creation_time: str,
-        reencode: bool) -> None:
-    """Write ``duration_s`` seconds of ``src`` from ``start_s`` to ``dest`` with ffmpeg."""
+def cut_command(src: str, dest: Path, start_s: float, duration_s: float, creation_time: str,
+                reencode: bool) -> list[str]:
+    """The ffmpeg command line that cuts ``duration_s`` seconds of ``src`` from ``start_s``."""
     out_args = {"t": f"{duration_s:.3f}", "map": "0", "map_metadata": "-1",
-                "metadata": f"creation_time={creation_time}", "movflags": "+faststart"}
+                "metadata": f"creation_time={creation_time}"}
+    if dest.suffix.lower() in (".mp4", ".m4v", ".mov"):
+        out_args["movflags"] = "+faststart"
     if reencode:
         out_args.update({"c:v": "libx264", "crf": 18, "preset": "veryfast", "c:a": "aac"})
     else:
         out_args.update({"c": "copy", "avoid_negative_ts": "make_zero"})
-    args = (ffmpeg.input(src, ss=f"{start_s:.3f}").output(str(dest), **out_args)
+    return (ffmpeg.input(src, ss=f"{start_s:.3f}").output(str(dest), **out_args)
             .overwrite_output().global_args("-nostdin", "-loglevel", "error").compile())
-    run_tool(args, f"extract of {Path(src).name}", EXTRACT_TIMEOUT_S)
 
 
 @dataclass
@@ -82,79 +118,144 @@ class Package:
     audit_note: str | None = None
 
     def summary(self) -> str:
-        text = f"{len(self.rows)} clip(s) extracted to {self.out}"
+        originals = sum(1 for r in self.rows if r["role"] == "original")
+        derived = len(self.rows) - originals
+        text = f"{originals} original(s)" + (f" and {derived} excerpt(s)" if derived else "")
+        text += f" packaged in {self.out}"
         if self.failed:
             text += f", {len(self.failed)} failed"
         return text + f"; check with: cd {self.out} && sha256sum -c {SUMS}"
 
 
+def incident_block(cat, result) -> dict:
+    """The manifest's opening: the incident, the canvass that chose the clips, and who made
+    the package."""
+    inc = result.incident
+    return {"case_no": inc.id, "occurred_at": inc.occurred_at,
+            "time_precision": inc.time_precision,
+            "occurred_end": None if inc.exact else iso_utc(inc.until_ts),
+            "occurred_local": inc.when(cat.display_zone()),
+            "time_uncertainty_s": inc.time_uncertainty_s,
+            "lat": inc.lat, "lon": inc.lon, "address": inc.address,
+            "radius_m": result.radius_m,
+            "window": {"start": iso_utc(result.window_start_ts),
+                       "end": iso_utc(result.window_end_ts)},
+            "canvass": result.parameters(),
+            "extracted_by": {"os_user": audit.os_user(), "acting_as": cat.actor},
+            "extracted_at": iso_utc(now_utc()), "videx_version": __version__}
+
+
 def extract(cat, result, out: str | Path, probative_only: bool = False,
-            reencode: bool = False) -> Package:
-    """Extract every clip of a canvass result into ``out`` (see module docstring)."""
-    require_tools("ffmpeg", "ffprobe")
+            reencode: bool = False, excerpts: bool = False,
+            jobs: int | None = None) -> Package:
+    """Package every clip of a canvass result into ``out`` (see module docstring)."""
+    if reencode and not excerpts:
+        from videx.errors import OptionError
+        raise OptionError("re-encoding applies to excerpts: originals are copied as they are",
+                          "reencode")
+    if excerpts:
+        require_tools("ffmpeg", "ffprobe")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise VidexError(f"{out} is not empty: choose a new folder for the package")
     incident_id = result.incident.id
     probative = {k: v["probative"] for k, v in cat.history.current_reviews(incident_id).items()}
-    out.mkdir(parents=True, exist_ok=True)
-    clips_dir = out / "clips"
-    clips_dir.mkdir(exist_ok=True)
+    chosen = [(cam, clip) for cam, clip in result.clips()
+              if not probative_only or probative.get(clip.clip_id) == 1]
+    rows = {r["id"]: r for r in cat.clips.many([k.clip_id for _, k in chosen])}
+    (out / "originals").mkdir(parents=True, exist_ok=True)
+    if excerpts:
+        (out / "excerpts").mkdir(exist_ok=True)
     pkg = Package(out)
-    operator = audit.os_user()
-    for cam, clip in result.clips():
-        if probative_only and probative.get(clip.clip_id) != 1:
-            continue
-        try:
-            pkg.rows.append(_extract_one(cat, out, clips_dir, result, cam, clip,
-                                         probative.get(clip.clip_id), reencode, operator))
-        except (VidexError, OSError) as err:
-            pkg.failed.append((clip.clip_id, str(err)))
-    write_manifest(out, pkg.rows)
+
+    def one(item):
+        cam, clip = item
+        row = rows[clip.clip_id]
+        made = [_original(out, result, cam, row, probative.get(clip.clip_id))]
+        if excerpts:
+            made.append(_excerpt(out, result, cam, row, probative.get(clip.clip_id),
+                                 reencode, made[0]))
+        return made
+
+    if jobs is None:   # threads pay off for large files; small ones copy faster in turn
+        total = sum(r["size_bytes"] for r in rows.values())
+        jobs = (os.cpu_count() or 1) if total > PARALLEL_FROM_BYTES else 1
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for (_, clip), fut in zip(chosen, [pool.submit(one, c) for c in chosen]):
+            try:
+                pkg.rows.extend(fut.result())
+            except (VidexError, OSError) as err:
+                pkg.failed.append((clip.clip_id, str(err)))
+    write_manifest(out, incident_block(cat, result), pkg.rows)
     pkg.audit_note = cat.record(
         "extract", {"out": str(out), "probative_only": probative_only, "reencode": reencode,
-                    **result.parameters(), "clips": [r["clip_id"] for r in pkg.rows],
+                    "excerpts": excerpts, **result.parameters(),
+                    "clips": sorted(r["clip_id"] for r in pkg.rows if r["role"] == "original"),
                     "failed": len(pkg.failed)}, case_no=incident_id)
     return pkg
 
 
-def _extract_one(cat, out, clips_dir, result, cam, clip, probative, reencode, operator):
-    row = cat.clips.require(clip.clip_id)
-    src = row["path"]
-    if sha256_file(src) != row["sha256"]:
-        raise VidexError(f"clip {row['id']}: original changed since it was catalogued "
-                         "(run videx verify --catalog)")
+def _common(result, cam, row, probative) -> dict:
+    return {"case_no": result.incident.id, "camera_id": cam.camera_id,
+            "camera_name": cam.name, "source": cam.source, "integration": cam.integration,
+            "lat": cam.lat, "lon": cam.lon, "address": cam.address, "clip_id": row["id"],
+            "source_path": row["path"], "source_sha256": row["sha256"],
+            "container": row["container"], "codec": row["codec"],
+            "raw_start": row["start_raw"], "clock_offset_s": row["clock_offset_s"],
+            "corrected_start": row["start"], "time_source": row["time_source"],
+            "time_confidence": row["time_confidence"],
+            "probative": {1: "yes", 0: "no"}.get(probative, "not reviewed")}
+
+
+def _stem(cam, row) -> str:
+    return (f"{safe_name(cam.camera_id)}_clip{row['id']}_"
+            f"{row['start'].replace(':', '').replace('-', '')}")
+
+
+def _original(out: Path, result, cam, row: dict, probative) -> dict:
+    ext = safe_name(Path(row["path"]).suffix.lstrip(".")) or "bin"
+    dest = _inside(out, out / "originals" / f"{_stem(cam, row)}.{ext}")
+    digest = copy_verified(row["path"], dest, row["sha256"])
+    return {"file": dest.relative_to(out).as_posix(), "role": "original", "sha256": digest,
+            **_common(result, cam, row, probative), "size_bytes": row["size_bytes"],
+            "cut": "none: byte-for-byte copy of the catalogued original"}
+
+
+def _excerpt(out: Path, result, cam, row: dict, probative, reencode: bool,
+             original: dict) -> dict:
+    src = str(out / original["file"])     # cut from the verified copy, not the original
     want_start = max(0.0, result.window_start_ts - row["start_ts"])
     want_end = min(row["duration_s"], result.window_end_ts - row["start_ts"])
     start = want_start if reencode else keyframe_at_or_before(src, want_start)
     corrected_start = row["start_ts"] + start
-    name = (f"{safe_name(cam.camera_id)}_clip{row['id']}_"
-            f"{iso_utc(corrected_start).replace(':', '').replace('-', '')}.mp4")
-    dest = _inside(out, clips_dir / name)
+    ext = Path(row["path"]).suffix.lower()
+    if reencode:
+        ext = ext if ext in (".mp4", ".mov", ".mkv", ".m4v") else ".mkv"
+    elif ext not in COPY_CONTAINERS:
+        ext = ".mkv"
+    dest = _inside(out, out / "excerpts" / f"{_stem(cam, row)}_excerpt{ext}")
     created = from_ts(corrected_start).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    cut(src, dest, start, want_end - start, created, reencode)
+    command = cut_command(src, dest, start, want_end - start, created, reencode)
+    run_tool(command, f"excerpt of {Path(row['path']).name}", EXTRACT_TIMEOUT_S)
     os.chmod(dest, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    return {
-        "file": dest.relative_to(out).as_posix(), "sha256": sha256_file(dest),
-        "case_no": result.incident.id, "camera_id": cam.camera_id,
-        "camera_name": cam.name, "source": cam.source,
-        "integration": cam.integration, "lat": cam.lat, "lon": cam.lon,
-        "address": cam.address, "clip_id": row["id"], "source_path": src,
-        "source_sha256": row["sha256"], "raw_start": row["start_raw"],
-        "clock_offset_s": row["clock_offset_s"], "corrected_start": row["start"],
-        "time_source": row["time_source"], "time_confidence": row["time_confidence"],
-        "extract_start": iso_utc(corrected_start),
-        "extract_end": iso_utc(row["start_ts"] + want_end),
-        "extract_start_offset_s": round(start, 3),
-        "cut": "re-encoded, exact" if reencode else "stream copy, from keyframe",
-        "probative": {1: "yes", 0: "no"}.get(probative, "not reviewed"),
-        "operator": operator, "videx_version": __version__, "created_at": iso_utc(now_utc()),
-    }
+    shown = [a.replace(str(out) + os.sep, "") for a in command]
+    return {"file": dest.relative_to(out).as_posix(), "role": "derived",
+            "sha256": sha256_file(dest), **_common(result, cam, row, probative),
+            "size_bytes": dest.stat().st_size,
+            "extract_start": iso_utc(corrected_start),
+            "extract_end": iso_utc(row["start_ts"] + want_end),
+            "extract_start_offset_s": round(start, 3),
+            "cut": "re-encoded, exact" if reencode else "stream copy, from keyframe",
+            "ffmpeg_command": " ".join(shown)}
 
 
-def write_manifest(out: Path, rows: list[dict]) -> None:
+def write_manifest(out: Path, incident: dict, rows: list[dict]) -> None:
     """manifest.json, manifest.csv (spreadsheet-safe) and SHA256SUMS over everything."""
-    (out / "manifest.json").write_text(json.dumps({"files": rows}, indent=2) + "\n")
+    rows = sorted(rows, key=lambda r: (r["clip_id"], r["role"] != "original"))
+    # one file per line: readable, and written by the fast (C) JSON encoder
+    (out / "manifest.json").write_text(
+        '{"incident": ' + json.dumps(incident) + ',\n "files": [\n  '
+        + ",\n  ".join(json.dumps(r) for r in rows) + "\n]}\n")
     with open(out / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(MANIFEST_FIELDS)

@@ -52,6 +52,17 @@ def in_view(cam_lat: float, cam_lon: float, heading_deg: float | None, fov_deg: 
     return abs(angle_diff_deg(bearing, heading_deg)) <= fov_deg / 2.0
 
 
+def destination(lat: float, lon: float, bearing: float, distance_m: float
+                ) -> tuple[float, float]:
+    """(lat, lon) reached from a point going ``distance_m`` metres along ``bearing`` degrees."""
+    d = distance_m / EARTH_RADIUS_M
+    p1, l1, b = math.radians(lat), math.radians(lon), math.radians(bearing)
+    p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
+    l2 = l1 + math.atan2(math.sin(b) * math.sin(d) * math.cos(p1),
+                         math.cos(d) - math.sin(p1) * math.sin(p2))
+    return math.degrees(p2), (math.degrees(l2) + 540.0) % 360.0 - 180.0
+
+
 def bbox(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
     """(south, west, north, east) of a box that contains the circle of ``radius_m`` metres."""
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)

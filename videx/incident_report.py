@@ -1,9 +1,11 @@
-"""The one-page incident report: one self-contained HTML file (no network).
+"""The one-page incident report: one self-contained HTML file (it opens offline).
 
-It holds an SVG map drawn from coordinates (incident, radius ring, cameras with their view
-wedges, coloured by status), a coverage timeline (clips per camera across the window, gaps
-shaded, the moment marked), activity sparklines for scanned clips, the contact sheet, the
-request list with retention deadlines, and the recorded outcomes and reviews.
+One canvass result feeds every part: an SVG map in Web Mercator (incident, radius ring,
+cameras with their view wedges coloured by status, labels placed so they do not overlap, and,
+with a department tile server, the streets underneath, embedded), a coverage timeline with a
+time axis (clips per camera across the window, the moment marked), activity sparklines for
+scanned clips, the contact sheet, the request list (every camera without footage still to be
+asked for, including those whose retention is unknown), and the case history.
 """
 
 from __future__ import annotations
@@ -15,44 +17,75 @@ from pathlib import Path
 
 import cv2
 
-from videx import __version__, audit
+from videx import __version__, audit, basemap
 from videx.canvass import STATUS_FOOTAGE, STATUS_GAP, STATUS_NONE, STATUS_TEXT
 from videx.frames import contact_sheet
 from videx.timeutil import format_local, hms, iso_utc, now_utc
 
 COLOURS = {STATUS_FOOTAGE: "#2f855a", STATUS_GAP: "#d69e2e", STATUS_NONE: "#a0aec0"}
 REQUEST_COLOUR = "#c53030"
-M_PER_DEG_LAT = 110_540.0
-M_PER_DEG_LON = 111_320.0
+LABEL_PX_PER_CHAR, LABEL_HEIGHT = 6.2, 11.0
 
 
 def esc(value) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def map_svg(result, size: int = 520) -> str:
-    """Map of the canvass: metres east/north of the incident, scaled to fit the radius."""
+def place_labels(points: list[tuple[float, float, str]], size: int,
+                 avoid: list[tuple[float, float, float, float]]) -> list[tuple[float, float]]:
+    """Top-left corners for text labels next to points, trying eight positions each and
+    keeping the one that overlaps other labels, markers and ``avoid`` boxes least."""
+    placed: list[tuple[float, float, float, float]] = list(avoid)
+    markers = [(x - 6, y - 6, x + 6, y + 6) for x, y, _ in points]
+    out = []
+    for x, y, text in points:
+        w = LABEL_PX_PER_CHAR * len(text)
+        h = LABEL_HEIGHT
+        options = [(x + 8, y - h / 2), (x - 8 - w, y - h / 2), (x - w / 2, y - 9 - h),
+                   (x - w / 2, y + 9), (x + 7, y - 7 - h), (x + 7, y + 7),
+                   (x - 7 - w, y - 7 - h), (x - 7 - w, y + 7)]
+
+        best = min(options, key=lambda o: _label_cost(o, w, h, size, placed + markers))
+        placed.append((best[0], best[1], best[0] + w, best[1] + h))
+        out.append(best)
+    return out
+
+
+def _label_cost(corner, w: float, h: float, size: int, taken: list) -> float:
+    box = (corner[0], corner[1], corner[0] + w, corner[1] + h)
+    outside = (max(0, -box[0]) + max(0, box[2] - size) + max(0, -box[1])
+               + max(0, box[3] - size)) * 100
+    return outside + sum(_overlap(box, o) for o in taken)
+
+
+def _overlap(a, b) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None) -> str:
+    """Map of the canvass in Web Mercator, the radius fitting the square; ``tiles`` (from
+    ``basemap.tiles``) are drawn underneath."""
     inc = result.incident
-    lat0, lon0 = inc.lat, inc.lon
-    scale = (size / 2 - 24) / result.radius_m
+    view = basemap.View(inc.lat, inc.lon, result.radius_m, size)
+    scale = view.px_per_m()
     cx = cy = size / 2
-
-    def xy(lat, lon):
-        x = (lon - lon0) * math.cos(math.radians(lat0)) * M_PER_DEG_LON
-        y = (lat - lat0) * M_PER_DEG_LAT
-        return cx + x * scale, cy - y * scale
-
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{size}' height='{size}' "
              f"viewBox='0 0 {size} {size}' role='img' aria-label='map'>",
-             f"<rect width='{size}' height='{size}' fill='#f7fafc'/>",
-             f"<circle cx='{cx}' cy='{cy}' r='{result.radius_m * scale:.1f}' fill='none' "
-             f"stroke='#4a5568' stroke-dasharray='6 4'/>",
-             f"<text x='{cx + result.radius_m * scale * 0.71 + 4:.0f}' "
-             f"y='{cy - result.radius_m * scale * 0.71:.0f}' font-size='11' fill='#4a5568'>"
-             f"{result.radius_m:g} m</text>"]
+             f"<rect width='{size}' height='{size}' fill='#f7fafc'/>"]
+    for t in tiles or []:
+        parts.append(f"<image x='{t.x:.1f}' y='{t.y:.1f}' width='{t.side:.2f}' "
+                     f"height='{t.side:.2f}' preserveAspectRatio='none' href='data:"
+                     f"{t.content_type};base64,{base64.b64encode(t.png).decode()}'/>")
+    ring = result.radius_m * scale
+    parts.append(f"<circle cx='{cx}' cy='{cy}' r='{ring:.1f}' fill='none' stroke='#4a5568' "
+                 "stroke-dasharray='6 4'/>")
+    points = []
     for cam in result.cameras:
-        x, y = xy(cam.lat, cam.lon)
-        colour = (REQUEST_COLOUR if cam.deadline_state == "open" else COLOURS[cam.status])
+        x, y = view.xy(cam.lat, cam.lon)
+        colour = (REQUEST_COLOUR if cam.deadline_state in ("open", "unknown")
+                  else COLOURS[cam.status])
         if cam.view:
             heading, fov = cam.view.heading_deg, cam.view.fov_deg
             reach = min(cam.view.range_m or result.radius_m * 0.4, result.radius_m * 1.2)
@@ -67,8 +100,16 @@ def map_svg(result, size: int = 520) -> str:
         parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='6' fill='{colour}' stroke='white'>"
                      f"<title>{esc(cam.camera_id)}: {esc(STATUS_TEXT[cam.status])}, "
                      f"{cam.distance_m:.0f} m</title></circle>")
-        parts.append(f"<text x='{x + 8:.1f}' y='{y + 4:.1f}' font-size='10'>"
-                     f"{esc(cam.camera_id)}</text>")
+        points.append((x, y, cam.camera_id))
+    legend_box = (cx + ring * 0.71, cy - ring * 0.71 - 11, cx + ring * 0.71 + 50,
+                  cy - ring * 0.71 + 2)
+    avoid = [(cx - 12, cy - 12, cx + 12, cy + 12), legend_box, (size - 30, 8, size, 40)]
+    for (_, _, text), (lx, ly) in zip(points, place_labels(points, size, avoid)):
+        parts.append(f"<text x='{lx:.1f}' y='{ly + LABEL_HEIGHT - 2:.1f}' font-size='10' "
+                     f"paint-order='stroke' stroke='#ffffff' stroke-width='3' "
+                     f"class='label'>{esc(text)}</text>")
+    parts.append(f"<text x='{legend_box[0] + 4:.0f}' y='{legend_box[3] - 2:.0f}' "
+                 f"font-size='11' fill='#4a5568'>{result.radius_m:g} m</text>")
     parts.append(f"<path d='M{cx},{cy - 11} L{cx + 4},{cy - 3} L{cx + 11},{cy - 3} "
                  f"L{cx + 5},{cy + 2} L{cx + 7},{cy + 10} L{cx},{cy + 5} L{cx - 7},{cy + 10} "
                  f"L{cx - 5},{cy + 2} L{cx - 11},{cy - 3} L{cx - 4},{cy - 3} Z' "
@@ -79,21 +120,40 @@ def map_svg(result, size: int = 520) -> str:
     return "".join(parts)
 
 
-def timeline_svg(result, width: int = 860) -> str:
-    """Clips per camera across the window; gaps shaded; the moment marked."""
-    cams = result.cameras
+TICK_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
+
+
+def timeline_svg(result, zone, width: int = 860) -> str:
+    """Clips per camera across the window, under a time axis in local time; the moment (or
+    the incident's whole day) marked. Cameras with no clip in the window get one line below,
+    not empty rows."""
+    cams = [c for c in result.cameras if c.clips]
+    empty = len(result.cameras) - len(cams)
     t0, t1 = result.window_start_ts, result.window_end_ts
-    left, row_h = 110, 20
+    left, row_h, axis = 110, 20, 34
     plot_w = width - left - 10
-    height = 30 + row_h * max(1, len(cams))
+    height = axis + row_h * max(1, len(cams)) + (18 if empty else 4)
 
     def x(t):
         return left + (min(max(t, t0), t1) - t0) / (t1 - t0) * plot_w
 
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
              f"role='img' aria-label='coverage timeline'>"]
+    step = next((s for s in TICK_STEPS_S if (t1 - t0) / s <= 10), TICK_STEPS_S[-1])
+    tick = math.ceil(t0 / step) * step
+    bottom = axis + row_h * max(1, len(cams))
+    while tick <= t1:
+        tx = x(tick)
+        parts.append(f"<line x1='{tx:.1f}' x2='{tx:.1f}' y1='{axis - 6}' y2='{bottom}' "
+                     f"stroke='#cbd5e0'/><text x='{tx:.1f}' y='{axis - 9}' font-size='10' "
+                     f"text-anchor='middle' class='tick'>"
+                     f"{esc(format_local(tick, zone)[11:16])}</text>")
+        tick += step
+    parts.append(f"<text x='4' y='12' font-size='10' fill='#4a5568'>"
+                 f"{esc(format_local(t0, zone)[:10])}, {esc(format_local(t0, zone)[-3:])}"
+                 "</text>")
     for i, cam in enumerate(cams):
-        y = 20 + i * row_h
+        y = axis + i * row_h
         parts.append(f"<text x='4' y='{y + 13}' font-size='11'>{esc(cam.camera_id)}</text>")
         parts.append(f"<rect x='{left}' y='{y + 2}' width='{plot_w}' height='{row_h - 6}' "
                      f"fill='#fed7d7' opacity='0.6'><title>gap</title></rect>")
@@ -101,18 +161,26 @@ def timeline_svg(result, width: int = 860) -> str:
             s, e = clip.start_ts, clip.end_ts
             parts.append(f"<rect x='{x(s):.1f}' y='{y + 2}' width='{max(1.5, x(e) - x(s)):.1f}' "
                          f"height='{row_h - 6}' fill='{COLOURS[STATUS_FOOTAGE]}'><title>clip "
-                         f"{clip.clip_id}: {esc(iso_utc(s))} to {esc(iso_utc(e))}"
-                         f"</title></rect>")
+                         f"{clip.clip_id}: {esc(format_local(s, zone))} to "
+                         f"{esc(format_local(e, zone))}</title></rect>")
+    if not cams:
+        parts.append(f"<text x='{left}' y='{axis + 13}' font-size='11' fill='#718096'>no "
+                     "catalogued clip in the window</text>")
+    if empty:
+        parts.append(f"<text x='4' y='{height - 4}' font-size='10' fill='#718096'>{empty} "
+                     f"other camera(s) within {result.radius_m:g} m: no clip in the window"
+                     "</text>")
     if not result.incident.exact:   # a whole-day incident: shade the day, no moment line
         d0, d1 = x(result.moment_ts), x(result.incident.until_ts)
-        parts.append(f"<rect x='{d0:.1f}' y='12' width='{max(1.5, d1 - d0):.1f}' "
-                     f"height='{height - 12}' fill='#c53030' opacity='0.08'><title>the day of "
-                     "the incident (time unknown)</title></rect>")
+        parts.append(f"<rect x='{d0:.1f}' y='{axis - 4}' width='{max(1.5, d1 - d0):.1f}' "
+                     f"height='{bottom - axis + 4}' fill='#c53030' opacity='0.08'><title>the "
+                     "day of the incident (time unknown)</title></rect>")
     else:
         mx = x(result.moment_ts)
-        parts.append(f"<line x1='{mx:.1f}' x2='{mx:.1f}' y1='12' y2='{height}' "
-                     f"stroke='#c53030' stroke-width='2'/><text x='{mx + 3:.1f}' y='11' "
-                     f"font-size='10' fill='#c53030'>moment</text>")
+        parts.append(f"<line x1='{mx:.1f}' x2='{mx:.1f}' y1='{axis - 4}' y2='{bottom}' "
+                     f"stroke='#c53030' stroke-width='2'/><text x='{mx + 3:.1f}' "
+                     f"y='{axis + 8 if not cams else bottom - 2}' font-size='10' "
+                     f"fill='#c53030'>moment</text>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -156,13 +224,21 @@ margin-right:.3rem;vertical-align:middle}img{max-width:100%;border:1px solid #cb
 .row{display:flex;gap:1.5rem;flex-wrap:wrap}@media print{body{max-width:none}}"""
 
 
-def build(cat, result) -> str:
-    """The report's HTML text for one canvass result (every part uses the same result)."""
+def build(cat, result, tiles_url: str | None = None) -> tuple[str, list[str]]:
+    """The report's HTML text for one canvass result (every part uses the same result), and
+    notes (e.g. basemap tiles that could not be fetched)."""
     zone = cat.display_zone()
+    notes = []
+    tiles = []
+    if tiles_url:
+        view = basemap.View(result.incident.lat, result.incident.lon, result.radius_m)
+        tiles, note = basemap.tiles(view, tiles_url)
+        if note:
+            notes.append(note)
     inc = result.incident
     incident_id = inc.id
     sheet_html = "<p class='muted'>no catalogued clip contains the moment</p>"
-    sheet, tiles = contact_sheet(result, zone)
+    sheet, _ = contact_sheet(result, zone)
     if sheet is not None:
         ok, jpg = cv2.imencode(".jpg", sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
         sheet_html = (f"<img alt='frames at the moment' src='data:image/jpeg;base64,"
@@ -176,8 +252,9 @@ def build(cat, result) -> str:
                           "" if near is None else f"{near:.1f}",
                           Markup(sparkline_svg(cat.scans.scores(clip.clip_id), clip.offset_s))])
     requests = [[c.camera_id, c.integration, c.owner_name or "", c.owner_contact or "",
-                 format_local(c.deadline_ts, zone), f"{c.hours_left:.0f}", c.outcome or ""]
-                for c in result.request_list()]
+                 format_local(c.deadline_ts, zone) if c.deadline_ts else "retention unknown: "
+                 "ask now", "" if c.hours_left is None else f"{c.hours_left:.0f}",
+                 c.outcome or ""] for c in result.request_list()]
     lost = [[c.camera_id, c.integration, format_local(c.deadline_ts, zone)]
             for c in result.cameras if c.deadline_state == "lost"]
     outcomes = [[r["camera_id"], r["status"], r["note"] or "", r["recorded_at"],
@@ -201,10 +278,10 @@ def build(cat, result) -> str:
 Window {esc(format_local(result.window_start_ts, zone))} to
 {esc(format_local(result.window_end_ts, zone))}; radius {result.radius_m:g} m.</p>
 <p><strong>{esc(result.summary())}</strong></p>
-<div class='row'><div>{map_svg(result)}<p class='legend'>{legend}</p></div>
+<div class='row'><div>{map_svg(result, tiles=tiles)}<p class='legend'>{legend}</p></div>
 <div style='flex:1'><h2>Cameras</h2>{table(['camera', 'source', 'integration', 'm',
  'in view', 'status', 'covered', 'outcome'], cams)}</div></div>
-<h2>Coverage of the window</h2>{timeline_svg(result)}
+<h2>Coverage of the window</h2>{timeline_svg(result, zone)}
 <h2>Frames at the moment</h2>{sheet_html}
 <h2>Clips and activity</h2>{table(['camera', 'clip', 'start', 'moment at',
  'activity near moment (%)', 'activity per second'], clip_rows)}
@@ -218,21 +295,23 @@ Window {esc(format_local(result.window_start_ts, zone))} to
 with videx {esc(__version__)}. Times are corrected for each camera's clock offset. This report
 is recorded in the catalog's audit log.</p>"""
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Incident "
-            f"{esc(inc.id)}</title><style>{CSS}</style></head><body>{body}</body></html>")
+            f"{esc(inc.id)}</title><style>{CSS}</style></head><body>{body}</body></html>",
+            notes)
 
 
 def _who(os_account: str | None, acting_as: str | None) -> str:
     return f"{acting_as} ({os_account})" if acting_as else (os_account or "")
 
 
-def write(cat, result, out: str | Path) -> tuple[Path, str | None]:
+def write(cat, result, out: str | Path, tiles_url: str | None = None
+          ) -> tuple[Path, list[str]]:
     """Write the report to ``out`` (written to a temporary name first, then renamed); returns
-    the path and, when the audit entry could not be written, why."""
+    the path and notes (tiles not fetched, an audit entry that could not be written)."""
     out = Path(out)
-    text = build(cat, result)
+    text, notes = build(cat, result, tiles_url)
     tmp = out.with_name(out.name + ".part")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
-    note = cat.record("report", {"out": str(out), **result.parameters()},
+    note = cat.record("report", {"out": str(out), "tiles": tiles_url, **result.parameters()},
                       case_no=result.incident.id)
-    return out, note
+    return out, notes + ([note] if note else [])

@@ -1,75 +1,54 @@
 """Ingest clips into the catalog: probe, hash, resolve the start time, apply the clock offset.
 
-Start time, in this order (the first that applies wins; the source is stored with the clip):
+The start time comes from the registered time sources (``videx.timesources``), in this order,
+the first that applies winning; its name is stored with the clip:
 
 1. ``manual``: ``--start`` given on the command line (only for a single file);
-2. ``sidecar``: ``NAME.json`` (or ``NAME.mp4.json``) beside the clip with a ``start`` key;
-3. ``filename``: a user ``--name-pattern`` regex, then the built-in presets below;
+2. ``sidecar``: ``NAME.json`` (or ``NAME.mp4.json``) beside the clip with a ``start`` key, and
+   any vendor sidecar a plugin registers;
+3. ``filename``: a user ``--name-pattern`` regex (searched in the whole file name, extension
+   included), then the presets (doorbell, NVR IP/channel with milliseconds, DVR channel,
+   compact, spaced);
 4. ``metadata``: the container's ``creation_time`` tag (UTC by the MP4 specification);
 5. ``mtime``: the file's modification time, only with ``allow_mtime``, taken as the end of the
    recording and marked low confidence.
 
-Times from 1-3 that carry no offset are camera-clock local times read in the ingest ``tz``, else
-the camera's ``tz``, else the zone set with ``videx init --tz``; with none of these the file is
-rejected rather than guessed. All of them are camera-clock times: the camera's
-``clock_offset_s`` (camera clock minus true time) is subtracted to give the corrected start;
-both raw and corrected times are stored.
+Times without an offset are camera-clock local times read in the ingest ``tz``, else the
+camera's ``tz``, else the catalog's zone; with none of these the file is rejected rather than
+guessed. Camera-clock times are corrected by the camera's ``clock_offset_s`` (camera clock
+minus true time); both raw and corrected times are stored. A modification time is the copying
+computer's clock, so the offset is applied to it only with ``mtime_from_camera``. A start
+before 2000 or in the future is refused unless ``allow_suspect_times`` (then low confidence).
 
 Files are opened read-only. Probing and hashing run in a thread pool (ffprobe is a separate
 process, and hashlib releases the GIL) outside any transaction; finished files are written from
 the calling thread in short transactions (up to ``BATCH`` files, at least one a second), each
 with its own audit entry, so an interrupted (even killed) run keeps what it committed, never a
-clip without its audit entry, and a rerun does the rest. A file whose size or modification time changed while it
-was probed and hashed is refused as still being written.
+clip without its audit entry, and a rerun does the rest. A file whose size or modification time
+changed while it was probed and hashed is refused as still being written.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 
+from videx import timesources
 from videx.errors import OptionError, ProbeError, TimestampError, VidexError
 from videx.hashing import sha256_file
 from videx.probe import ProbeInfo, probe, require_tools
-from videx.timeutil import UTC, get_zone, iso_utc, localize, now_utc, parse_instant
+from videx.timesources import StartTime
+from videx.timeutil import get_zone, iso_utc, now_utc
 
-_DATE = r"(?P<Y>\d{4})-?(?P<m>\d{2})-?(?P<d>\d{2})"
-FILENAME_PRESETS: dict[str, str] = {
-    # Doorbell / cloud downloads: ISO-like date and time, ``Z`` when the name is in UTC,
-    # e.g. ``FrontDoor_2023-05-01T18-30-12Z.mp4``.
-    "doorbell": r"(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})T(?P<H>\d{2})[-_:.](?P<M>\d{2})"
-                r"[-_:.](?P<S>\d{2})(?:\.\d+)?(?P<Z>Z)?",
-    # DVR channel exports: ``ch01_20230501143012.mp4``.
-    "dvr-channel": r"ch(?P<ch>\d{1,3})_(?P<Y>\d{4})(?P<m>\d{2})(?P<d>\d{2})(?P<H>\d{2})"
-                   r"(?P<M>\d{2})(?P<S>\d{2})",
-    # VMS exports: ``20230501_143012.mp4`` or ``cam7-20230501-143012.mp4``.
-    "compact": r"(?<!\d)(?P<Y>\d{4})(?P<m>\d{2})(?P<d>\d{2})[_-](?P<H>\d{2})(?P<M>\d{2})"
-               r"(?P<S>\d{2})(?!\d)",
-    # Spaced exports: ``2023-05-01 14-30-12.mp4``.
-    "spaced": r"(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2}) (?P<H>\d{2})[-.](?P<M>\d{2})[-.]"
-              r"(?P<S>\d{2})",
-}
 SKIP_SUFFIXES = {".json"}
 BATCH = 50              # files per transaction at most ...
 BATCH_SECONDS = 1.0     # ... and at least one commit a second while files finish
-
-
-@dataclass(frozen=True)
-class StartTime:
-    """A clip's start as the camera reported it (UTC), and where that came from."""
-
-    raw: datetime
-    source: str
-    detail: str
-    confidence: str = "high"
 
 
 @dataclass
@@ -114,81 +93,15 @@ def compile_pattern(pattern: str) -> re.Pattern:
     return rx
 
 
-def start_from_name(name: str, zone, user_pattern: re.Pattern | None = None):
-    """(UTC datetime, detail) from a file name, or None when no pattern matches.
-
-    Raises TimestampError when a name matches but its time is invalid, ambiguous (DST) or has no
-    zone to be read in.
-    """
-    candidates = ([("name-pattern", user_pattern)] if user_pattern else []) + [
-        (label, re.compile(rx)) for label, rx in FILENAME_PRESETS.items()]
-    for label, rx in candidates:
-        m = rx.search(name)
-        if not m:
-            continue
-        g = m.groupdict()
-        try:
-            naive = datetime(int(g["Y"]), int(g["m"]), int(g["d"]), int(g["H"]), int(g["M"]),
-                             int(g["S"]))
-        except ValueError as err:
-            raise TimestampError(f"file name {name!r} matches {label} but {err}") from err
-        if g.get("Z"):
-            return naive.replace(tzinfo=UTC), f"file name ({label}, UTC)"
-        if zone is None:
-            raise TimestampError(f"file-name time in {name!r} has no zone: set the camera's tz, "
-                                 "pass --tz, or run videx init --tz")
-        return localize(naive, zone).astimezone(UTC), f"file name ({label}, local {zone.key})"
-    return None
-
-
-def sidecar_for(path: Path) -> Path | None:
-    """The sidecar JSON of a clip (``NAME.json`` or ``NAME.mp4.json``), if present."""
-    for candidate in (path.with_suffix(".json"), path.with_name(path.name + ".json")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def read_sidecar(path: Path) -> dict:
-    """Parse a sidecar file; raise TimestampError naming it when unreadable."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise TimestampError(f"sidecar {path.name} is not valid JSON: {err}") from err
-    if not isinstance(doc, dict) or "start" not in doc:
-        raise TimestampError(f"sidecar {path.name} has no \"start\" key")
-    return doc
-
-
 def resolve_start(path: Path, info: ProbeInfo, *, manual: str | None = None, zone=None,
-                  user_pattern: re.Pattern | None = None,
-                  allow_mtime: bool = False) -> StartTime:
-    """Find a clip's raw (camera-clock) start in the documented order, or raise TimestampError."""
-    if manual:
-        return StartTime(parse_instant(manual, zone), "manual", f"--start {manual}")
-    side = sidecar_for(path)
-    if side:
-        doc = read_sidecar(side)
-        side_zone = get_zone(doc["tz"]) if doc.get("tz") else zone
-        try:
-            when = parse_instant(str(doc["start"]), side_zone)
-        except TimestampError as err:
-            raise TimestampError(f"sidecar {side.name}: {err}") from err
-        return StartTime(when, "sidecar", f"sidecar {side.name}")
-    named = start_from_name(path.stem, zone, user_pattern)
-    if named:
-        return StartTime(named[0], "filename", named[1])
-    if info.creation_time:
-        when = parse_instant(info.creation_time, "UTC")
-        if when.year >= 2000 and when <= now_utc() + timedelta(days=1):
-            return StartTime(when, "metadata", f"creation_time tag {info.creation_time}")
-    if allow_mtime:
-        end = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        return StartTime(end - timedelta(seconds=info.duration_s), "mtime",
-                         "file modification time taken as end of recording", "low")
-    raise TimestampError("no start time: no --start, sidecar, recognised file name or "
-                         "creation_time (pass --allow-mtime to use the modification time, "
-                         "low confidence)")
+                  user_pattern: re.Pattern | None = None, allow_mtime: bool = False,
+                  mtime_from_camera: bool = False,
+                  allow_suspect: bool = False) -> StartTime:
+    """Find a clip's raw (camera-clock) start through the registered time sources (see
+    ``videx.timesources``), or raise TimestampError."""
+    return timesources.resolve(path, timesources.Context(
+        zone, info.duration_s, info.creation_time, user_pattern, manual, allow_mtime,
+        mtime_from_camera, allow_suspect))
 
 
 def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
@@ -233,7 +146,7 @@ def _examine(path: Path, known, timeout: float) -> Examined:
 
 def _clip_record(path: Path, digest: str, info: ProbeInfo, start: StartTime,
                  camera: dict) -> dict:
-    offset = float(camera["clock_offset_s"] or 0.0)
+    offset = float(camera["clock_offset_s"] or 0.0) if start.camera_clock else 0.0
     raw_ts = start.raw.timestamp()
     start_ts = raw_ts - offset
     end_ts = start_ts + info.duration_s
@@ -244,7 +157,10 @@ def _clip_record(path: Path, digest: str, info: ProbeInfo, start: StartTime,
             "start_raw_ts": raw_ts, "clock_offset_s": offset, "start": iso_utc(start_ts),
             "start_ts": start_ts, "end": iso_utc(end_ts), "end_ts": end_ts,
             "time_source": start.source, "time_detail": start.detail,
-            "time_confidence": start.confidence, "ingested_at": iso_utc(now_utc())}
+            "time_confidence": start.confidence, "ingested_at": iso_utc(now_utc()),
+            "rotation": info.rotation, "display_width": info.display_width or info.width,
+            "display_height": info.display_height or info.height, "vfr": int(info.vfr),
+            "frames": info.frames, "keyframe_interval_s": info.keyframe_interval_s}
 
 
 def _resolve_files(paths: list[str], report: IngestReport) -> list[Path]:
@@ -263,8 +179,9 @@ def _resolve_files(paths: list[str], report: IngestReport) -> list[Path]:
 
 def ingest(cat, paths: Iterable[str | os.PathLike], *, camera_id: str | None = None,
            camera_from_folder: bool = False, start: str | None = None, tz: str | None = None,
-           name_pattern: str | None = None, allow_mtime: bool = False, jobs: int | None = None,
-           probe_timeout: float = 30.0,
+           name_pattern: str | None = None, allow_mtime: bool = False,
+           mtime_from_camera: bool = False, allow_suspect_times: bool = False,
+           jobs: int | None = None, probe_timeout: float = 30.0,
            progress: Callable[[int], None] | None = None) -> IngestReport:
     """Catalog the clips under ``paths`` for one camera (or the camera named by each folder).
 
@@ -290,7 +207,8 @@ def ingest(cat, paths: Iterable[str | os.PathLike], *, camera_id: str | None = N
     jobs = max(1, jobs or (os.cpu_count() or 1))
     run_args = {"paths": paths, "camera": camera_id, "camera_from_folder": camera_from_folder,
                 "start": start, "tz": tz, "name_pattern": name_pattern,
-                "allow_mtime": allow_mtime}
+                "allow_mtime": allow_mtime, "mtime_from_camera": mtime_from_camera,
+                "allow_suspect_times": allow_suspect_times}
 
     def zone_for(camera: dict):
         name = tz or camera.get("tz") or cat.zone_name
@@ -342,7 +260,9 @@ def ingest(cat, paths: Iterable[str | os.PathLike], *, camera_id: str | None = N
         try:
             camera = camera_for(item.path)
             when = resolve_start(item.path, item.info, manual=start, zone=zone_for(camera),
-                                 user_pattern=pattern, allow_mtime=allow_mtime)
+                                 user_pattern=pattern, allow_mtime=allow_mtime,
+                                 mtime_from_camera=mtime_from_camera,
+                                 allow_suspect=allow_suspect_times)
         except VidexError as err:
             return "reject", _reason(err)
         return "clip", _clip_record(item.path, item.digest, item.info, when, camera)

@@ -22,9 +22,17 @@ PROBE_TIMEOUT_S = 30.0
 _ISO_BMFF = {".mp4", ".m4v", ".mov", ".3gp"}
 
 
+VFR_SPREAD = 0.2   # frame spacing varying by more than this share of its median: variable
+
+
 @dataclass(frozen=True)
 class ProbeInfo:
-    """What ffprobe reports about a clip (sizes in bytes and pixels, times in seconds)."""
+    """What a clip is (sizes in bytes and pixels, times in seconds).
+
+    ``width``/``height`` are the coded picture; ``display_width``/``display_height`` the
+    picture as it is meant to be seen (square pixels, turned by ``rotation`` degrees, so a
+    phone's portrait clip is taller than wide). ``vfr``, ``frames`` and
+    ``keyframe_interval_s`` come from the packets (no decoding)."""
 
     container: str
     codec: str
@@ -34,9 +42,36 @@ class ProbeInfo:
     duration_s: float
     size_bytes: int
     creation_time: str | None
+    rotation: int = 0
+    display_width: int = 0
+    display_height: int = 0
+    vfr: bool = False
+    frames: int | None = None
+    keyframe_interval_s: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Presentation times (s from the first frame) of a clip's frames and keyframes."""
+
+    frames: list[float]
+    keyframes: list[float]
+
+    @property
+    def vfr(self) -> bool:
+        gaps = sorted(b - a for a, b in zip(self.frames, self.frames[1:]) if b > a)
+        if len(gaps) < 2:
+            return False
+        median = gaps[len(gaps) // 2]
+        return median > 0 and (gaps[-1] - gaps[0]) > VFR_SPREAD * median
+
+    @property
+    def keyframe_interval_s(self) -> float | None:
+        gaps = sorted(b - a for a, b in zip(self.keyframes, self.keyframes[1:]))
+        return round(gaps[len(gaps) // 2], 3) if gaps else None
 
 
 def require_tools(*names: str) -> None:
@@ -64,10 +99,13 @@ def run_tool(args: list[str], what: str, timeout: float = PROBE_TIMEOUT_S) -> by
 
 
 def probe_command(path: str | Path) -> list[str]:
-    """The ffprobe command line ffmpeg-python's ``probe`` builds, quieted to errors only."""
+    """The ffprobe command line ffmpeg-python's ``probe`` builds, quieted to errors, for the
+    first video stream (not cover art), with its packets' times and flags (no decoding)."""
     from ffmpeg._utils import convert_kwargs_to_cmd_line_args
     return (["ffprobe", "-show_format", "-show_streams", "-of", "json"]
-            + convert_kwargs_to_cmd_line_args({"v": "error"}) + [str(path)])
+            + convert_kwargs_to_cmd_line_args({"v": "error", "select_streams": "V:0",
+                                               "show_entries": "packet=pts_time,flags"})
+            + [str(path)])
 
 
 def _last_line(stderr: bytes) -> str:
@@ -90,13 +128,20 @@ def _fps(stream: dict) -> float | None:
 
 
 def probe(path: str | Path, timeout: float = PROBE_TIMEOUT_S) -> ProbeInfo:
-    """Probe a clip; raise ProbeError when it is not a readable, complete video."""
+    """Probe a clip with ffprobe; raise ProbeError when it is not a readable, complete video."""
     path = Path(path)
     size = path.stat().st_size
     if size == 0:
         raise ProbeError("empty file (0 bytes)")
     out = run_tool(probe_command(path), "not readable as video", timeout)
     info = json.loads(out.decode("utf-8", "replace") or "{}")
+    if path.suffix.lower() in _ISO_BMFF and info.get("streams"):
+        check_iso_bmff(path, size)
+    return facts(info, size)
+
+
+def facts(info: dict, size: int) -> ProbeInfo:
+    """ProbeInfo from ffprobe's JSON (format, the first video stream, its packets)."""
     video = [s for s in info.get("streams", []) if s.get("codec_type") == "video"
              and not (s.get("disposition") or {}).get("attached_pic")]
     if not video:
@@ -105,19 +150,73 @@ def probe(path: str | Path, timeout: float = PROBE_TIMEOUT_S) -> ProbeInfo:
     duration = _float(fmt.get("duration")) or _float(stream.get("duration"))
     if not duration or duration <= 0:
         raise ProbeError("no duration: the file is incomplete or not a video")
-    if path.suffix.lower() in _ISO_BMFF:
-        check_iso_bmff(path, size)
     tags = {k.lower(): v for k, v in (fmt.get("tags") or {}).items()}
+    width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
+    rotation = _rotation(stream)
+    line = timeline_from_packets(info.get("packets") or [])
+    dw, dh = display_size(width, height, stream.get("sample_aspect_ratio"), rotation)
     return ProbeInfo(
         container=fmt.get("format_name", ""),
         codec=stream.get("codec_name", ""),
-        width=int(stream.get("width") or 0),
-        height=int(stream.get("height") or 0),
+        width=width,
+        height=height,
         fps=_fps(stream),
         duration_s=round(duration, 3),
         size_bytes=size,
         creation_time=tags.get("creation_time"),
+        rotation=rotation,
+        display_width=dw,
+        display_height=dh,
+        vfr=line.vfr,
+        frames=len(line.frames) or None,
+        keyframe_interval_s=line.keyframe_interval_s,
     )
+
+
+def _rotation(stream: dict) -> int:
+    """Degrees (0, 90, 180, 270) the display matrix or the old ``rotate`` tag turns a picture."""
+    for side in stream.get("side_data_list") or []:
+        if "rotation" in side:
+            return int(round(float(side["rotation"]))) % 360
+    tag = (stream.get("tags") or {}).get("rotate")
+    return int(round(float(tag))) % 360 if tag not in (None, "") else 0
+
+
+def display_size(width: int, height: int, sar: str | None, rotation: int) -> tuple[int, int]:
+    """Upright size in square pixels: the sample aspect ratio applied, then the rotation."""
+    num, _, den = str(sar or "1:1").partition(":")
+    try:
+        ratio = float(num) / float(den) if float(num) > 0 and float(den) > 0 else 1.0
+    except ValueError:
+        ratio = 1.0
+    w = int(round(width * ratio / 2) * 2) if ratio != 1.0 else width
+    return (height, w) if rotation in (90, 270) else (w, height)
+
+
+def timeline_from_packets(packets: list[dict]) -> Timeline:
+    """Frame and keyframe times from ffprobe packet entries, from the first frame on."""
+    times, keys = [], []
+    for p in packets:
+        t = _float(p.get("pts_time"))
+        if t is None:
+            continue
+        times.append(t)
+        if "K" in str(p.get("flags", "")):
+            keys.append(t)
+    if not times:
+        return Timeline([], [])
+    first = min(times)
+    return Timeline(sorted(round(t - first, 6) for t in times),
+                    sorted(round(t - first, 6) for t in keys))
+
+
+def timeline(path: str | Path, timeout: float = 120.0) -> Timeline:
+    """The frame and keyframe times of a clip's first video stream, read from its packets."""
+    out = run_tool(["ffprobe", "-v", "error", "-select_streams", "V:0", "-show_entries",
+                    "packet=pts_time,flags", "-of", "json", str(path)],
+                   f"reading the frame times of {Path(path).name}", timeout)
+    return timeline_from_packets(json.loads(out.decode("utf-8", "replace") or "{}")
+                                 .get("packets") or [])
 
 
 def _float(value) -> float | None:
@@ -158,13 +257,5 @@ def check_iso_bmff(path: Path, size: int) -> None:
 
 
 def keyframe_times(path: str | Path, timeout: float = 120.0) -> list[float]:
-    """Presentation times (seconds) of the video keyframes, read from packets (no decoding)."""
-    out = run_tool(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                    "packet=pts_time,flags", "-of", "csv=p=0", str(path)],
-                   f"reading keyframes of {Path(path).name}", timeout)
-    times = []
-    for line in out.decode().splitlines():
-        pts, _, flags = line.partition(",")
-        if "K" in flags and pts not in ("", "N/A"):
-            times.append(float(pts))
-    return sorted(times)
+    """Presentation times (seconds from the first frame) of the keyframes (no decoding)."""
+    return timeline(path, timeout).keyframes

@@ -88,6 +88,13 @@ class Backend:
     def ddl(self, text: str) -> str:
         raise NotImplementedError
 
+    def set_foreign_keys(self, on: bool) -> None:
+        """Switch foreign-key enforcement (outside transactions; for table rebuilds)."""
+
+    def foreign_key_problems(self) -> int:
+        """How many rows reference a missing row (checked after a table rebuild)."""
+        return 0
+
     def tables(self) -> set[str]:
         raise NotImplementedError
 
@@ -157,6 +164,12 @@ class SQLiteBackend(Backend):
 
     def ddl(self, text: str) -> str:
         return text.format(**self.DDL)
+
+    def set_foreign_keys(self, on: bool) -> None:
+        self.conn.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+
+    def foreign_key_problems(self) -> int:
+        return len(self.conn.execute("PRAGMA foreign_key_check").fetchall())
 
     def tables(self) -> set[str]:
         return {r[0] for r in self.conn.execute(

@@ -9,7 +9,7 @@ from videx.errors import NotFound
 # minus the camera's longest clip, that end after the window starts.
 WINDOW_QUERY = """
     SELECT id, path, sha256, start_ts, end_ts, duration_s, clock_offset_s, time_source,
-           time_confidence, codec, width, height, fps
+           time_confidence, codec, display_width, display_height, fps
     FROM clips
     WHERE camera_id = ? AND start_ts < ? AND start_ts >= ? AND end_ts > ?
     ORDER BY start_ts"""
@@ -17,7 +17,8 @@ WINDOW_QUERY = """
 CLIP_INSERT_COLUMNS = (
     "camera_id", "path", "sha256", "size_bytes", "container", "codec", "width", "height", "fps",
     "duration_s", "start_raw", "start_raw_ts", "clock_offset_s", "start", "start_ts", "end",
-    "end_ts", "time_source", "time_detail", "time_confidence", "ingested_at")
+    "end_ts", "time_source", "time_detail", "time_confidence", "ingested_at", "rotation",
+    "display_width", "display_height", "vfr", "frames", "keyframe_interval_s")
 
 
 class ClipStore:

@@ -20,10 +20,19 @@ LEGACY_TABLE = "_sqlite_migrations"
 TABLE = "videx_migrations"
 
 
-def migration(fn: Callable[[Backend], None]) -> Callable[[Backend], None]:
-    """Register ``fn`` as the next migration (its name is recorded when applied)."""
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
+def migration(fn: Callable[[Backend], None] | None = None, *, rehash: tuple[str, ...] = (),
+              rebuilds: bool = False):
+    """Register a function as the next migration (its name is recorded when applied).
+
+    ``rehash``: hashed tables whose rows change shape (new columns); rows that matched their
+    audited state before are re-recorded after, rows that did not stay flagged.
+    ``rebuilds``: the migration recreates a referenced table (SQLite cannot drop a CHECK
+    otherwise), so foreign keys are switched off around it and checked before commit."""
+    def register(f):
+        f.rehash, f.rebuilds = rehash, rebuilds
+        MIGRATIONS.append((f.__name__, f))
+        return f
+    return register(fn) if fn is not None else register
 
 
 def run(db: Backend, *statements: str) -> None:
@@ -170,7 +179,7 @@ def m003_evidence_record(db: Backend) -> None:
         "CREATE INDEX idx_reviews_incident ON reviews (incident_id, clip_id, id)")
 
 
-@migration
+@migration(rehash=("incidents", "cameras"))
 def m004_real_records(db: Backend) -> None:
     """Records as real exports give them.
 
@@ -188,7 +197,63 @@ def m004_real_records(db: Backend) -> None:
         "CREATE INDEX idx_incidents_neighborhood ON incidents (neighborhood, occurred_ts)")
 
 
+@migration(rehash=("clips",), rebuilds=True)
+def m005_video_facts(db: Backend) -> None:
+    """What phone, doorbell and DVR video needs recorded, and registered time sources.
+
+    - clips get ``rotation`` (degrees the picture is turned for display), ``display_width``
+      and ``display_height`` (upright, square pixels), ``vfr`` (variable frame rate),
+      ``frames`` (counted from the packets, no decoding) and ``keyframe_interval_s``;
+    - scans get a ``note`` (e.g. why a fast scan decoded every frame);
+    - ``time_source`` may hold any registered time source's name (``videx.timesources``), so
+      its fixed CHECK goes; the code validates names when it writes them.
+    """
+    if db.dialect == "sqlite":   # no ALTER for a CHECK: rebuild the table
+        columns = [r[1] for r in db.rows("PRAGMA table_info(clips)")]
+        run(db, """CREATE TABLE clips_new (
+            id {id_pk},
+            camera_id TEXT NOT NULL REFERENCES cameras (id),
+            path TEXT NOT NULL UNIQUE,
+            sha256 TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            container TEXT, codec TEXT, width INTEGER, height INTEGER,
+            fps {real}, duration_s {real} NOT NULL,
+            start_raw TEXT NOT NULL, start_raw_ts {real} NOT NULL,
+            clock_offset_s {real} NOT NULL DEFAULT 0,
+            start TEXT NOT NULL, start_ts {real} NOT NULL,
+            "end" TEXT NOT NULL, end_ts {real} NOT NULL,
+            time_source TEXT NOT NULL,
+            time_detail TEXT,
+            time_confidence TEXT NOT NULL CHECK (time_confidence IN ('high', 'low')),
+            ingested_at TEXT NOT NULL,
+            rotation INTEGER NOT NULL DEFAULT 0,
+            display_width INTEGER, display_height INTEGER,
+            vfr INTEGER NOT NULL DEFAULT 0,
+            frames INTEGER, keyframe_interval_s {real})""")
+        cols = ", ".join(f'"{c}"' for c in columns)
+        run(db, f"INSERT INTO clips_new ({cols}) SELECT {cols} FROM clips",
+            "DROP TABLE clips", "ALTER TABLE clips_new RENAME TO clips",
+            "CREATE INDEX idx_clips_camera_start ON clips (camera_id, start_ts)",
+            "CREATE INDEX idx_clips_sha256 ON clips (sha256)")
+    else:
+        run(db, "ALTER TABLE clips DROP CONSTRAINT IF EXISTS clips_time_source_check",
+            "ALTER TABLE clips ADD COLUMN rotation INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE clips ADD COLUMN display_width INTEGER",
+            "ALTER TABLE clips ADD COLUMN display_height INTEGER",
+            "ALTER TABLE clips ADD COLUMN vfr INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE clips ADD COLUMN frames INTEGER",
+            "ALTER TABLE clips ADD COLUMN keyframe_interval_s {real}")
+    run(db, "UPDATE clips SET display_width = width, display_height = height",
+        "ALTER TABLE scans ADD COLUMN note TEXT")
+
+
 KNOWN = [name for name, _ in MIGRATIONS]
+
+
+def pending_needs(pending: tuple[str, ...]) -> tuple[set[str], bool]:
+    """(hashed tables to re-record, whether foreign keys must be off) for pending migrations."""
+    fns = [fn for name, fn in MIGRATIONS if name in pending]
+    return ({t for fn in fns for t in fn.rehash}, any(fn.rebuilds for fn in fns))
 
 
 @dataclass(frozen=True)
@@ -217,8 +282,9 @@ def inspect(db: Backend) -> SchemaState:
     return SchemaState(is_videx, tuple(applied), unknown, pending)
 
 
-def apply_pending(db: Backend, now: str) -> list[str]:
-    """Apply every pending migration inside the caller's write transaction; return names."""
+def apply_pending(db: Backend, now: str, stop_before: str | None = None) -> list[str]:
+    """Apply every pending migration (up to ``stop_before``, for tests of upgrades) inside the
+    caller's write transaction; return their names."""
     state = inspect(db)
     if TABLE not in db.tables():
         db.execute(db.ddl(f"CREATE TABLE {TABLE} (seq INTEGER PRIMARY KEY, name TEXT NOT NULL "
@@ -229,6 +295,8 @@ def apply_pending(db: Backend, now: str) -> list[str]:
     done = []
     seq = len(state.applied)
     for name, fn in MIGRATIONS:
+        if name == stop_before:
+            break
         if name in state.pending:
             fn(db)
             seq += 1
