@@ -491,6 +491,8 @@ def make_study_cases(rng: random.Random):
             r = study_row(rng, names, rng.choice(list(STUDY_STRATA)), rng.random() < 0.4,
                           rng.random() < 0.3)
             r[column] = ""
+            if column == "category":   # and no video recorded: a dropped row, as in the
+                r["video"] = ""        # department's 419-case analysis
             extras.append(r)
     rows = rows + extras
     rows.sort(key=lambda r: r["occurred_at"])

@@ -1,6 +1,7 @@
 """The study on messy case tables, from specs, through the CLI and from the catalog."""
 
 import json
+import math
 import re
 
 import pytest
@@ -19,11 +20,16 @@ def fixture_result():
     return run_study(load_spec(SPEC, {"bootstrap": 200}))
 
 
+def table(tmp_path, name, header, rows):
+    return write(tmp_path / name, header + "\n" + "\n".join(rows) + "\n")
+
+
 def test_fixture_reproduces_the_department_figure(fixture_result):
     r = fixture_result
     assert r.n == 419 and r.data.n_input == 426
     assert r.crude.pct_increase == pytest.approx(123, abs=1)   # "123% higher clearance"
     assert r.crude.rr == pytest.approx(2.23, abs=0.01)
+    assert "i.e. 123% higher clearance" in r.headline()
     # the generator's true within-category RR is 1.6: adjustment moves toward it
     for est in (r.adjusted.rr, r.mantel_haenszel.rr, r.ipw.rr):
         assert 1.4 < est < 1.8
@@ -31,62 +37,259 @@ def test_fixture_reproduces_the_department_figure(fixture_result):
     assert r.mantel_haenszel.homogeneity_p > 0.05
 
 
-def test_every_dropped_row_is_counted_by_reason(fixture_result):
+def test_every_row_is_accounted_for(fixture_result):
     d = fixture_result.data
-    assert d.dropped == {"blank exposure (video)": 3, "blank covariate category": 2,
-                         "blank outcome (clearance)": 2}
+    assert d.dropped == {"blank exposure (video)": 5, "blank outcome (clearance)": 2}
     assert sum(d.dropped.values()) == d.n_input - d.n
     assert all(e["row"] >= 2 for e in d.dropped_examples)
     assert d.survival_dropped == {"cleared but cleared_at blank or unparseable": 2}
-    # values read as yes/no are reported, so a typo cannot hide as "no"
     assert d.value_maps["exposure"]["Y"]["yes"] is True
     assert d.value_maps["exposure"]["N"]["yes"] is False
-    assert d.value_maps["outcome"]["Exceptionally cleared"]["yes"] is False
+    # "Exceptionally cleared" is read as no and is not an explicit no: shown to the analyst
+    assert d.suspicious == {"outcome": ["Exceptionally cleared"]}
+    assert "? 'Exceptionally cleared'" in fixture_result.summary()
     cat = [c for c in d.covariates if c.name == "category"][0]
-    assert cat.kind == "categorical"
     assert set(cat.levels) == {"fatal", "non-fatal", "shots-fired"}  # "Fatal", " fatal" folded
     assert {c.name: c.kind for c in d.covariates}["victims"] == "numeric"
     assert {c.name: c.kind for c in d.covariates}["year"] == "categorical"
 
 
-def test_results_carry_provenance(fixture_result):
-    doc = fixture_result.to_dict()
+def test_every_estimate_carries_its_variance_type(fixture_result):
+    labels = {e["label"]: e["variance"] for e in fixture_result.estimates()}
+    assert labels["Crude RR"] == "Katz log interval"
+    t = "cluster-robust by neighborhood (16 clusters, t(15) critical values)"
+    assert labels["Crude RR, cluster-robust"] == t
+    assert labels["Adjusted RR (modified Poisson)"] == t
+    assert labels["IPW RR"] == f"M-estimation sandwich, {t}"
+    assert labels["Crude RR, bootstrap percentile interval"].startswith(
+        "bootstrap over clusters")
+    assert fixture_result.survival.covariance == t
+    assert {e["group"] for e in fixture_result.estimates()} == {"overall", "subgroup"}
+
+
+def test_results_are_strict_json_with_provenance(fixture_result, tmp_path):
+    from videx.study.report import write_report
+    paths = write_report(fixture_result, tmp_path / "out")
+    text = paths["results"].read_text()
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in results.json"))
     for key in ("n", "crude", "adjusted", "ipw", "mantel_haenszel", "survival", "evalue",
-                "dropped", "spec", "input_sha256", "versions"):
+                "dropped", "spec", "input_sha256", "versions", "heterogeneity"):
         assert key in doc
-    for arm in ("exposed", "unexposed"):
-        assert {"n", "cleared", "rate", "rate_ci"} <= set(doc["crude"][arm])
-    assert {"rr", "rr_ci", "pct_increase", "rd", "rd_ci", "or", "fisher_p"} <= set(doc["crude"])
-    assert {"rr", "rr_ci", "or", "or_ci", "method"} <= set(doc["adjusted"])
     assert re.fullmatch(r"[0-9a-f]{64}", doc["input_sha256"])
-    assert doc["versions"]["statsmodels"]
     assert doc["bootstrap"]["n"] == 200 and doc["bootstrap"]["ci"][0] < 2.23
     assert doc["late_exposure"]["cases"] >= 1
 
 
-def test_messy_table_drops_are_explicit(tmp_path):
-    f = write(tmp_path / "c.csv", "cleared,video,age,area\n"
-              "yes,yes,30,north\nno,no,41,south\nyes,no,x9,north\n,yes,22,south\n"
-              "no,yes,35,\n" + "yes,yes,33,north\nno,no,40,south\n" * 10)
-    spec = build_spec({"cases": str(f), "covariates": ("age",), "cluster": "area"})
-    data = load(spec)
-    assert data.dropped == {"blank outcome (cleared)": 1,
-                            "not a number in numeric covariate age": 1, "blank cluster area": 1}
-    assert data.n == 22
+# ------------------------------------------------------------------ missing values and wording
+def test_blank_means_no_is_a_decision_shown_in_the_headline(tmp_path):
+    rows = ["yes,yes"] * 20 + ["yes,"] * 30 + [",yes"] * 5 + ["no,"] * 40 + [",no"] * 5 \
+        + ["no,no"] * 25 + ["yes,no"] * 5
+    f = table(tmp_path, "c.csv", "closed,camera", rows)
+    drop = run_study(build_spec({"cases": str(f), "outcome": "closed=yes",
+                                 "exposure": "camera=yes"}))
+    assert drop.data.dropped["blank exposure (camera)"] == 70
+    assert "70 of 130 rows (54%) were left out for a blank exposure; if a blank means no, " \
+           "rerun with --missing-exposure no" in drop.headline()
+    keep = run_study(build_spec({"cases": str(f), "outcome": "closed=yes",
+                                 "exposure": "camera=yes", "missing_exposure": "no",
+                                 "missing_outcome": "no"}))
+    assert keep.n == 130 and keep.data.blank_as_no == {"outcome": 10, "exposure": 70}
+    assert keep.crude.exposed.n == 25 and keep.crude.exposed.cleared == 20
 
 
-def test_filters_and_regex_mapping(tmp_path):
-    f = write(tmp_path / "c.csv", "status,cam,kind\n"
-              "Cleared by arrest,Y,fatal\nOpen,N,fatal\nCLEARED BY ARREST,N,drill\n"
-              "Exceptionally cleared,Y,fatal\n")
-    spec = build_spec({"cases": str(f), "outcome": "status=re:^cleared by arrest$",
-                       "exposure": "cam=y", "exclude": ("kind=drill",)})
-    data = load(spec)
-    assert data.dropped == {"excluded by --exclude kind=drill": 1}
-    assert data.frame["y"].tolist() == [1, 0, 0]
-    spec = build_spec({"cases": str(f), "outcome": "status=re:^cleared by arrest$",
-                       "exposure": "cam=y", "where": ("kind=fatal",)})
-    assert load(spec).dropped == {"not matching --where kind=fatal": 1}
+def test_values_that_look_like_yes_are_shown_and_unknown_ones_refused(tmp_path, run):
+    rows = ["1.0,1.0"] * 30 + ["0.0,0.0"] * 30 + ["1,1"] * 10 + ["2,0"] * 3
+    f = table(tmp_path, "c.csv", "cleared,video", rows)
+    r = run("study", "run", "--cases", f, "--outcome", "cleared=1", "--exposure", "video=1",
+            "--out", tmp_path / "o")
+    assert r.exit_code == 0
+    assert "exposure column video: how each value was read" in r.stdout
+    assert "? '1.0'" in r.stdout and "? '2'" in r.stdout          # 1.0 read as no: shown
+    r = run("study", "run", "--cases", f, "--outcome", "cleared=1,1.0", "--outcome-no",
+            "0,0.0", "--exposure", "video=1,1.0", "--out", tmp_path / "o")
+    assert r.exit_code == 1
+    assert ("outcome column cleared has values that are neither yes (cleared=1,1.0) nor no "
+            "(0,0.0): '2' (3 rows)") in r.stderr
+
+
+@pytest.mark.parametrize("a, c, words", [
+    (10, 20, "50% lower clearance"), (20, 20, "no difference in clearance"),
+    (30, 20, "50% higher clearance")])
+def test_the_headline_says_higher_lower_or_no_difference(tmp_path, a, c, words):
+    rows = ["yes,yes"] * a + ["no,yes"] * (60 - a) + ["yes,no"] * c + ["no,no"] * (60 - c)
+    f = table(tmp_path, "c.csv", "cleared,video", rows)
+    r = run_study(build_spec({"cases": str(f), "exposure_label": "a camera within 50 m"}))
+    assert f"i.e. {words}." in r.headline()
+    assert r.headline().startswith("Cases with a camera within 50 m were cleared")
+    assert "-" not in r.headline().split("i.e.")[1]
+
+
+def test_values_with_commas_as_a_json_list(tmp_path, run):
+    f = table(tmp_path, "c.csv", "status,video", ['"Closed, arrest",yes', "Cleared,no",
+                                                   "Open,yes", "Open,no"] * 10)
+    r = run("study", "run", "--cases", f, "--outcome",
+            'status=["Closed, arrest", "Cleared"]', "--out", tmp_path / "o",
+            "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["crude"]["exposed"]["cleared"] == 10
+    r2 = run("study", "run", "--cases", f, "--outcome", 'status=["Closed, arrest"]',
+             "--outcome", "status=Cleared", "--out", tmp_path / "p", "--format", "json")
+    assert json.loads(r2.stdout)["crude"] == json.loads(r.stdout)["crude"]
+
+
+def test_alpha_drives_every_label(tmp_path):
+    from videx.study.report import write_report
+    spec = load_spec(SPEC, {"alpha": 0.10, "bootstrap": 0})
+    r = run_study(spec)
+    assert "(90% CI" in r.headline() and "95%" not in r.headline()
+    paths = write_report(r, tmp_path / "o")
+    md = paths["markdown"].read_text()
+    assert "90% CI" in md and "95%" not in md
+
+
+# ------------------------------------------------------------------ degenerate data
+def test_outcome_perfectly_predicted_by_a_category_is_refused_with_the_reason(tmp_path, run):
+    rows = (["yes,yes,a"] * 10 + ["no,no,a"] * 10 + ["no,yes,b"] * 8 + ["no,no,b"] * 12
+            + ["yes,yes,c"] * 5 + ["yes,no,c"] * 5)
+    f = table(tmp_path, "c.csv", "cleared,video,area", rows)
+    r = run("study", "run", "--cases", f, "--covariate", "area", "--out", tmp_path / "o",
+            "--format", "json")
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert doc["adjusted"] is None
+    assert doc["refused"]["adjusted"].startswith(
+        "clearance is perfectly predicted by area=b (no case in it was cleared)")
+    assert "No adjusted estimate: clearance is perfectly predicted by area=b" in doc["headline"]
+    assert "Warning" not in r.stderr and "warn" not in r.stderr.lower()
+
+
+@pytest.mark.parametrize("rows, reason", [
+    (["yes,yes,1"] * 8 + ["no,yes,1"] * 7 + ["yes,no,1"] * 5 + ["no,no,1"] * 10,
+     "covariate age has the same value in every case"),
+    (["yes,yes,30", "no,yes,31", "yes,no,20", "no,no,21", "yes,yes,25", "no,no,26"],
+     "too few for an adjusted model"),
+])
+def test_degenerate_covariates_are_refused(tmp_path, rows, reason):
+    f = table(tmp_path, "c.csv", "cleared,video,age", rows)
+    r = run_study(build_spec({"cases": str(f), "covariates": ("age",)}))
+    assert r.adjusted is None and reason in r.refused["adjusted"]
+
+
+def test_empty_group_and_single_row_headlines_give_the_true_reason(tmp_path):
+    f = table(tmp_path, "c.csv", "cleared,video", ["yes,yes", "no,yes", "yes,yes"])
+    r = run_study(build_spec({"cases": str(f)}))
+    assert r.headline() == "No risk ratio: no case without video: nothing to compare."
+    f = table(tmp_path, "d.csv", "cleared,video", ["no,yes"] * 5 + ["yes,no"] * 5)
+    r = run_study(build_spec({"cases": str(f)}))
+    assert r.crude.rr == 0
+    assert "100% lower clearance" in r.headline()
+
+
+def test_exposure_perfectly_predicted_refuses_weighting(tmp_path):
+    rows = (["yes,yes,a"] * 10 + ["no,yes,a"] * 10 + ["yes,no,b"] * 6 + ["no,no,b"] * 14
+            + ["yes,yes,b"] * 4 + ["no,yes,b"] * 6)
+    f = table(tmp_path, "c.csv", "cleared,video,area", rows)
+    r = run_study(build_spec({"cases": str(f), "covariates": ("area",)}))
+    assert r.ipw is None
+    assert r.refused["IPW"].startswith("video is perfectly predicted by area=")
+
+
+# ------------------------------------------------------------------ covariate types
+def test_mostly_numeric_covariates_and_leading_numbers(tmp_path):
+    rows = [f"{'yes' if i % 3 else 'no'},{'yes' if i % 2 else 'no'},{20 + i}" for i in range(40)]
+    rows += ["yes,yes,26, pic", "no,no,Unknown", "yes,no,31 (est.)"]
+    f = write(tmp_path / "c.csv", "cleared,video,age\n" + "\n".join(
+        r.replace("26, pic", '"26, pic"') for r in rows) + "\n")
+    r = run_study(build_spec({"cases": str(f), "covariates": ("age",)}))
+    age = r.covariates[0]
+    assert age.kind == "numeric" and age.how == "93% of cells are numbers"
+    assert r.data.incomplete == {"not a number in numeric covariate age": 3}
+    assert r.n == 43 and r.adjusted.n == 40 and r.crude_complete.n == 40
+    assert "On the 40 of 43 cases with every covariate known" in r.headline()
+    lead = run_study(build_spec({"cases": str(f), "covariates": ("age",),
+                                 "numeric_leading": ("age",)}))
+    assert lead.data.incomplete == {"no number at the start of covariate age": 1}
+    assert lead.adjusted.n == 42
+
+
+def test_a_category_with_too_many_levels_needs_to_be_declared(tmp_path):
+    rows = [f"yes,{'yes' if i % 2 else 'no'},unit-{i}" for i in range(30)]
+    f = table(tmp_path, "c.csv", "cleared,video,unit", rows)
+    with pytest.raises(InputError, match="covariate unit has 30 different values, too many for "
+                                         "a category"):
+        load(build_spec({"cases": str(f), "covariates": ("unit",)}))
+    data = load(build_spec({"cases": str(f), "covariates": ("unit",),
+                            "categorical": ("unit",)}))
+    assert data.covariates[0].kind == "categorical" and len(data.covariates[0].rare_levels) == 30
+
+
+# ------------------------------------------------------------------ subgroups
+def test_subgroups_get_a_heterogeneity_test_and_a_multiplicity_note(fixture_result):
+    het = {h["by"]: h for h in fixture_result.heterogeneity}
+    assert set(het) == {"category", "year"}
+    assert het["category"]["df"] == 2 and 0 < het["category"]["p"] < 1
+    assert any("Bonferroni" in n for n in fixture_result.notes)
+
+
+# ------------------------------------------------------------------ inputs and reruns
+def test_excel_exports_and_bad_dates(tmp_path, run):
+    f = tmp_path / "c.csv"
+    f.write_bytes("cleared;video;nom\r\n".encode("cp1252")
+                  + "".join(f"{'yes' if i % 2 else 'no'};{'yes' if i % 3 else 'no'};José\r\n"
+                            for i in range(30)).encode("cp1252"))
+    r = run("study", "run", "--cases", f, "--out", tmp_path / "o")
+    assert r.exit_code == 1 and "suggest" not in r.stderr and "--encoding cp1252" in r.stderr
+    r = run("study", "run", "--cases", f, "--encoding", "cp1252", "--out", tmp_path / "o")
+    assert r.exit_code == 0, r.output
+    r = run("study", "run", "--cases", f, "--encoding", "cp1252", "--occurred", "nom",
+            "--censor-date", "not-a-date", "--out", tmp_path / "o")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == ("Error: censor date 'not-a-date' is not a date (use "
+                                "YYYY-MM-DD)")
+
+
+def test_the_written_spec_reproduces_every_number(run, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    r = run("study", "run", "--spec", SPEC, "--bootstrap", "50", "--out", out)
+    assert r.exit_code == 0, r.output
+    spec_text = (out / "study.toml").read_text()
+    assert "cases_sha256 = " in spec_text and not spec_text.split("cases = ")[1].startswith(
+        '"/')                                          # relative to the spec file
+    assert spec_text in (out / "report.md").read_text()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)                       # follow the report's own instruction
+    r = run("study", "run", "--spec", out / "study.toml", "--out", tmp_path / "again")
+    assert r.exit_code == 0, r.output
+    first = json.loads((out / "results.json").read_text())
+    again = json.loads((tmp_path / "again" / "results.json").read_text())
+    for key in ("crude", "crude_cluster", "adjusted", "ipw", "mantel_haenszel", "survival",
+                "evalue", "subgroups", "heterogeneity", "bootstrap", "estimates",
+                "input_sha256"):
+        assert again[key] == first[key], key
+    copy = tmp_path / "changed.csv"
+    copy.write_text(CASES.read_text() + CASES.read_text().splitlines()[1] + "\n")
+    (out / "study.toml").write_text(spec_text.replace(
+        spec_text.split("cases = ")[1].split("\n")[0], json.dumps(str(copy))))
+    r = run("study", "run", "--spec", out / "study.toml", "--out", tmp_path / "x")
+    assert r.exit_code == 1 and "the case table changed since this spec was written" in r.stderr
+
+
+def test_cli_run_writes_everything(run, tmp_path):
+    out = tmp_path / "out"
+    r = run("study", "run", "--spec", SPEC, "--bootstrap", "0", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "risk ratio of 2.23" in r.stdout and "123% higher clearance" in r.stdout
+    for name in ("results.json", "report.md", "report.html", "rates.png", "forest.png",
+                 "km.png", "balance.png", "overlap.png", "study.toml"):
+        assert (out / name).stat().st_size > 300, name
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html
+    assert not re.search(r"(src|href)=['\"]https?:", html)   # self-contained, no network
+    md = (out / "report.md").read_text()
+    assert "association" in md and "investigative effort" in md
+    assert "odds ratio (Woolf) - not a % change in clearance" in md
+    assert "model-based, as R glm" in md
 
 
 def test_bad_specs_fail_clearly(tmp_path):
@@ -98,30 +301,6 @@ def test_bad_specs_fail_clearly(tmp_path):
     bad = write(tmp_path / "s.toml", 'cases = "c.csv"\nexposre = "video=yes"\n')
     with pytest.raises(InputError, match="unknown key.*exposre"):
         load_spec(bad)
-
-
-def test_cli_run_writes_everything_and_reruns_from_its_spec(run, tmp_path):
-    out = tmp_path / "out"
-    r = run("study", "run", "--spec", SPEC, "--bootstrap", "0", "--out", out)
-    assert r.exit_code == 0, r.output
-    assert "risk ratio of 2.23" in r.stdout and "123% higher clearance" in r.stdout
-    for name in ("results.json", "report.md", "report.html", "rates.png", "forest.png",
-                 "km.png", "balance.png", "overlap.png"):
-        assert (out / name).stat().st_size > 1000, name
-    html = (out / "report.html").read_text()
-    assert "data:image/png;base64," in html
-    assert not re.search(r"(src|href)=['\"]https?:", html)   # self-contained, no network
-    md = (out / "report.md").read_text()
-    assert "association" in md and "investigative effort" in md
-    assert "odds ratio (Woolf) - not a % change in clearance" in md
-    first = json.loads((out / "results.json").read_text())
-    # rerun from the spec recorded in the results: same numbers
-    spec_text = md.split("```toml\n")[1].split("```")[0]
-    respec = write(tmp_path / "again.toml", spec_text)
-    r = run("study", "run", "--spec", respec, "--out", tmp_path / "again", "--format", "json")
-    again = json.loads(r.stdout)
-    assert again["crude"] == first["crude"] and again["adjusted"] == first["adjusted"]
-    assert again["input_sha256"] == first["input_sha256"]
 
 
 def test_cli_errors_are_one_line(run, tmp_path):
@@ -150,11 +329,50 @@ def test_dataset_from_catalog(ingested, run, tmp_path):
     assert "0 with video (obtained)" in r.stdout
 
 
-def test_degenerate_groups_are_reported_not_estimated(tmp_path):
-    rows = "cleared,video,category\n" + "no,yes,a\n" + "yes,no,a\nno,no,b\n" * 20
-    f = write(tmp_path / "c.csv", rows)
-    r = run_study(build_spec({"cases": str(f), "covariates": ("category",)}))
-    assert r.crude.rr is None and r.adjusted is None and r.ipw is None
-    assert r.evalues == {}
-    assert "not made: no cleared case with video" in r.notes[0]
-    assert r.headline() == "No risk ratio: one group has no cleared case."
+def test_dataset_cells_cannot_run_as_formulas(city, run, tmp_path):
+    f = write(tmp_path / "i.csv", "id,occurred_at,lat,lon,neighborhood\n"
+              "=cmd|' /C calc'!A0,2023-05-01T14:30:00Z,41.76,-72.68,+SUM(1)\n")
+    assert run("incidents", "import", f).exit_code == 0
+    out = tmp_path / "cases.csv"
+    assert run("study", "dataset", "--out", out).exit_code == 0
+    text = out.read_text()
+    assert "'=cmd|" in text and "'+SUM(1)" in text
+    assert not re.search(r"(^|,)[=+@]", text, re.M)
+
+
+def test_no_statistics_number_is_nan_or_infinite_anywhere(fixture_result):
+    def walk(v):
+        if isinstance(v, float):
+            assert math.isfinite(v)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(fixture_result.to_dict())
+
+
+@pytest.mark.parametrize("text", [
+    "case,cleared,video\r\n1,yes,no\r\n2,no,yes\r\n",                      # Excel CRLF
+    "\n\ncase,cleared,video\n1, yes ,no\n\n2,no,\" yes\"\n",               # blank lines, padding
+    "case,cleared,video,note\n1,yes,no,\"two\nlines\"\n2,no,yes\n",         # a quoted newline
+    "case,cleared,,cleared\n1,yes,x,no\n2,no,y,yes\n",                        # blank and repeated
+    "case;cleared;video\n1;yes;no\n2;no;yes;\n",                             # ';' and a trailing ;
+])
+def test_the_fast_table_reader_agrees_with_the_row_by_row_reader(tmp_path, text):
+    from videx.study.data import _read_row_by_row, read_cases
+    from videx.textfile import sniff_delimiter
+    path = write(tmp_path / "t.csv", text)
+    fast = read_cases(path)
+    slow = _read_row_by_row(path, None, sniff_delimiter(text, str(path)))
+    assert fast.to_dict("index") == slow.to_dict("index")
+    assert list(fast.columns) == list(slow.columns)
+    assert all(v == v.strip() for row in fast.to_dict("records") for v in row.values())
+
+
+def test_a_row_wider_than_the_header_is_named(tmp_path):
+    from videx.study.data import read_cases
+    path = write(tmp_path / "t.csv", "case,cleared\n1,yes\n2,no,extra\n")
+    with pytest.raises(InputError, match=r"row 3: more cells than the header"):
+        read_cases(path)

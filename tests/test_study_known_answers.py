@@ -1,13 +1,17 @@
 """Study statistics against published known answers (sources cited per test)."""
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels
+from scipy import stats
+from scipy.optimize import brentq
+from statsmodels.duration.hazard_regression import PHReg
 
-from videx.study import crude, models, sensitivity, survival
+from videx.study import cox, crude, models, sensitivity, survival
 
 
 def two_groups(a, n1, c, n0):
@@ -72,18 +76,153 @@ def test_kaplan_meier_and_logrank_match_r_survival():
     assert s.hr is not None and s.hr > 1  # group 1 clears faster in these data
 
 
+def cattaneo():
+    path = Path(statsmodels.__file__).parent / "treatment/tests/results/cataneo2.csv"
+    df = pd.read_csv(path)
+    return df, df[["mmarried_", "mage", "mage2", "fbaby_", "medu"]].astype(float)
+
+
 def test_ipw_matches_stata_teffects_on_cattaneo():
     # Stata: teffects ipw (bweight) (mbsmoke mmarried c.mage##c.mage fbaby medu, probit)
     # on cattaneo2.dta: ATE -230.68864 (SE 25.81524), POM0 3403.4627 (SE 9.5714); the data and
-    # results ship with statsmodels (statsmodels/treatment/tests/results/).
-    path = Path(statsmodels.__file__).parent / "treatment/tests/results/cataneo2.csv"
-    df = pd.read_csv(path)
-    covs = df[["mmarried_", "mage", "mage2", "fbaby_", "medu"]].astype(float)
-    eff, _ = models.ipw_effects(df["bweight"], df["mbsmoke_"], covs, link="probit")
-    assert eff["ate"] == pytest.approx(-230.68863779526, rel=1e-4)
-    assert eff["ate_se"] == pytest.approx(25.815243801554, rel=1e-3)
-    assert eff["pom0"] == pytest.approx(3403.4627086846, rel=1e-5)
-    assert np.sqrt(eff["cov"][1, 1]) == pytest.approx(9.5713688979534, rel=1e-3)
+    # results ship with statsmodels (statsmodels/treatment/tests/results/). No propensity is
+    # clipped, so the match is to machine precision (statsmodels' GMM clips to [0.01, 0.99]).
+    df, covs = cattaneo()
+    r = models.ipw(df["bweight"], df["mbsmoke_"], covs, link="probit")
+    z = 1.959963984540054
+    assert r.rd == pytest.approx(-230.68863779526, rel=1e-6)
+    assert (r.rd_ci[1] - r.rd) / z == pytest.approx(25.815243801554, rel=1e-6)
+    assert r.rate_unexposed == pytest.approx(3403.4627086846, rel=1e-6)
+    assert (r.rate_unexposed_ci[1] - r.rate_unexposed) / z == pytest.approx(9.5713688979534,
+                                                                            rel=1e-6)
+    assert r.trimmed == 0 and r.trim is None
+
+
+def independent_ipw_cluster_se(y, a, Z, groups):
+    """Cluster-robust SE of the IPW risk difference, computed here independently: logit
+    propensity by Newton's method, Hajek means, and the stacked sandwich with the Jacobian
+    written out analytically (videx differentiates numerically)."""
+    n, k = Z.shape
+    beta = np.zeros(k)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-Z @ beta))
+        grad = Z.T @ (a - p)
+        hess = (Z * (p * (1 - p))[:, None]).T @ Z
+        step = np.linalg.solve(hess, grad)
+        beta += step
+        if np.abs(step).max() < 1e-12:
+            break
+    p = 1 / (1 + np.exp(-Z @ beta))
+    mu1 = (a * y / p).sum() / (a / p).sum()
+    mu0 = ((1 - a) * y / (1 - p)).sum() / ((1 - a) / (1 - p)).sum()
+    psi = np.column_stack([Z * (a - p)[:, None], a * (y - mu1) / p,
+                           (1 - a) * (y - mu0) / (1 - p)])
+    A = np.zeros((k + 2, k + 2))
+    A[:k, :k] = -(Z * (p * (1 - p))[:, None]).T @ Z / n
+    # d/dbeta of a(y - mu1)/p = -a(y - mu1)(1 - p)/p * Z ; of (1-a)(y - mu0)/(1-p) = +.. p/(1-p)
+    A[k, :k] = (-(a * (y - mu1) * (1 - p) / p)[:, None] * Z).mean(axis=0)
+    A[k + 1, :k] = (((1 - a) * (y - mu0) * p / (1 - p))[:, None] * Z).mean(axis=0)
+    A[k, k] = -(a / p).mean()
+    A[k + 1, k + 1] = -((1 - a) / (1 - p)).mean()
+    g = groups.max() + 1
+    sums = np.zeros((g, k + 2))
+    np.add.at(sums, groups, psi)
+    B = sums.T @ sums / n * g / (g - 1)
+    inv = np.linalg.inv(A)
+    V = inv @ B @ inv.T / n
+    return mu1 - mu0, math.sqrt(V[k, k] + V[k + 1, k + 1] - 2 * V[k, k + 1])
+
+
+def test_cluster_robust_ipw_matches_an_independent_m_estimator():
+    df, covs = cattaneo()
+    clusters = pd.Series((df["mage"] // 2).astype(int).astype(str), name="agegroup")
+    r = models.ipw(df["bweight"], df["mbsmoke_"], covs, link="logit", cluster=clusters)
+    Z = np.column_stack([np.ones(len(df)), covs.to_numpy(float)])
+    rd, se = independent_ipw_cluster_se(df["bweight"].to_numpy(float),
+                                        df["mbsmoke_"].to_numpy(float), Z,
+                                        pd.factorize(clusters)[0])
+    g = clusters.nunique()
+    crit = stats.t.ppf(0.975, g - 1) if g < 30 else stats.norm.ppf(0.975)
+    assert r.rd == pytest.approx(rd, rel=1e-9)
+    assert (r.rd_ci[1] - r.rd) / crit == pytest.approx(se, rel=1e-5)
+    assert f"cluster-robust by agegroup ({g} clusters" in r.covariance
+    plain = models.ipw(df["bweight"], df["mbsmoke_"], covs, link="logit")
+    assert plain.rd == r.rd and plain.rd_ci != r.rd_ci      # same estimate, other variance
+
+
+def test_logistic_model_based_interval_matches_r_glm():
+    # R: glm(low ~ age + lwt + race + smoke + ptl + ht + ui, family = binomial, data = lbw)
+    # smoke: estimate 0.92334482, std. error 0.400820976 (statsmodels ships these R results:
+    # statsmodels/genmod/tests/results/results_glm.py, class Lbw).
+    path = Path(statsmodels.__file__).parent / "genmod/tests/results/stata_lbw_glm.csv"
+    d = pd.read_csv(path)
+    race = pd.get_dummies(d["race"], prefix="race", dtype=float)
+    covs = pd.concat([d[["age", "lwt"]], race[["race_black", "race_other"]],
+                      d[["ptl", "ht", "ui"]]], axis=1).astype(float)
+    a = models.adjusted(d["low"], d["smoke"], covs)
+    z = 1.959963984540054
+    assert math.log(a.odds_ratio) == pytest.approx(0.92334482, abs=1e-6)
+    assert math.log(a.or_ci[0]) == pytest.approx(0.92334482 - z * 0.400820976, abs=1e-4)
+    assert math.log(a.or_ci[1]) == pytest.approx(0.92334482 + z * 0.400820976, abs=1e-4)
+    assert a.or_ci_robust != a.or_ci           # the robust one is reported beside it
+
+
+def test_mantel_haenszel_against_hand_formulas_on_a_published_table():
+    # UGDP tolbutamide trial, deaths by age (Rothman, Modern Epidemiology): age < 55:
+    # tolbutamide 8/106, placebo 5/120; age 55+: 22/98 vs 16/85. Published MH RR 1.33.
+    strata = [(8, 106, 5, 120), (22, 98, 16, 85)]
+    frame = pd.concat([two_groups(*t).assign(**{"by:age": str(i)})
+                       for i, t in enumerate(strata)], ignore_index=True)
+    mh = models.mantel_haenszel(frame, ["age"])
+    num = sum(a * n0 / (n1 + n0) for a, n1, c, n0 in strata)
+    den = sum(c * n1 / (n1 + n0) for a, n1, c, n0 in strata)
+    var = sum((n1 * n0 * (a + c) - a * c * (n1 + n0)) / (n1 + n0) ** 2
+              for a, n1, c, n0 in strata) / (num * den)        # Greenland-Robins
+    assert mh.rr == pytest.approx(num / den, rel=1e-12)
+    assert round(mh.rr, 2) == 1.33
+    z = 1.959963984540054
+    assert mh.rr_ci[0] == pytest.approx(num / den * math.exp(-z * math.sqrt(var)), rel=1e-12)
+    # Cochran's Q on the log risk ratios with inverse-variance weights
+    logs = [math.log((a / n1) / (c / n0)) for a, n1, c, n0 in strata]
+    w = [1 / (1 / a - 1 / n1 + 1 / c - 1 / n0) for a, n1, c, n0 in strata]
+    pooled = sum(wi * li for wi, li in zip(w, logs)) / sum(w)
+    q = sum(wi * (li - pooled) ** 2 for wi, li in zip(w, logs))
+    assert mh.homogeneity_q == pytest.approx(q, rel=1e-10)
+    assert mh.homogeneity_p == pytest.approx(stats.chi2.sf(q, 1), rel=1e-10)
+    # Breslow-Day (without Tarone's correction, statsmodels' default): by hand
+    tables = [np.array([[a, n1 - a], [c, n0 - c]], float) for a, n1, c, n0 in strata]
+    mh_or = (sum(t[0, 0] * t[1, 1] / t.sum() for t in tables)
+             / sum(t[0, 1] * t[1, 0] / t.sum() for t in tables))
+    chi = 0.0
+    for t in tables:
+        r1, c1, n = t[0].sum(), t[:, 0].sum(), t.sum()
+        # expected a under the common odds ratio: root of (a(n - r1 - c1 + a))/((r1-a)(c1-a))
+        lo, hi = max(0.0, c1 + r1 - n), min(r1, c1)
+        def f(x, r1=r1, c1=c1, n=n):
+            return x * (n - r1 - c1 + x) - mh_or * (r1 - x) * (c1 - x)
+        e = brentq(f, lo + 1e-12, hi - 1e-12, xtol=1e-14)
+        v = 1 / (1 / e + 1 / (r1 - e) + 1 / (c1 - e) + 1 / (n - r1 - c1 + e))
+        chi += (t[0, 0] - e) ** 2 / v
+    assert mh.breslow_day_p == pytest.approx(stats.chi2.sf(chi, 1), rel=1e-6)
+
+
+def test_cluster_bootstrap_resamples_whole_clusters_reproducibly():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.integers(0, 2, 300), "y": rng.integers(0, 2, 300),
+                          "cluster": np.repeat([f"c{i}" for i in range(20)], 15)})
+    seen = []
+
+    def stat(f):
+        seen.append(f["cluster"].value_counts())
+        return crude.from_frame(f).rr
+    one = sensitivity.bootstrap(frame, stat, 50, seed=7, cluster="cluster")
+    assert all((counts % 15 == 0).all() for counts in seen)     # clusters stay whole
+    two = sensitivity.bootstrap(frame, lambda f: crude.from_frame(f).rr, 50, seed=7,
+                                cluster="cluster")
+    assert one["ci"] == two["ci"] and one["resampled"] == "clusters"
+    other = sensitivity.bootstrap(frame, lambda f: crude.from_frame(f).rr, 50, seed=8,
+                                  cluster="cluster")
+    assert other["ci"] != one["ci"]
 
 
 def test_modified_poisson_equals_katz_with_one_binary_exposure():
@@ -128,6 +267,20 @@ def test_simulation_adjusted_recovers_truth_crude_does_not():
     assert models.ipw(f["y"], f["x"], f[["conf", "age"]]).rr == pytest.approx(true_rr, abs=0.1)
 
 
+def test_zero_cells_get_an_interval_that_works_or_a_reason():
+    # no cleared case with video: RR 0 with the Miettinen-Nurminen score interval
+    r = crude.compare(0, 20, 6, 20)
+    assert r.rr == 0 and r.rr_ci[0] == 0 and 0 < r.rr_ci[1] < 1
+    assert r.rr_method == "Miettinen-Nurminen score interval"
+    # no cleared case without video: unbounded, refused with the reason
+    r = crude.compare(6, 20, 0, 20)
+    assert r.rr is None and "unbounded" in r.rr_refused and r.rd_ci is not None
+    # 10/10 vs 10/10: nothing to say about a ratio (Katz would give (1, 1))
+    r = crude.compare(10, 10, 10, 10)
+    assert r.rr is None and "every case in both groups was cleared" in r.rr_refused
+    assert r.rd == 0 and r.rd_ci[0] < 0 < r.rd_ci[1]
+
+
 def test_mantel_haenszel_single_stratum_is_crude_and_homogeneity():
     f = two_groups(62, 160, 45, 259).assign(**{"by:all": "one"})
     mh = models.mantel_haenszel(f, ["all"])
@@ -146,3 +299,60 @@ def test_log_binomial_reported_only_inside_unit_interval():
     adj = models.adjusted(f["y"], f["x"], f[["conf"]])
     assert adj.log_binomial["reported"] is True
     assert adj.log_binomial["rr"] == pytest.approx(adj.rr, rel=0.1)
+
+
+def survival_data(name):
+    path = Path(statsmodels.__file__).parent / f"duration/tests/results/survival_data_{name}.csv"
+    a = np.loadtxt(path)  # time, status, entry, covariates (statsmodels' R comparison data)
+    return a[:, 0], a[:, 1], a[:, 3:]
+
+
+@pytest.mark.parametrize("name, coef, se", [
+    # R: coxph(Surv(time, status) ~ exog, ties = "efron"); statsmodels/duration/tests/results
+    ("20_1", [-0.9975319], [0.4792421]),
+    ("50_2", [-0.6107485, 0.5309737], [0.2177713, 0.2440535]),
+    ("100_5", [-0.5641909, -0.3233021, -0.1234858, 0.3712328, 0.6421963],
+     [0.1804027, 0.1496253, 0.1338531, 0.1529832, 0.1670848]),
+    ("1000_10", [-0.4894399, -0.4839746, -0.3227769, -0.2261293, -0.09318482, 0.09767154,
+                 0.1173205, 0.3493732, 0.3640146, 0.5879749],
+     [0.0474181, 0.04811855, 0.04507655, 0.04603044, 0.04440409, 0.04478202, 0.04136728,
+      0.04473343, 0.045768, 0.04891375]),
+])
+def test_cox_efron_matches_r_coxph(name, coef, se):
+    time, event, X = survival_data(name)
+    fit = cox.fit(time, event, X)
+    assert fit.converged
+    assert fit.params == pytest.approx(coef, abs=2e-7)
+    assert fit.bse == pytest.approx(se, abs=2e-7)
+
+
+def test_cox_cluster_robust_without_ties_matches_statsmodels_phreg():
+    # Without tied times Efron's and Breslow's score residuals coincide, so PHReg(groups) is an
+    # independent implementation of the same sandwich (it omits videx's G/(G-1) factor).
+    time, event, X = survival_data("100_5")
+    time = time + np.arange(len(time)) * 1e-6          # break the ties, keep the order
+    groups = np.arange(len(time)) % 7
+    fit = cox.fit(time, event, X, groups=groups)
+    ref = PHReg(time, X, status=event, ties="efron").fit(groups=groups)
+    assert fit.params == pytest.approx(ref.params, abs=1e-7)
+    assert fit.bse / math.sqrt(7 / 6) == pytest.approx(ref.bse, rel=1e-6)
+
+
+def test_cox_efron_score_residuals_predict_leave_one_out_changes():
+    # With heavy ties (946 of 1000 times tied) the Efron score residuals times the inverse
+    # information (dfbeta) must match the actual change in the coefficients when each case is
+    # left out; Breslow-style residuals (what PHReg's robust covariance uses) are ~8x worse.
+    time, event, X = survival_data("1000_10")
+    full = cox.fit(time, event, X)
+    order = np.argsort(time, kind="stable")
+    *_, sorted_resid = cox._pieces(full.params, X[order], time[order], event[order],
+                                   want_residuals=True)
+    resid = np.empty_like(sorted_resid)
+    resid[order] = sorted_resid
+    dfbeta = resid @ full.cov_model
+    errors = []
+    for i in range(0, len(time), 25):
+        keep = np.arange(len(time)) != i
+        change = full.params - cox.fit(time[keep], event[keep], X[keep]).params
+        errors.append(np.abs(change - dfbeta[i]).max() / np.abs(change).max())
+    assert np.median(errors) < 0.015

@@ -917,10 +917,26 @@ def study_dataset(cat, exposure, radius, source, integration, in_view, active, c
 @click.option("--spec", "spec_path", type=click.Path(exists=True, dir_okay=False),
               help="TOML study spec; options below override it.")
 @click.option("--cases", type=click.Path(dir_okay=False), help="Case table (CSV).")
-@click.option("--outcome", help="COLUMN=VALUES meaning cleared (or COLUMN=re:REGEX).")
-@click.option("--exposure", help="COLUMN=VALUES meaning relevant video (or re:REGEX).")
+@click.option("--encoding", help="Case table encoding when not UTF-8/UTF-16 (e.g. cp1252).")
+@click.option("--delimiter", help="Case table delimiter: , ; or tab (default: sniffed).")
+@click.option("--outcome", multiple=True,
+              help="COLUMN=VALUES meaning cleared: a,b or a JSON list [\"Closed, arrest\"] or "
+                   "re:REGEX (repeatable for more values).")
+@click.option("--outcome-no", help="VALUES meaning not cleared; any other value is an error.")
+@click.option("--missing-outcome", type=click.Choice(["drop", "no"]),
+              help="Blank outcome: leave the row out (drop, default) or read it as no.")
+@click.option("--exposure", multiple=True,
+              help="COLUMN=VALUES meaning relevant video (as --outcome).")
+@click.option("--exposure-no", help="VALUES meaning no video; any other value is an error.")
+@click.option("--missing-exposure", type=click.Choice(["drop", "no"]),
+              help="Blank exposure: leave the row out (drop, default) or read it as no.")
+@click.option("--exposure-label", help="How to call the exposure in the report (default "
+                                       "'relevant video', e.g. 'a camera within 50 m').")
 @click.option("--covariate", "covariates", multiple=True, help="Adjust for COLUMN (repeatable).")
 @click.option("--categorical", multiple=True, help="Treat covariate COLUMN as categorical.")
+@click.option("--numeric", multiple=True, help="Treat covariate COLUMN as numeric.")
+@click.option("--numeric-leading", multiple=True,
+              help="Covariate COLUMN is the number at the start of each cell ('26, pic').")
 @click.option("--cluster", help="Cluster-robust errors by COLUMN (e.g. neighborhood).")
 @click.option("--where", multiple=True, help="Keep rows where COLUMN=VALUES (repeatable).")
 @click.option("--exclude", multiple=True, help="Drop rows where COLUMN=VALUES (repeatable).")
@@ -928,8 +944,10 @@ def study_dataset(cat, exposure, radius, source, integration, in_view, active, c
 @click.option("--subgroup", "subgroups", multiple=True, help="Crude RR per level of COLUMN.")
 @click.option("--occurred", help="COLUMN with the incident date (time to clearance).")
 @click.option("--cleared-at", help="COLUMN with the clearance date.")
-@click.option("--censor-date", help="Open cases are censored at this DATE.")
+@click.option("--censor-date", help="Open cases are censored at this DATE (YYYY-MM-DD).")
 @click.option("--exposure-time", help="COLUMN with when the video was obtained.")
+@click.option("--trim", type=float, help="IPW: keep propensities inside TRIM..1-TRIM.")
+@click.option("--alpha", type=float, help="1 - confidence level (default 0.05: 95%).")
 @click.option("--bootstrap", type=click.IntRange(0, 100_000), help="Bootstrap resamples.")
 @click.option("--seed", type=int, help="Bootstrap seed.")
 @click.option("--propensity-link", type=click.Choice(["logit", "probit"]))
@@ -945,15 +963,23 @@ def study_run(spec_path, out, fmt, **options):
         videx study run --spec fixtures/study/study.toml --out study-out
         videx study run --cases cases.csv --outcome cleared=yes --exposure video=yes \\
             --covariate category --cluster neighborhood --out study-out
+        videx study run --cases list.csv --outcome 'status=["Closed, arrest"]' \\
+            --exposure camera=Y --missing-exposure no --numeric-leading age --covariate age
     """
     from videx.study import build_spec, load_spec, run_study
     from videx.study.report import write_report
     overrides = {k: v for k, v in options.items() if v not in (None, ())}
+    for key in ("outcome", "exposure"):
+        if key in overrides:
+            value = list(overrides[key])
+            overrides[key] = value[0] if len(value) == 1 else value
     spec = load_spec(spec_path, overrides) if spec_path else build_spec({}, overrides)
     result = run_study(spec)
     paths = write_report(result, out)
     if fmt == "json":
         click.echo(output.to_json(result.to_dict()))
+        for line in result.value_map_lines():      # the summary shows these; JSON users too
+            click.echo(line, err=True)
     else:
         click.echo(result.summary())
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)

@@ -93,24 +93,42 @@ def check_controls(value: str, file: str, row: int, column: str | None) -> None:
                          "export or binary data)", file=file, row=row, column=column)
 
 
-def read_table(path: str | Path, encoding: str | None = None,
-               delimiter: str | None = None) -> tuple[list[str], list[tuple[int, dict]]]:
-    """Read a delimited text file into (column names, [(row number, {column: cell})]).
-
-    Cells are text, stripped of surrounding spaces; blank lines are skipped; a row with more
-    cells than the header keeps the count under the key ``None``. A file with a header and no
-    data rows is an InputError, as is a file with no header.
-    """
-    path = Path(path)
+def read_text(path: str | Path, encoding: str | None = None) -> str:
+    """A text file's content, decoded as ``decode_bytes`` does (InputError when missing or
+    unreadable)."""
     file = str(path)
     try:
-        data = path.read_bytes()
+        data = Path(path).read_bytes()
     except FileNotFoundError as err:
         raise InputError("file not found", file=file) from err
     except OSError as err:
         raise InputError(f"cannot read the file: {err.strerror}", file=file) from err
-    text = decode_bytes(data, file, encoding)
+    return decode_bytes(data, file, encoding)
+
+
+def has_controls(text: str) -> bool:
+    """True when the text holds a control character other than tab, CR and LF anywhere."""
+    return _CONTROL.search(text) is not None
+
+
+def _find_control(cells: list[str], file: str, number: int, columns: list[str]) -> None:
+    for i, cell in enumerate(cells[:len(columns)]):
+        check_controls(cell.replace("\t", " "), file, number, columns[i])
+
+
+def read_rows(path: str | Path, encoding: str | None = None, delimiter: str | None = None
+              ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Read a delimited text file into (column names, [(row number, [cells])]).
+
+    Cells are text, stripped of surrounding spaces; blank lines are skipped; a row keeps all
+    its cells (it may have more or fewer than the header). A file with a header and no data
+    rows is an InputError, as is a file with no header. Control characters are looked for in
+    the whole text at once; only a file that has one is walked cell by cell to name the row.
+    """
+    file = str(path)
+    text = read_text(path, encoding)
     sep = sniff_delimiter(text, file, delimiter)
+    suspect = has_controls(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
         header = next(reader, None)
@@ -119,28 +137,40 @@ def read_table(path: str | Path, encoding: str | None = None,
         if header is None:
             raise InputError("empty file or no header row", file=file)
         columns = [c.strip() for c in header]
-        for c in columns:
-            check_controls(c, file, 1, None)
+        if suspect:
+            for c in columns:
+                check_controls(c, file, 1, None)
         rows = []
         number = 1
         for cells in reader:
             number += 1                  # a record, as a spreadsheet counts rows
-            if not any(c.strip() for c in cells):
+            cells = [c.strip() for c in cells]
+            if not any(cells):
                 continue
-            record = {}
-            for i, cell in enumerate(cells):
-                if i < len(columns):
-                    if sep != "\t":
-                        check_controls(cell.replace("\t", " "), file, number, columns[i])
-                    else:
-                        check_controls(cell, file, number, columns[i])
-                    record[columns[i]] = cell.strip()
-            if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns):]):
-                record[None] = len(cells) - len(columns)
-            rows.append((number, record))
+            if suspect:
+                _find_control(cells, file, number, columns)
+            rows.append((number, cells))
     except csv.Error as err:
         raise InputError(f"not a readable delimited file: {err}", file=file,
                          row=reader.line_num) from err   # the physical line, all csv knows
     if not rows:
         raise InputError(f"no data rows (only a header: {', '.join(columns)})", file=file)
     return columns, rows
+
+
+def read_table(path: str | Path, encoding: str | None = None,
+               delimiter: str | None = None) -> tuple[list[str], list[tuple[int, dict]]]:
+    """Read a delimited text file into (column names, [(row number, {column: cell})]).
+
+    As ``read_rows``; a row with more non-blank cells than the header keeps the count of
+    extra cells under the key ``None``.
+    """
+    columns, rows = read_rows(path, encoding, delimiter)
+    width = len(columns)
+    out = []
+    for number, cells in rows:
+        record = dict(zip(columns, cells))
+        if len(cells) > width and any(cells[width:]):
+            record[None] = len(cells) - width
+        out.append((number, record))
+    return columns, out

@@ -1,7 +1,10 @@
-"""Writing a study's outputs: results.json, report.md, report.html (self-contained) and PNGs.
+"""Writing a study's outputs: results.json, report.md, report.html (self-contained), the PNG
+figures, and study.toml (the spec that reruns it: the case table's path relative to it, and
+the table's SHA-256).
 
 The report is built once as a list of blocks (heading, paragraph, table, figure) and rendered
-to Markdown and to HTML, so both always say the same thing.
+to Markdown and to HTML, so both always say the same thing. Every interval is labelled with the
+spec's confidence level and its variance type.
 """
 
 from __future__ import annotations
@@ -12,14 +15,11 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from videx.study.run import ASSOCIATION_NOTE, StudyResult  # noqa: E402
-from videx.study.spec import spec_to_toml  # noqa: E402
+from videx.study.crude import change_words
+from videx.study.run import ASSOCIATION_NOTE, StudyResult
+from videx.study.spec import spec_to_toml
 
 FIGURES = {"rates": "rates.png", "forest": "forest.png", "km": "km.png",
            "balance": "balance.png", "overlap": "overlap.png"}
@@ -38,6 +38,13 @@ def pct(v):
 
 
 # ------------------------------------------------------------------ figures
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def _finish(fig, ax, title: str, path: Path, legend: bool = True) -> None:
     """Title, legend, layout, save as PNG and free the figure."""
     ax.set_title(title)
@@ -45,9 +52,11 @@ def _finish(fig, ax, title: str, path: Path, legend: bool = True) -> None:
         ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _plt().close(fig)
+
 
 def fig_rates(r: StudyResult, path: Path):
+    plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     groups = [("Crude", r.crude.exposed.rate, r.crude.exposed.rate_ci,
                r.crude.unexposed.rate, r.crude.unexposed.rate_ci)]
@@ -55,8 +64,8 @@ def fig_rates(r: StudyResult, path: Path):
         groups.append(("IPW-weighted", r.ipw.rate_exposed, r.ipw.rate_exposed_ci,
                        r.ipw.rate_unexposed, r.ipw.rate_unexposed_ci))
     x = np.arange(len(groups))
-    for off, idx, label, color in ((-0.18, 1, "with video", "#2b6cb0"),
-                                   (0.18, 3, "without video", "#a0aec0")):
+    for off, idx, label, color in ((-0.18, 1, f"with {r.spec.exposure_label}", "#2b6cb0"),
+                                   (0.18, 3, f"without {r.spec.exposure_label}", "#a0aec0")):
         vals = [g[idx] or 0 for g in groups]
         err = np.array([[v - g[idx + 1][0], g[idx + 1][1] - v] if g[idx + 1] else [0, 0]
                         for v, g in zip(vals, groups)]).T
@@ -64,28 +73,41 @@ def fig_rates(r: StudyResult, path: Path):
                color=color)
     ax.set_xticks(x, [g[0] for g in groups])
     ax.set_ylabel("cleared (%)")
-    _finish(fig, ax, "Clearance rate by video, 95% intervals", path)
+    _finish(fig, ax, f"Clearance rate, {r.level}% intervals", path)
 
 
 def fig_forest(r: StudyResult, path: Path):
+    """Overall estimates in one panel, subgroups in their own panel below."""
+    plt = _plt()
     rows = r.estimates()
-    fig, ax = plt.subplots(figsize=(7, 0.42 * len(rows) + 1.2))
-    ys = np.arange(len(rows))[::-1]
-    for y, row in zip(ys, rows):
-        color = "#2b6cb0" if row["group"] == "overall" else "#718096"
-        ax.plot(row["ci"], [y, y], color=color, lw=2)
-        ax.plot(row["estimate"], y, "s", color=color)
-    ax.axvline(1.0, color="black", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.set_yticks(ys, [row["label"] for row in rows], fontsize=8)
-    ax.set_xlabel("risk ratio of clearance, with vs without video (log scale)")
-    _finish(fig, ax, "All estimates, 95% intervals", path, legend=False)
+    panels = [[e for e in rows if e["group"] == "overall"],
+              [e for e in rows if e["group"] == "subgroup"]]
+    panels = [p for p in panels if p]
+    heights = [0.42 * len(p) + 0.8 for p in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.5, sum(heights) + 0.6),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, panel, title in zip(axes[:, 0], panels, ("All estimates", "Subgroups (crude)")):
+        ys = np.arange(len(panel))[::-1]
+        for y, row in zip(ys, panel):
+            color = "#2b6cb0" if row["group"] == "overall" else "#718096"
+            ax.plot(row["ci"], [y, y], color=color, lw=2)
+            ax.plot(row["estimate"], y, "s", color=color)
+        ax.axvline(1.0, color="black", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.set_yticks(ys, [row["label"] for row in panel], fontsize=8)
+        ax.set_title(f"{title}, {r.level}% intervals", fontsize=10)
+    axes[-1, 0].set_xlabel(f"risk ratio of clearance, with vs without {r.spec.exposure_label} "
+                           "(log scale)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def fig_km(r: StudyResult, path: Path):
+    plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for key, label, color in (("exposed", "with video", "#2b6cb0"),
-                              ("unexposed", "without video", "#a0aec0")):
+    for key, label, color in (("exposed", f"with {r.spec.exposure_label}", "#2b6cb0"),
+                              ("unexposed", f"without {r.spec.exposure_label}", "#a0aec0")):
         c = r.survival.curves.get(key)
         if not c:
             continue
@@ -98,6 +120,7 @@ def fig_km(r: StudyResult, path: Path):
 
 
 def fig_balance(r: StudyResult, path: Path):
+    plt = _plt()
     bal = r.ipw.balance
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(bal) + 1.4))
     ys = np.arange(len(bal))[::-1]
@@ -110,10 +133,13 @@ def fig_balance(r: StudyResult, path: Path):
 
 
 def fig_overlap(r: StudyResult, ps: np.ndarray, x: np.ndarray, path: Path):
+    plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.2))
     bins = np.linspace(0, 1, 26)
-    ax.hist(ps[x == 1], bins=bins, alpha=0.6, label="with video", color="#2b6cb0")
-    ax.hist(ps[x == 0], bins=bins, alpha=0.6, label="without video", color="#a0aec0")
+    ax.hist(ps[x == 1], bins=bins, alpha=0.6, label=f"with {r.spec.exposure_label}",
+            color="#2b6cb0")
+    ax.hist(ps[x == 0], bins=bins, alpha=0.6, label=f"without {r.spec.exposure_label}",
+            color="#a0aec0")
     ax.set_xlabel("propensity score (probability of video given covariates)")
     ax.set_ylabel("cases")
     _finish(fig, ax, "Propensity overlap", path)
@@ -123,8 +149,9 @@ def draw_figures(r: StudyResult, out: Path) -> dict[str, Path]:
     made = {}
     fig_rates(r, out / FIGURES["rates"])
     made["rates"] = out / FIGURES["rates"]
-    fig_forest(r, out / FIGURES["forest"])
-    made["forest"] = out / FIGURES["forest"]
+    if r.estimates():
+        fig_forest(r, out / FIGURES["forest"])
+        made["forest"] = out / FIGURES["forest"]
     if r.survival and r.survival.curves:
         fig_km(r, out / FIGURES["km"])
         made["km"] = out / FIGURES["km"]
@@ -132,16 +159,17 @@ def draw_figures(r: StudyResult, out: Path) -> dict[str, Path]:
         fig_balance(r, out / FIGURES["balance"])
         made["balance"] = out / FIGURES["balance"]
         from videx.study.models import propensity
-        ps = np.asarray(propensity(r.data.frame["x"], r.data.design(),
+        complete = r.data.complete_frame()
+        ps = np.asarray(propensity(complete["x"], r.data.design(),
                                    r.spec.propensity_link).predict())
-        fig_overlap(r, ps, r.data.frame["x"].to_numpy(), out / FIGURES["overlap"])
+        fig_overlap(r, ps, complete["x"].to_numpy(), out / FIGURES["overlap"])
         made["overlap"] = out / FIGURES["overlap"]
     return made
 
 
 # ------------------------------------------------------------------ blocks
-def blocks(r: StudyResult, figures: dict[str, Path]) -> list[tuple]:
-    c, b = r.crude, []
+def blocks(r: StudyResult, figures: dict[str, Path], spec_text: str) -> list[tuple]:
+    c, b, lv, label = r.crude, [], f"{r.level}% CI", r.spec.exposure_label
     b.append(("h1", r.spec.title))
     b.append(("p", r.headline()))
     b.append(("note", ASSOCIATION_NOTE))
@@ -151,66 +179,101 @@ def blocks(r: StudyResult, figures: dict[str, Path]) -> list[tuple]:
                        f"of {f2(r.late_exposure['rr'])} ({ci2(r.late_exposure['rr_ci'])})."))
     b.append(("h2", "Data"))
     b.append(("p", f"{r.data.n_input} rows read from `{Path(r.spec.cases).name}` "
-                   f"(SHA-256 {r.data.input_sha256[:16]}...); {r.n} analysed."))
-    if r.data.dropped:
-        b.append(("table", ["rows dropped", "reason"],
-                  [[n, reason] for reason, n in r.data.dropped.items()]))
-    for key, label in (("outcome", f"Outcome `{r.spec.outcome}`"),
-                       ("exposure", f"Exposure `{r.spec.exposure}`")):
-        b.append(("p", f"{label}: how each value in the table was read."))
-        b.append(("table", ["value", "read as", "rows"],
-                  [[v, "yes" if m["yes"] else "no", m["rows"]]
+                   f"(SHA-256 {r.data.input_sha256[:16]}...); {r.n} analysed, "
+                   f"{r.data.n_complete} with every covariate (used by the adjusted, weighted "
+                   "and stratified estimates)."))
+    account = [[n, "dropped", reason] for reason, n in r.data.dropped.items()]
+    account += [[n, "read as no", f"blank {side}"] for side, n in r.data.blank_as_no.items()
+                if n]
+    account += [[n, "left out of adjusted estimates", reason]
+                for reason, n in r.data.incomplete.items()]
+    if account:
+        b.append(("table", ["rows", "what happened", "why"], account))
+    for key, text in (("outcome", f"Outcome `{r.spec.outcome}`"),
+                      ("exposure", f"Exposure `{r.spec.exposure}`")):
+        b.append(("p", f"{text}: how each value in the table was read (? marks a value read "
+                       "as no that looks like a yes or is not an explicit no)."))
+        odd = set(r.data.suspicious.get(key, []))
+        b.append(("table", ["value", "read as", "rows", ""],
+                  [[v, "yes" if m["yes"] else "no", m["rows"], "?" if v in odd else ""]
                    for v, m in r.data.value_maps[key].items()]))
     if r.covariates:
-        b.append(("table", ["covariate", "read as", "levels", "possible typos (rare levels)"],
-                  [[cv.name, cv.kind, ", ".join(cv.levels[:8]) + (" ..." if len(cv.levels) > 8
-                                                                 else ""),
-                    ", ".join(cv.rare_levels)] for cv in r.covariates]))
-    b.append(("h2", "Crude comparison"))
-    b.append(("table", ["group", "cases", "cleared", "rate", "95% CI (Wilson)"],
-              [["with video", c.exposed.n, c.exposed.cleared, pct(c.exposed.rate),
+        b.append(("table", ["covariate", "read as", "how", "levels", "sparse levels (< 5 rows)"],
+                  [[cv.name, cv.kind, cv.how, ", ".join(cv.levels[:8]) + (
+                      " ..." if len(cv.levels) > 8 else ""), ", ".join(cv.rare_levels)]
+                   for cv in r.covariates]))
+    b.append(("h2", "Crude comparison (every analysed case)"))
+    b.append(("table", ["group", "cases", "cleared", "rate", f"{lv} (Wilson)"],
+              [[f"with {label}", c.exposed.n, c.exposed.cleared, pct(c.exposed.rate),
                 ci2(c.exposed.rate_ci, ".1%")],
-               ["without video", c.unexposed.n, c.unexposed.cleared, pct(c.unexposed.rate),
+               [f"without {label}", c.unexposed.n, c.unexposed.cleared, pct(c.unexposed.rate),
                 ci2(c.unexposed.rate_ci, ".1%")]]))
-    b.append(("table", ["measure", "estimate", "95% CI"], [
-        ["risk ratio (Katz log interval)", f2(c.rr), ci2(c.rr_ci)],
-        ["% higher proportion cleared (RR - 1)", f2(c.pct_increase, ".0f") + "%",
-         ci2(c.pct_increase_ci, ".0f")],
+    measures = [
+        [f"risk ratio ({c.rr_method or 'not estimated'})", f2(c.rr), ci2(c.rr_ci)],
+        ["change in the proportion cleared",
+         change_words(c.rr) if c.rr is not None else "n/a", ""],
         ["risk difference, points (Newcombe)", f2(c.rd * 100 if c.rd is not None else None,
                                                   "+.1f"), ci2(c.rd_ci, ".1f", 100)],
         ["odds ratio (Woolf) - not a % change in clearance", f2(c.odds_ratio), ci2(c.or_ci)],
-        ["Fisher's exact test p", f2(c.fisher_p, ".3g"), ""]]))
+        ["Fisher's exact test p", f2(c.fisher_p, ".3g"), ""]]
+    if c.rr_refused:
+        measures.insert(0, ["risk ratio not estimated", c.rr_refused, ""])
+    if r.crude_cluster:
+        for key, k in r.crude_cluster.items():
+            measures.append([f"{'risk ratio' if key == 'rr' else 'risk difference'}, "
+                             f"{k.variance}", f2(k.estimate * (1 if key == "rr" else 100)),
+                             ci2(k.ci, scale=1 if key == "rr" else 100) + (
+                                 f" (z: {ci2(k.ci_z, scale=1 if key == 'rr' else 100)})"
+                                 if k.disagree else "")])
+    b.append(("table", ["measure", "estimate", lv], measures))
+    if r.crude_complete:
+        k = r.crude_complete
+        b.append(("p", f"On the {k.n} cases with every covariate known (those the adjusted "
+                       f"estimates use): risk ratio {f2(k.rr)} ({ci2(k.rr_ci)})."))
     if "rates" in figures:
-        b.append(("fig", figures["rates"], "Clearance rate by video"))
+        b.append(("fig", figures["rates"], "Clearance rate"))
     b.append(("h2", "All estimates"))
-    b.append(("table", ["estimate", "risk ratio", "95% CI"],
-              [[e["label"], f2(e["estimate"]), ci2(e["ci"])] for e in r.estimates()]))
+    b.append(("table", ["estimate", "risk ratio", lv, "variance"],
+              [[e["label"], f2(e["estimate"]), ci2(e["ci"]) + (
+                  f" (z: {ci2(e['ci_z'])})" if e.get("ci_z") else ""), e["variance"]]
+               for e in r.estimates() if e["group"] == "overall"]))
     if "forest" in figures:
-        b.append(("fig", figures["forest"], "Forest plot of all estimates"))
+        b.append(("fig", figures["forest"], "Forest plot (subgroups in their own panel)"))
+    if r.refused:
+        b.append(("table", ["estimate", "not made, because"],
+                  [[k, v] for k, v in r.refused.items()]))
     if r.adjusted:
         a = r.adjusted
         b.append(("h2", "Adjusted estimates"))
         lb = a.log_binomial or {}
+        odds = (f"Logistic regression: OR {f2(a.odds_ratio)} (model-based, as R glm: "
+                f"{ci2(a.or_ci)}; {a.covariance}: {ci2(a.or_ci_robust)})."
+                if a.odds_ratio is not None else
+                f"Logistic regression: not estimated ({a.or_refused}).")
         b.append(("p", f"Modified Poisson regression ({a.covariance}) on "
-                       f"{', '.join(a.covariates) or 'no covariates'}: RR {f2(a.rr)} "
-                       f"({ci2(a.rr_ci)}). Logistic regression: OR {f2(a.odds_ratio)} "
-                       f"({ci2(a.or_ci)}). Log-binomial: "
+                       f"{', '.join(a.covariates) or 'no covariates'}, {a.n} cases: RR "
+                       f"{f2(a.rr)} ({lv} {ci2(a.rr_ci)}). " + odds + " Log-binomial: "
                        + (f"RR {f2(lb['rr'])} ({ci2(lb['rr_ci'])})." if lb.get("reported")
                           else f"not reported ({lb.get('reason', 'n/a')}).")))
     if r.mantel_haenszel:
         m = r.mantel_haenszel
         b.append(("h2", f"Stratified by {' x '.join(m.strata_by)} (Mantel-Haenszel)"))
-        b.append(("p", m.summary() + (f"; Breslow-Day p = {f2(m.breslow_day_p, '.3g')}"
-                                      if m.breslow_day_p is not None else "") + "."))
-        b.append(("table", ["stratum", "with video", "without video", "RR"],
+        b.append(("p", m.summary(r.level) + (f"; Breslow-Day p = {f2(m.breslow_day_p, '.3g')}"
+                                             if m.breslow_day_p is not None else "") + "."))
+        b.append(("table", ["stratum", f"with {label}", f"without {label}", "RR"],
                   [[s["stratum"], f"{s['exposed_cleared']}/{s['exposed_n']}",
                     f"{s['unexposed_cleared']}/{s['unexposed_n']}", f2(s["rr"])]
                    for s in m.strata]))
     if r.ipw:
         w = r.ipw
         b.append(("h2", "Propensity weighting (IPW)"))
-        b.append(("p", w.summary() + f". Propensity model: {w.propensity_model}; largest "
-                       f"weight {w.max_weight:.1f}."))
+        trimmed = (f" Propensities trimmed to {w.trim:g}-{1 - w.trim:g}: {w.trimmed} case(s) "
+                   "touched." if w.trim else " No propensity was trimmed.")
+        b.append(("p", w.summary(r.level) + f". Propensity model: {w.propensity_model}; "
+                       f"largest weight used {w.max_weight:.1f} (stabilised "
+                       f"{w.max_stabilized_weight:.2f}); effective sample size "
+                       f"{w.effective_n.get('exposed', 0):.0f} with and "
+                       f"{w.effective_n.get('unexposed', 0):.0f} without {label}." + trimmed))
         b.append(("table", ["covariate", "SMD before", "SMD after"],
                   [[x["covariate"], f2(x["smd_before"]), f2(x["smd_after"])]
                    for x in w.balance]))
@@ -221,10 +284,11 @@ def blocks(r: StudyResult, figures: dict[str, Path]) -> list[tuple]:
     if r.survival:
         s = r.survival
         b.append(("h2", "Time to clearance"))
-        b.append(("p", s.summary() + f". {s.n} cases, {s.events} cleared; median days to "
-                       f"clearance with video {f2(s.median_days.get('exposed'), '.0f')}, "
-                       f"without {f2(s.median_days.get('unexposed'), '.0f')} (open cases "
-                       f"censored at {r.spec.censor_date or 'the last clearance date'})."))
+        b.append(("p", s.summary() + f" ({s.covariance}). {s.n} cases, {s.events} cleared; "
+                       f"median days to clearance with {label} "
+                       f"{f2(s.median_days.get('exposed'), '.0f')}, without "
+                       f"{f2(s.median_days.get('unexposed'), '.0f')} (open cases censored at "
+                       f"{r.spec.censor_date or 'the last clearance date'})."))
         if s.dropped:
             b.append(("table", ["rows left out of the time analysis", "reason"],
                       [[n, k] for k, n in s.dropped.items()]))
@@ -234,20 +298,30 @@ def blocks(r: StudyResult, figures: dict[str, Path]) -> list[tuple]:
     for ev in r.evalues.values():
         b.append(("p", ev.summary()))
     if r.bootstrap:
-        b.append(("p", f"Bootstrap ({r.bootstrap['n']} resamples, seed {r.bootstrap['seed']}): "
-                       f"crude RR percentile interval {ci2(r.bootstrap['ci'])}."))
+        b.append(("p", f"Bootstrap ({r.bootstrap['n']} resamples of "
+                       f"{r.bootstrap['resampled']}, seed {r.bootstrap['seed']}): crude RR "
+                       f"percentile interval {ci2(r.bootstrap['ci'])}."))
     if r.subgroups:
-        b.append(("table", ["subgroup", "cases", "with video", "without video", "RR", "95% CI"],
+        b.append(("h2", "Subgroups"))
+        b.append(("table", ["subgroup", "cases", f"with {label}", f"without {label}", "RR",
+                            lv],
                   [[f"{s['by']} = {s['level']}", s["n"], pct(s["exposed_rate"]),
-                    pct(s["unexposed_rate"]), f2(s["rr"]), ci2(s["rr_ci"])]
+                    pct(s["unexposed_rate"]), f2(s["rr"]),
+                    ci2(s["rr_ci"]) if s["rr"] is not None else (s.get("refused") or "")]
                    for s in r.subgroups]))
+        b.append(("table", ["subgroup variable", "test of a different RR between levels",
+                            "p"],
+                  [[h["by"], (f"chi2 {h['chi2']:.2f} on {h['df']} df, {h['covariance']}"
+                              if h.get("p") is not None else h.get("reason", "")),
+                    f2(h.get("p"), ".3g")] for h in r.heterogeneity]))
     if r.notes:
         b.append(("h2", "Warnings"))
         b.append(("ul", r.notes))
     b.append(("h2", "Reproduce"))
-    b.append(("p", "Save the spec below as `study.toml` and run `videx study run --spec "
-                   "study.toml --out DIR`."))
-    b.append(("pre", spec_to_toml(r.spec)))
+    b.append(("p", "The spec below is saved as `study.toml` beside this report; run `videx "
+                   "study run --spec study.toml --out DIR` from anywhere to recompute every "
+                   "number (the case table must still have the SHA-256 it records)."))
+    b.append(("pre", spec_text))
     b.append(("p", "Versions: " + ", ".join(f"{k} {v}" for k, v in r.versions.items())))
     return b
 
@@ -323,16 +397,21 @@ def to_html(bl: list[tuple], title: str) -> str:
 
 
 def write_report(r: StudyResult, out: str | Path) -> dict[str, Path]:
-    """Write results.json, report.md, report.html and the PNG figures into ``out``."""
+    """Write results.json (strict JSON), report.md, report.html, the PNG figures and
+    study.toml into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures = draw_figures(r, out)
-    bl = blocks(r, figures)
+    spec_path = out / "study.toml"
+    spec_text = spec_to_toml(r.spec, written_to=spec_path, cases_sha256=r.data.input_sha256)
+    bl = blocks(r, figures, spec_text)
     paths = {"results": out / "results.json", "markdown": out / "report.md",
-             "html": out / "report.html", **figures}
-    paths["results"].write_text(json.dumps(r.to_dict(), indent=2, default=_json_default) + "\n")
+             "html": out / "report.html", "spec": spec_path, **figures}
+    paths["results"].write_text(json.dumps(r.to_dict(), indent=2, default=_json_default,
+                                           allow_nan=False) + "\n")
     paths["markdown"].write_text(to_markdown(bl))
     paths["html"].write_text(to_html(bl, r.spec.title))
+    spec_path.write_text(spec_text)
     return paths
 
 

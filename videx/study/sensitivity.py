@@ -43,6 +43,12 @@ class EValue:
         return asdict(self)
 
     def summary(self) -> str:
+        if self.rr < 1:
+            return (f"E-value for the {self.estimate_name} RR {self.rr:.2f}: "
+                    f"{self.evalue_estimate:.2f} (interval limit: {self.evalue_ci:.2f}). An "
+                    f"unmeasured confounder associated with both video and clearance by a "
+                    f"risk ratio of {self.evalue_estimate:.2f} each could explain the lower "
+                    "clearance away.")
         return (f"E-value for the {self.estimate_name} RR {self.rr:.2f}: "
                 f"{self.evalue_estimate:.2f} (interval limit: {self.evalue_ci:.2f}). An "
                 f"unmeasured confounder associated with both video and clearance by a risk "
@@ -53,13 +59,23 @@ def evalue(name: str, rr: float, rr_ci: tuple[float, float]) -> EValue:
     return EValue(name, rr, tuple(rr_ci), evalue_rr(rr), evalue_ci(rr, *rr_ci))
 
 
-def bootstrap(frame, statistic, n: int, seed: int, alpha: float = 0.05) -> dict:
-    """Percentile bootstrap of ``statistic(frame) -> float`` over resampled rows."""
+def bootstrap(frame, statistic, n: int, seed: int, alpha: float = 0.05,
+              cluster: str | None = None) -> dict:
+    """Percentile bootstrap of ``statistic(frame) -> float`` over resampled rows, or, with a
+    ``cluster`` column, over resampled clusters (each drawn cluster brings all its rows)."""
     rng = np.random.default_rng(seed)
     values = []
     failed = 0
+    if cluster is not None:
+        codes = frame[cluster].astype("category").cat.codes.to_numpy()
+        members = [np.flatnonzero(codes == g) for g in range(codes.max() + 1)]
     for _ in range(n):
-        sample = frame.iloc[rng.integers(0, len(frame), len(frame))].reset_index(drop=True)
+        if cluster is None:
+            take = rng.integers(0, len(frame), len(frame))
+        else:
+            take = np.concatenate([members[g] for g in rng.integers(0, len(members),
+                                                                    len(members))])
+        sample = frame.iloc[take].reset_index(drop=True)
         try:
             v = statistic(sample)
         except Exception:  # noqa: BLE001 - a degenerate resample (e.g. no exposed case)
@@ -68,7 +84,9 @@ def bootstrap(frame, statistic, n: int, seed: int, alpha: float = 0.05) -> dict:
             failed += 1
         else:
             values.append(v)
+    resampled = "clusters" if cluster is not None else "rows"
     if not values:
-        return {"n": n, "failed": failed, "ci": None, "seed": seed}
+        return {"n": n, "failed": failed, "ci": None, "seed": seed, "resampled": resampled}
     lo, hi = np.percentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return {"n": n, "failed": failed, "ci": (float(lo), float(hi)), "seed": seed}
+    return {"n": n, "failed": failed, "ci": (float(lo), float(hi)), "seed": seed,
+            "resampled": resampled}

@@ -1,21 +1,23 @@
 """Time to clearance: Kaplan-Meier curves by exposure, log-rank test, Cox model (Efron ties).
 
 The event is clearance; open cases are censored at the censor date. Curves show the share of
-cases still open (1 - cumulative clearance) by days since the shooting.
+cases still open (1 - cumulative clearance) by days since the shooting. With clusters, the Cox
+hazard ratios get cluster-robust (Lin-Wei) standard errors with the small-sample factor
+G/(G - 1), as Stata's ``stcox, vce(cluster)``, and t(G - 1) critical values below 30 clusters.
+The Cox fit is ``videx.study.cox`` (numpy, Efron ties; checked against R's ``coxph``).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from videx.study.models import z_crit
+from videx.study import cox
+from videx.study.crude import critical
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Survival:
     hr_adjusted_ci: tuple[float, float] | None
     dropped: dict
     notes: list[str] = field(default_factory=list)
+    covariance: str = "model-based"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,19 +62,24 @@ def km_curve(time: np.ndarray, event: np.ndarray) -> dict:
             "median": None if not np.isfinite(median) else float(median)}
 
 
-def _cox(time, event, exog: pd.DataFrame, alpha: float):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = PHReg(time, exog.astype(float), status=event, ties="efron").fit()
+def _cox(time, event, exog: pd.DataFrame, alpha: float, groups=None):
+    try:
+        res = cox.fit(time, event, exog.to_numpy(dtype=float), groups=groups)
+    except np.linalg.LinAlgError:
+        raise ValueError("the Cox model cannot be estimated (a covariate is constant or "
+                         "duplicates another)") from None
     i = list(exog.columns).index("video")
     b, se = float(res.params[i]), float(res.bse[i])
-    z = z_crit(alpha)
+    if not (res.converged and math.isfinite(b) and math.isfinite(se)) or abs(b) > 15:
+        raise ValueError("the Cox model did not converge (a group with no clearance?)")
+    g = None if groups is None else int(np.max(groups) + 1)
+    z = critical(alpha, g)[0]
     return math.exp(b), (math.exp(b - z * se), math.exp(b + z * se))
 
 
 def survival(time: np.ndarray, event: np.ndarray, group: np.ndarray,
              covariates: pd.DataFrame | None = None, dropped: dict | None = None,
-             alpha: float = 0.05) -> Survival:
+             alpha: float = 0.05, cluster: pd.Series | None = None) -> Survival:
     """KM by ``group`` (1 = video), log-rank, and Cox HR (crude and, with covariates, adjusted).
 
     ``time`` in days, ``event`` 1 = cleared, 0 = censored.
@@ -82,14 +90,23 @@ def survival(time: np.ndarray, event: np.ndarray, group: np.ndarray,
     chi2, p = survdiff(time, event, group)
     notes = []
     hr = hr_ci = hra = hra_ci = None
+    groups = None if cluster is None else pd.factorize(cluster)[0]
+    label = "model-based"
+    if groups is not None:
+        g = int(groups.max() + 1)
+        dist = critical(alpha, g)[1]
+        label = f"cluster-robust by {cluster.name} ({g} clusters" + (
+            f", {dist} critical values)" if dist != "z" else ")")
     try:
-        hr, hr_ci = _cox(time, event, pd.DataFrame({"video": group}), alpha)
+        hr, hr_ci = _cox(time, event, pd.DataFrame({"video": group}), alpha, groups)
         if covariates is not None and covariates.shape[1]:
+            keep = covariates.notna().all(axis=1).to_numpy()
             exog = pd.concat([pd.Series(group, name="video", index=covariates.index),
-                              covariates], axis=1)
-            hra, hra_ci = _cox(time, event, exog, alpha)
+                              covariates], axis=1)[keep]
+            hra, hra_ci = _cox(time[keep], event[keep], exog, alpha,
+                               None if groups is None else pd.factorize(groups[keep])[0])
     except Exception as err:  # noqa: BLE001 - a degenerate fit is reported, not fatal
-        notes.append(f"Cox model failed: {str(err).splitlines()[0]}")
+        notes.append(f"Cox model not estimated: {str(err).splitlines()[0]}")
     return Survival(int(len(time)), int(event.sum()), curves,
                     {k: v["median"] for k, v in curves.items()}, float(chi2), float(p),
-                    hr, hr_ci, hra, hra_ci, dropped or {}, notes)
+                    hr, hr_ci, hra, hra_ci, dropped or {}, notes, label)
