@@ -36,6 +36,16 @@ if [ -z "${VIDEX_NO_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1 \
   need_system_packages chromium chromium || echo "setup: the report rendering test will fail without Chromium (or set VIDEX_NO_BROWSER=1)" >&2
 fi
 
+# PostgreSQL's server programs for the throwaway clusters of the PostgreSQL tests (Debian keeps
+# them in /usr/lib/postgresql/N/bin, off PATH), and ChromeDriver for the browser tests of
+# videx serve.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need_system_packages postgresql initdb || echo "setup: the PostgreSQL tests will be skipped without PostgreSQL (or fail under VIDEX_REQUIRE_PG=1)" >&2
+fi
+if [ -z "${VIDEX_NO_BROWSER:-}" ] && ! command -v chromedriver >/dev/null 2>&1; then
+  need_system_packages chromium-driver chromedriver || echo "setup: the browser tests of videx serve will be skipped without chromium-driver" >&2
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv

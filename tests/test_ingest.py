@@ -205,15 +205,15 @@ def test_a_file_still_being_written_is_refused(city, open_db, tmp_path, monkeypa
     src = (FIXTURES / "clips" / "CITY-001" / "20230501_142956.mp4").read_bytes()
     growing = tmp_path / "20230501_142956.mp4"
     growing.write_bytes(src)
-    real_hash = ingest.sha256_file
+    real_probe = ingest.probe
 
-    def copy_goes_on_while_we_hash(path):
-        digest = real_hash(path)
+    def copy_goes_on_while_we_read(path, *args, **kwargs):
+        info = real_probe(path, *args, **kwargs)
         with open(path, "ab") as fh:       # the copying program writes more meanwhile
             fh.write(b"\0" * 1000)
-        return digest
+        return info
 
-    monkeypatch.setattr(ingest, "sha256_file", copy_goes_on_while_we_hash)
+    monkeypatch.setattr(ingest, "probe", copy_goes_on_while_we_read)
     cat = open_db()
     report = ingest.ingest(cat, [growing], camera_id="CITY-001")
     assert report.added == []

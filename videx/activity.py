@@ -32,10 +32,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 
-import cv2
-import ffmpeg
-import numpy as np
-
 from videx.errors import OptionError, ProbeError, VidexError
 from videx.probe import Timeline, probe, require_tools, timeline
 from videx.timeutil import iso_utc, now_utc
@@ -91,6 +87,7 @@ class ScanResult:
 def frame_stream(path: str, width: int, height: int, fast: bool):
     """Start ffmpeg decoding ``path`` upright to raw grey frames of ``width`` x ``height``,
     one output frame per decoded frame (no duplicates or drops)."""
+    import ffmpeg
     inp = ffmpeg.input(path, skip_frame="nokey") if fast else ffmpeg.input(path)
     # fast_bilinear: the default bicubic downscale of every full-HD frame costs more than a
     # third of the decode time; the blur that follows makes the cheaper filter's aliasing moot
@@ -147,6 +144,8 @@ def scan_file(path: str, fast: bool = False, mask_top: float = DEFAULT_MASK_TOP,
 
     ``meta`` (``display_width``, ``display_height``, ``duration_s``, as the catalog stores
     them from ingest) saves probing the file again; ``frame_times`` likewise."""
+    import cv2
+    import numpy as np
     if meta and meta.get("display_width") and meta.get("display_height"):
         w0, h0, duration = meta["display_width"], meta["display_height"], meta["duration_s"]
     else:
@@ -240,6 +239,7 @@ def _widen_pipe(pipe, size: int = 1 << 20) -> None:
 
 def _add(acc, mads, sec, grey, change, mad) -> None:
     """Accumulate one frame's (or keyframe interval's) measures into second ``sec``."""
+    import cv2
     mean, std = cv2.meanStdDev(grey)
     acc["luma"][sec] += float(mean[0, 0])
     acc["std"][sec] += float(std[0, 0])

@@ -324,32 +324,41 @@ def merge_coverage(intervals: list[tuple[float, float]], t0: float, t1: float):
 
 def camera_active(cam: dict, moment_ts: float) -> bool:
     """Whether a camera's active_from/active_to (UTC ISO) include the moment."""
-    stamp = iso_utc(moment_ts)
+    return _active(cam, iso_utc(moment_ts))
+
+
+def _active(cam: dict, stamp: str) -> bool:
     return ((not cam.get("active_from") or cam["active_from"] <= stamp)
             and (not cam.get("active_to") or stamp <= cam["active_to"]))
 
 
 def assess_camera(cat, cam: dict, inc: Incident, t0: float, t1: float, now_ts: float,
-                  outcome: str | None, scanned: set[int] | None = None) -> CameraHit:
+                  outcome: str | None, scanned: set[int] | None = None,
+                  prefetched: list | None = None) -> CameraHit:
     """One canvass row: view, clips in [t0, t1), coverage, status and retention deadline.
 
     ``scanned`` (the ids of scanned clips, when known) saves asking for the activity of clips
-    that were never scanned."""
+    that were never scanned; ``prefetched`` (clips with their scan peak and mode, from
+    ``ClipStore.canvass_rows``) saves asking for the clips at all."""
     moment, until = inc.occurred_ts, inc.until_ts
+    if prefetched is None:
+        prefetched = [(row, None, None) if scanned is not None and row[0] not in scanned
+                      else (row,) for row in cat.clips.window(cam["id"], t0, t1,
+                                                                  cam["max_clip_s"])]
     clips = []
     intervals = []
-    for (cid, path, sha, s, e, dur, off, src, conf, codec, w, h, fps) in cat.clips.window(
-            cam["id"], t0, t1, cam["max_clip_s"]):
-        if scanned is not None and cid not in scanned:
-            hit = ClipHit(cid, path, sha, s, e, dur, moment - s if inc.exact else None,
-                          (s <= moment < e) if inc.exact else (s < until and e > moment),
-                          off, src, conf, codec, w, h, fps)
-        elif inc.exact:
-            near, peak, mode = cat.scans.activity_near(cid, moment - s)
+    for item in prefetched:
+        (cid, path, sha, s, e, dur, off, src, conf, codec, w, h, fps) = item[0]
+        if len(item) == 1:                      # not known whether scanned: ask
+            near, peak, mode = cat.scans.activity_near(cid, moment - s if inc.exact else 0.0)
+        else:
+            peak, mode = item[1], item[2]
+            near = (cat.scans.peak_near(cid, moment - s) if peak is not None and inc.exact
+                    else None)
+        if inc.exact:
             hit = ClipHit(cid, path, sha, s, e, dur, moment - s, s <= moment < e, off, src,
                           conf, codec, w, h, fps, near, peak, mode)
         else:
-            _, peak, mode = cat.scans.activity_near(cid, 0.0)
             hit = ClipHit(cid, path, sha, s, e, dur, None, s < until and e > moment, off, src,
                           conf, codec, w, h, fps, None, peak, mode)
         clips.append(hit)
@@ -426,10 +435,20 @@ def canvass_incident(cat, inc: Incident, radius_m: float = 250.0, before_s: floa
     if sort not in SORTS:
         raise OptionError(f"unknown sort {sort!r} (use {' or '.join(SORTS)})", "sort")
     now_ts = (now or now_utc()).timestamp()
-    with cat.reading():
-        outcomes = {k: v["status"] for k, v in cat.history.current_outcomes(inc.id).items()}
-        cams = cat.cameras.near(inc.lat, inc.lon, radius_m, columns=CANVASS_COLUMNS)
-        result = _canvass(cat, inc, cams, radius_m, before_s, after_s, now_ts, outcomes, sort)
+    t0, t1 = window(inc, before_s, after_s)
+    # cameras, clips, scans and outcomes in one statement: one consistent state, no
+    # transaction; only scanned clips ask for their activity near the moment
+    rows = cat.clips.canvass_rows(inc.id, geo.bbox(inc.lat, inc.lon, radius_m), t0, t1,
+                                  CANVASS_COLUMNS)
+    stamp = iso_utc(inc.occurred_ts)
+    found = []
+    for cam, clips in rows:
+        d = geo.haversine_m(inc.lat, inc.lon, cam["lat"], cam["lon"])
+        if d <= radius_m and _active(cam, stamp):
+            cam["distance_m"] = round(d, 1)
+            found.append(assess_camera(cat, cam, inc, t0, t1, now_ts, cam.pop("outcome"),
+                                       prefetched=clips))
+    result = _result(inc, found, t0, t1, radius_m, before_s, after_s, now_ts, sort)
     if record:
         note = cat.record("canvass", {**result.parameters(), "lat": inc.lat, "lon": inc.lon,
                                       "time": inc.occurred_at, "cameras": len(result.cameras)},
@@ -444,8 +463,15 @@ def _canvass(cat, inc: Incident, cams: list[dict], radius_m: float, before_s: fl
              scanned: set[int] | None = None) -> CanvassResult:
     """The canvass of one incident given the cameras within the radius (with distance_m)."""
     t0, t1 = window(inc, before_s, after_s)
+    stamp = iso_utc(inc.occurred_ts)
     rows = [assess_camera(cat, cam, inc, t0, t1, now_ts, outcomes.get(cam["id"]), scanned)
-            for cam in cams if camera_active(cam, inc.occurred_ts)]
+            for cam in cams if _active(cam, stamp)]
+    return _result(inc, rows, t0, t1, radius_m, before_s, after_s, now_ts, sort)
+
+
+def _result(inc: Incident, rows: list[CameraHit], t0: float, t1: float, radius_m: float,
+            before_s: float, after_s: float, now_ts: float, sort: str) -> CanvassResult:
+    """The canvass result: cameras in the order ``sort`` asks for."""
     rows.sort(key=lambda c: (_view_rank(c.in_view), -c.covered_s, c.distance_m, c.camera_id))
     if sort == "activity":
         # cameras in view with footage at the moment first, then most activity near it

@@ -21,10 +21,10 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
-import ffmpeg
-import numpy as np
+if TYPE_CHECKING:   # OpenCV, numpy and ffmpeg load when a frame is first read
+    import numpy as np
 
 from videx.errors import ProbeError, TimestampError, VidexError
 from videx.probe import probe, require_tools, run_tool
@@ -95,6 +95,8 @@ def frame_image(path: str, offset_s: float, width: int = TILE_WIDTH,
     """The frame ``offset_s`` seconds into a video, as a BGR array ``width`` pixels wide.
 
     ``source_size`` (width, height as the catalog stores them) saves probing the file."""
+    import ffmpeg
+    import numpy as np
     require_tools("ffmpeg")
     if source_size and all(source_size):
         w, h = source_size
@@ -115,6 +117,7 @@ def frame_image(path: str, offset_s: float, width: int = TILE_WIDTH,
 
 def save_frame(cat, clip_id: int, at: str, out: str | Path) -> dict:
     """Write the frame of a clip at ``at`` (offset or instant) to ``out`` (JPEG or PNG)."""
+    import cv2
     clip = cat.clips.require(clip_id)
     camera = cat.cameras.require(clip["camera_id"])
     at_ = parse_clip_time(at, clip, cat.input_zone_or_none(camera.get("tz")),
@@ -145,6 +148,7 @@ def contact_sheet(result, zone, out: str | Path | None = None,
     """Frames at the incident moment (clock-corrected) from every clip of a canvass result
     that contains it, labelled with camera, local time (in ``zone``) and offset; written to
     ``out`` when given."""
+    import cv2
     tiles, images = [], []
     for cam, clip in result.clips(containing_moment=True):
         if clip.offset_s is None:       # a whole-day incident has no moment to show
@@ -166,6 +170,8 @@ def contact_sheet(result, zone, out: str | Path | None = None,
 def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """``image`` scaled to fit ``width`` x ``height`` without distortion, centred on a dark
     background (a portrait phone frame gets bars left and right)."""
+    import cv2
+    import numpy as np
     h, w = image.shape[:2]
     scale = min(width / w, height / h)
     nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
@@ -177,6 +183,8 @@ def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _labelled(image: np.ndarray, label: str) -> np.ndarray:
+    import cv2
+    import numpy as np
     bar = np.full((22, image.shape[1], 3), 24, np.uint8)
     cv2.putText(bar, label, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (255, 255, 255), 1,
                 cv2.LINE_AA)
@@ -184,6 +192,7 @@ def _labelled(image: np.ndarray, label: str) -> np.ndarray:
 
 
 def _grid(images: list[np.ndarray], columns: int) -> np.ndarray:
+    import numpy as np
     h = max(i.shape[0] for i in images)
     w = max(i.shape[1] for i in images)
     rows = math.ceil(len(images) / columns)

@@ -15,8 +15,6 @@ import html
 import math
 from pathlib import Path
 
-import cv2
-
 from videx import __version__, audit, basemap
 from videx.canvass import STATUS_FOOTAGE, STATUS_GAP, STATUS_NONE, STATUS_TEXT
 from videx.frames import contact_sheet
@@ -227,6 +225,7 @@ margin-right:.3rem;vertical-align:middle}img{max-width:100%;border:1px solid #cb
 def build(cat, result, tiles_url: str | None = None) -> tuple[str, list[str]]:
     """The report's HTML text for one canvass result (every part uses the same result), and
     notes (e.g. basemap tiles that could not be fetched)."""
+    import cv2
     zone = cat.display_zone()
     notes = []
     tiles = []

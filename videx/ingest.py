@@ -20,8 +20,11 @@ minus true time); both raw and corrected times are stored. A modification time i
 computer's clock, so the offset is applied to it only with ``mtime_from_camera``. A start
 before 2000 or in the future is refused unless ``allow_suspect_times`` (then low confidence).
 
-Files are opened read-only. Probing and hashing run in a thread pool (ffprobe is a separate
-process, and hashlib releases the GIL) outside any transaction; finished files are written from
+Files are opened read-only. Probing and hashing run in a thread pool outside any transaction:
+a clip up to ``ONE_PASS_MAX_BYTES`` is read once, its bytes hashed and probed from memory
+in-process (PyAV, which releases the GIL while FFmpeg works, as hashlib does); larger ones are
+hashed while read and then probed; ffprobe answers what PyAV cannot open, and the clip records
+which reader probed it (``probed_with``). finished files are written from
 the calling thread in short transactions (up to ``BATCH`` files, at least one a second), each
 with its own audit entry, so an interrupted (even killed) run keeps what it committed, never a
 clip without its audit entry, and a rerun does the rest. A file whose size or modification time
@@ -31,6 +34,7 @@ changed while it was probed and hashed is refused as still being written.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import time
@@ -129,14 +133,27 @@ class Examined:
     error: Exception | None = None
 
 
+ONE_PASS_MAX_BYTES = 64 << 20   # clips up to this size are read once into memory
+
+
 def _examine(path: Path, known, timeout: float) -> Examined:
     """Worker: probe (unless catalogued) and hash; refuse a file that changes meanwhile."""
     try:
         before = path.stat()
-        info = probe(path, timeout) if known is None else None
-        digest = sha256_file(path)
+        if known is None and 0 < before.st_size <= ONE_PASS_MAX_BYTES:
+            with open(path, "rb") as fh:         # one read: hash and probe the same bytes
+                data = fh.read()
+            digest = hashlib.sha256(data).hexdigest()
+            info = probe(path, timeout, data=data)
+            read = len(data)
+            del data
+        else:
+            info = probe(path, timeout) if known is None else None
+            digest = sha256_file(path)
+            read = before.st_size
         after = path.stat()
-        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or \
+                read != after.st_size:
             raise VidexError(f"still being written (size {before.st_size} -> {after.st_size} "
                              "bytes while it was read); retry when the copy has finished")
         return Examined(path, known, digest, info)
@@ -160,7 +177,8 @@ def _clip_record(path: Path, digest: str, info: ProbeInfo, start: StartTime,
             "time_confidence": start.confidence, "ingested_at": iso_utc(now_utc()),
             "rotation": info.rotation, "display_width": info.display_width or info.width,
             "display_height": info.display_height or info.height, "vfr": int(info.vfr),
-            "frames": info.frames, "keyframe_interval_s": info.keyframe_interval_s}
+            "frames": info.frames, "keyframe_interval_s": info.keyframe_interval_s,
+            "probed_with": info.probed_with, "streams": info.streams}
 
 
 def _resolve_files(paths: list[str], report: IngestReport) -> list[Path]:

@@ -1,5 +1,8 @@
-"""Reading clips with ffprobe: the one helper that runs ffmpeg's tools, and what they report.
+"""Reading clips: what a clip is (``probe``), its frame times (``timeline``), and the one
+helper that runs ffmpeg's tools.
 
+``probe`` and ``timeline`` read in-process with PyAV (``videx.probe_av``) and fall back to
+ffprobe, recording why, for what PyAV cannot open; both readers give the same ``ProbeInfo``.
 ``run_tool`` runs any ffmpeg/ffprobe command line with a timeout and turns failures into
 ``ProbeError`` carrying the tool's own last stderr line; ``probe`` builds the same command line
 as ``ffmpeg.probe`` (via ffmpeg-python's argument conversion) and checks container
@@ -9,11 +12,12 @@ ever opened for reading.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import struct
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from videx.errors import ProbeError, ToolMissing
@@ -32,7 +36,9 @@ class ProbeInfo:
     ``width``/``height`` are the coded picture; ``display_width``/``display_height`` the
     picture as it is meant to be seen (square pixels, turned by ``rotation`` degrees, so a
     phone's portrait clip is taller than wide). ``vfr``, ``frames`` and
-    ``keyframe_interval_s`` come from the packets (no decoding)."""
+    ``keyframe_interval_s`` come from the packets (no decoding). ``probed_with`` names the
+    reader (``pyav ...`` in-process, or ``ffprobe`` with the reason the in-process reader
+    could not answer); ``streams`` counts the file's streams of every kind."""
 
     container: str
     codec: str
@@ -48,6 +54,8 @@ class ProbeInfo:
     vfr: bool = False
     frames: int | None = None
     keyframe_interval_s: float | None = None
+    probed_with: str = "ffprobe"
+    streams: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,17 +135,49 @@ def _fps(stream: dict) -> float | None:
     return None
 
 
-def probe(path: str | Path, timeout: float = PROBE_TIMEOUT_S) -> ProbeInfo:
-    """Probe a clip with ffprobe; raise ProbeError when it is not a readable, complete video."""
+def probe(path: str | Path, timeout: float = PROBE_TIMEOUT_S, data: bytes | None = None,
+          reader: str = "auto") -> ProbeInfo:
+    """Probe a clip; raise ProbeError when it is not a readable, complete video.
+
+    ``reader``: ``auto`` reads it in-process with PyAV (``videx.probe_av``) and asks ffprobe
+    when PyAV cannot (the reason goes into ``probed_with``); ``ffprobe`` or ``pyav`` force
+    one. ``data``: the file's bytes when the caller already read them (one pass: ingest
+    hashes the same bytes).
+    """
     path = Path(path)
-    size = path.stat().st_size
+    size = len(data) if data is not None else path.stat().st_size
     if size == 0:
         raise ProbeError("empty file (0 bytes)")
+    iso = path.suffix.lower() in _ISO_BMFF
+    why = None
+    if reader in ("auto", "pyav"):
+        from videx import probe_av
+        try:
+            info = probe_av.read_facts(path if data is None else io.BytesIO(data), size)
+            if iso:
+                check_iso_bmff(path, size, data)
+            return info
+        except probe_av.InProcessUnavailable as err:
+            if reader == "pyav":
+                raise ProbeError(f"not readable as video: {err}") from err
+            why = str(err)
     out = run_tool(probe_command(path), "not readable as video", timeout)
     info = json.loads(out.decode("utf-8", "replace") or "{}")
-    if path.suffix.lower() in _ISO_BMFF and info.get("streams"):
-        check_iso_bmff(path, size)
-    return facts(info, size)
+    if iso and info.get("streams"):
+        check_iso_bmff(path, size, data)
+    found = facts(info, size)
+    if why:
+        found = replace(found, probed_with=f"ffprobe (in-process reader: {why})")
+    return found
+
+
+def round_fps(rate) -> float | None:
+    """A frame rate (Fraction or number) rounded to 3 decimals, None when unknown or 0."""
+    try:
+        value = float(rate) if rate is not None else 0.0
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return round(value, 3) if value > 0 else None
 
 
 def facts(info: dict, size: int) -> ProbeInfo:
@@ -147,7 +187,9 @@ def facts(info: dict, size: int) -> ProbeInfo:
     if not video:
         raise ProbeError("no video stream (not a video file)")
     fmt, stream = info.get("format", {}), video[0]
-    duration = _float(fmt.get("duration")) or _float(stream.get("duration"))
+    # the picture's own duration; the container's (which may count a longer audio track, and
+    # which FFmpeg versions compute differently) only when the stream does not say
+    duration = _float(stream.get("duration")) or _float(fmt.get("duration"))
     if not duration or duration <= 0:
         raise ProbeError("no duration: the file is incomplete or not a video")
     tags = {k.lower(): v for k, v in (fmt.get("tags") or {}).items()}
@@ -170,6 +212,7 @@ def facts(info: dict, size: int) -> ProbeInfo:
         vfr=line.vfr,
         frames=len(line.frames) or None,
         keyframe_interval_s=line.keyframe_interval_s,
+        streams=int(fmt["nb_streams"]) if str(fmt.get("nb_streams", "")).isdigit() else None,
     )
 
 
@@ -211,7 +254,13 @@ def timeline_from_packets(packets: list[dict]) -> Timeline:
 
 
 def timeline(path: str | Path, timeout: float = 120.0) -> Timeline:
-    """The frame and keyframe times of a clip's first video stream, read from its packets."""
+    """The frame and keyframe times of a clip's first video stream, read from its packets
+    (in-process with PyAV; ffprobe when PyAV cannot read them)."""
+    from videx import probe_av
+    try:
+        return probe_av.timeline(path)
+    except probe_av.InProcessUnavailable:
+        pass
     out = run_tool(["ffprobe", "-v", "error", "-select_streams", "V:0", "-show_entries",
                     "packet=pts_time,flags", "-of", "json", str(path)],
                    f"reading the frame times of {Path(path).name}", timeout)
@@ -226,7 +275,7 @@ def _float(value) -> float | None:
         return None
 
 
-def check_iso_bmff(path: Path, size: int) -> None:
+def check_iso_bmff(path: Path, size: int, data: bytes | None = None) -> None:
     """Walk an MP4/MOV's top-level boxes; raise ProbeError when one runs past the end of file.
 
     A truncated MP4 whose index (moov) comes first still probes with its full duration, so
@@ -234,7 +283,7 @@ def check_iso_bmff(path: Path, size: int) -> None:
     headers.
     """
     pos = 0
-    with open(path, "rb") as fh:
+    with (io.BytesIO(data) if data is not None else open(path, "rb")) as fh:
         while pos < size:
             fh.seek(pos)
             header = fh.read(16)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from videx.errors import NotFound
 
 # The canvass question for one camera, bounded on both sides so the (camera_id, start_ts)
@@ -14,11 +16,36 @@ WINDOW_QUERY = """
     WHERE camera_id = ? AND start_ts < ? AND start_ts >= ? AND end_ts > ?
     ORDER BY start_ts"""
 
+# A whole canvass in one statement (consistent without a transaction): the cameras in a
+# bounding box, each with its clips overlapping the window (the same bounded index range as
+# WINDOW_QUERY, per camera), whether each clip was scanned, and the camera's latest outcome
+# for the incident. One row per clip, or one row with NULL clip columns for a camera without.
+CANVASS_QUERY = """
+    SELECT {camera_columns},
+           (SELECT o.status FROM outcomes o WHERE o.incident_id = ? AND o.camera_id = c.id
+            ORDER BY o.id DESC LIMIT 1) AS outcome,
+           k.id, k.path, k.sha256, k.start_ts, k.end_ts, k.duration_s, k.clock_offset_s,
+           k.time_source, k.time_confidence, k.codec, k.display_width, k.display_height, k.fps,
+           sc.peak, sc.mode
+    FROM cameras c
+    LEFT JOIN clips k ON k.camera_id = c.id AND k.start_ts < ? AND k.start_ts >= ? - c.max_clip_s
+                     AND k.end_ts > ?
+    LEFT JOIN scans sc ON sc.clip_id = k.id
+    WHERE c.lat BETWEEN ? AND ? AND c.lon BETWEEN ? AND ?
+    ORDER BY c.id, k.start_ts"""
+
 CLIP_INSERT_COLUMNS = (
     "camera_id", "path", "sha256", "size_bytes", "container", "codec", "width", "height", "fps",
     "duration_s", "start_raw", "start_raw_ts", "clock_offset_s", "start", "start_ts", "end",
     "end_ts", "time_source", "time_detail", "time_confidence", "ingested_at", "rotation",
-    "display_width", "display_height", "vfr", "frames", "keyframe_interval_s")
+    "display_width", "display_height", "vfr", "frames", "keyframe_interval_s", "probed_with",
+    "streams")
+
+
+@functools.lru_cache(maxsize=8)
+def _canvass_sql(camera_columns: str) -> tuple[list[str], str]:
+    names = [c.strip() for c in camera_columns.split(",")]
+    return names, CANVASS_QUERY.format(camera_columns=", ".join(f"c.{n}" for n in names))
 
 
 class ClipStore:
@@ -33,6 +60,22 @@ class ClipStore:
         """Clips of one camera overlapping [t0, t1) (POSIX seconds, UTC), in start order, as
         tuples in ``WINDOW_QUERY``'s column order."""
         return self.db.rows(WINDOW_QUERY, [camera_id, t1, t0 - (max_clip_s or 0.0), t0])
+
+    def canvass_rows(self, incident_id: str | None, bbox: tuple[float, float, float, float],
+                     t0: float, t1: float, camera_columns: str) -> list[tuple[dict, list]]:
+        """The cameras in ``bbox`` (south, west, north, east) with their latest outcome for
+        the incident (key ``outcome``) and their clips overlapping [t0, t1) as
+        (``WINDOW_QUERY`` tuple, scan peak, scan mode), in one statement; by camera id."""
+        names, sql = _canvass_sql(camera_columns)
+        s, w, n, e = bbox
+        out: list[tuple[dict, list]] = []
+        width = len(names) + 1
+        for row in self.db.rows(sql, [incident_id, t1, t0, t0, s, n, w, e]):
+            if not out or out[-1][0]["id"] != row[0]:
+                out.append((dict(zip(names + ["outcome"], row[:width])), []))
+            if row[width] is not None:
+                out[-1][1].append((row[width:width + 13], row[width + 13], row[width + 14]))
+        return out
 
     def get(self, clip_id: int) -> dict | None:
         return self.db.one("SELECT * FROM clips WHERE id = ?", [clip_id])

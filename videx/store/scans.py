@@ -48,6 +48,12 @@ class ScanStore:
                                                   int(math.ceil(second + window_s))])
         return near, row[0], row[1]
 
+    def peak_near(self, clip_id: int, second: float, window_s: float = 10.0) -> float | None:
+        """Peak score within ``window_s`` of ``second`` of a scanned clip (None: no scores)."""
+        return self.db.scalar("SELECT max(score) FROM activity WHERE clip_id = ? AND second "
+                              "BETWEEN ? AND ?", [clip_id, int(math.floor(second - window_s)),
+                                                  int(math.ceil(second + window_s))])
+
     def scores(self, clip_id: int) -> list[float]:
         """Per-second scores of a scanned clip (empty when not scanned)."""
         return [r[0] for r in self.db.rows("SELECT score FROM activity WHERE clip_id = ? "

@@ -247,6 +247,16 @@ def m005_video_facts(db: Backend) -> None:
         "ALTER TABLE scans ADD COLUMN note TEXT")
 
 
+@migration(rehash=("clips",))
+def m006_probe_reader(db: Backend) -> None:
+    """Which reader probed each clip (``probed_with``: ``pyav X (FFmpeg Y)`` in-process, or
+    ``ffprobe`` with the reason the in-process reader could not) and how many streams the
+    file holds (``streams``, every kind). Clips catalogued before were probed by ffprobe."""
+    run(db, "ALTER TABLE clips ADD COLUMN probed_with TEXT",
+        "ALTER TABLE clips ADD COLUMN streams INTEGER",
+        "UPDATE clips SET probed_with = 'ffprobe'")
+
+
 KNOWN = [name for name, _ in MIGRATIONS]
 
 

@@ -11,17 +11,19 @@ import platform
 import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from videx import __version__
 from videx.errors import VidexError
-from videx.study import crude as crude_mod
-from videx.study import models, sensitivity
-from videx.study import survival as survival_mod
-from videx.study.crude import change_words
 from videx.study.data import Covariate, StudyData, by_column, load
 from videx.study.spec import StudySpec
+
+if TYPE_CHECKING:   # the statistics modules load when the table has been read (fast errors)
+    from videx.study import crude as crude_mod
+    from videx.study import models, sensitivity
+    from videx.study import survival as survival_mod
 
 ASSOCIATION_NOTE = (
     "These figures describe an association, not proof that video causes clearance. Video found "
@@ -111,6 +113,7 @@ class StudyResult:
         return rows
 
     def headline(self) -> str:
+        from videx.study.crude import change_words
         c, label, level = self.crude, self.spec.exposure_label, self.level
         if c.rr is None:
             return f"No risk ratio: {c.rr_refused or 'not enough cases'}."
@@ -266,6 +269,7 @@ def versions() -> dict:
 
 
 def _attempt(refused: dict, what: str, fn):
+    from videx.study import models
     try:
         return fn()
     except models.Refused as err:
@@ -294,6 +298,9 @@ def run_study(spec: StudySpec, data: StudyData | None = None) -> StudyResult:
 
 def _run(spec: StudySpec, data: StudyData | None) -> StudyResult:
     data = data or load(spec)
+    from videx.study import crude as crude_mod
+    from videx.study import models, sensitivity
+    from videx.study import survival as survival_mod
     frame, alpha = data.frame, spec.alpha
     notes = list(data.notes)
     refused: dict[str, str] = {}

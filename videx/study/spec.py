@@ -201,6 +201,9 @@ class StudySpec:
             except ValueError as err:
                 raise InputError(f"censor date {self.censor_date!r} is not a date (use "
                                  "YYYY-MM-DD)") from err
+        if not Path(self.cases).is_file():
+            raise InputError("case table not found" if not Path(self.cases).exists()
+                             else "the case table is not a file", file=str(self.cases))
         return self
 
 

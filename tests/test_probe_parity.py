@@ -1,0 +1,119 @@
+"""In-process probing (PyAV) against ffprobe: the same facts for every clip, and ffprobe as
+the recorded fallback for what PyAV cannot read."""
+
+import dataclasses
+import json
+import subprocess
+
+import pytest
+
+from conftest import FIXTURES
+from videx import probe_av
+from videx.errors import ProbeError
+from videx.probe import probe
+
+CLIPS = sorted(p for p in (FIXTURES / "clips").rglob("*")
+               if p.is_file() and p.suffix.lower() in {".mp4", ".mov", ".avi", ".mkv"})
+DAMAGED = {"corrupt.mp4", "truncated.mp4"}
+
+
+def ffprobe_json(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of",
+                          "json", str(path)], capture_output=True, check=True).stdout
+    return json.loads(out)
+
+
+def facts(info):
+    return {k: v for k, v in dataclasses.asdict(info).items() if k != "probed_with"}
+
+
+def test_the_fixtures_include_every_hard_case():
+    names = {p.name for p in CLIPS}
+    assert {"IMG_0413.MOV", "ch03_20230501143020.avi", "VID_20230501_142957.mp4"} <= names
+    assert DAMAGED <= names
+
+
+@pytest.mark.parametrize("clip", [c for c in CLIPS if c.name not in DAMAGED],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_in_process_probe_gives_what_ffprobe_gives(clip):
+    mine = probe(clip, reader="pyav")
+    theirs = probe(clip, reader="ffprobe")
+    assert mine.probed_with.startswith("pyav ") and theirs.probed_with == "ffprobe"
+    assert facts(mine) == facts(theirs)
+    # and against ffprobe's own JSON, field by field
+    raw = ffprobe_json(clip)
+    video = next(s for s in raw["streams"] if s["codec_type"] == "video")
+    assert mine.container == raw["format"]["format_name"]
+    assert mine.codec == video["codec_name"]
+    assert (mine.width, mine.height) == (video["width"], video["height"])
+    assert mine.streams == int(raw["format"]["nb_streams"])
+    assert mine.duration_s == pytest.approx(float(video.get("duration")
+                                                  or raw["format"]["duration"]), abs=1e-3)
+    assert mine.creation_time == (raw["format"].get("tags") or {}).get("creation_time")
+    rotation = next((int(s["rotation"]) % 360 for s in video.get("side_data_list", [])
+                     if "rotation" in s), 0)
+    assert mine.rotation == rotation
+
+
+def test_the_hard_fixtures_read_as_they_should():
+    rotated = probe(FIXTURES / "clips/PRIV-003/IMG_0413.MOV")
+    assert rotated.rotation == 90 and rotated.display_height > rotated.display_width
+    assert probe(FIXTURES / "clips/PRIV-003/VID_20230501_142957.mp4").vfr
+    mjpeg = probe(FIXTURES / "clips/CITY-003/ch03_20230501143020.avi")
+    assert mjpeg.codec == "mjpeg" and mjpeg.probed_with.startswith("pyav")
+    nvr = probe(FIXTURES / "clips/CITY-004/192.168.1.64_01_20230501143500250.mp4")
+    assert nvr.keyframe_interval_s >= 10
+
+
+@pytest.mark.parametrize("degrees", [180, 270])
+def test_other_rotations_and_audio_streams_agree(tmp_path, degrees):
+    src = FIXTURES / "clips/CITY-001/20230501_142956.mp4"
+    turned = tmp_path / f"turned{degrees}.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=2", "-map", "0:v", "-map", "1:a", "-c:v",
+                    "copy", "-c:a", "aac", "-shortest", "-metadata:s:v:0",
+                    f"rotate={degrees}", str(turned)], check=True)
+    mine, theirs = probe(turned, reader="pyav"), probe(turned, reader="ffprobe")
+    assert facts(mine) == facts(theirs)
+    assert mine.rotation == (360 - degrees) % 360 or mine.rotation == degrees
+    assert mine.streams == 2
+    w, h = mine.width, mine.height
+    assert (mine.display_width, mine.display_height) == ((h, w) if degrees == 270 else (w, h))
+
+
+def test_damaged_files_are_refused_by_both_readers():
+    for name, folder in (("corrupt.mp4", "RING-001"), ("truncated.mp4", "RING-002")):
+        clip = FIXTURES / "clips" / folder / name
+        with pytest.raises(ProbeError) as auto:
+            probe(clip)
+        with pytest.raises(ProbeError) as old:
+            probe(clip, reader="ffprobe")
+        assert str(auto.value) == str(old.value)       # the message users knew
+
+
+def test_probing_from_memory_equals_probing_the_file():
+    clip = FIXTURES / "clips/PRIV-003/IMG_0413.MOV"
+    assert probe(clip, data=clip.read_bytes()) == probe(clip)
+
+
+def test_what_pyav_cannot_read_goes_to_ffprobe_with_the_reason(monkeypatch, city, run,
+                                                               clips_copy):
+    def cannot(source, size):
+        raise probe_av.InProcessUnavailable("PyAV cannot open it: test reason")
+
+    monkeypatch.setattr(probe_av, "read_facts", cannot)
+    info = probe(FIXTURES / "clips/CITY-001/20230501_142956.mp4")
+    assert info.probed_with == "ffprobe (in-process reader: PyAV cannot open it: test reason)"
+    assert info.fps and info.frames
+    result = run("ingest", str(clips_copy / "CITY-001"), "--camera", "CITY-001")
+    assert result.exit_code == 0, result.output
+    out = json.loads(run("clips", "list", "--format", "json").output)
+    assert out and all(c["probed_with"].startswith("ffprobe (in-process reader:")
+                       for c in out)
+
+
+def test_ingest_records_the_in_process_reader(city, run, clips_copy):
+    assert run("ingest", str(clips_copy / "CITY-001"), "--camera", "CITY-001").exit_code == 0
+    out = json.loads(run("clips", "list", "--format", "json").output)
+    assert out and all(c["probed_with"].startswith("pyav ") for c in out)
+    assert all(c["streams"] == 1 for c in out)

@@ -1,0 +1,92 @@
+"""A throwaway PostgreSQL cluster for tests, demos and benchmarks (not for evidence).
+
+``TempCluster`` runs ``initdb`` and ``pg_ctl`` from the system's PostgreSQL (Debian's
+``postgresql`` package: ``/usr/lib/postgresql/N/bin``) in a temporary folder, listening only
+on a Unix socket there, with ``fsync`` off. PostgreSQL refuses to run as root, so under root
+the server runs as ``nobody`` (``setpriv``). ``database()`` makes a fresh, empty database and
+returns its ``postgresql://`` URL.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def find_bin(name: str) -> str | None:
+    """A PostgreSQL server program on PATH or in Debian's versioned folder (newest first)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True,
+                         key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit()
+                         else 0):
+        if os.access(os.path.join(folder, name), os.X_OK):
+            return os.path.join(folder, name)
+    return None
+
+
+def available() -> str | None:
+    """None when a temporary cluster can be started here, else why not."""
+    if not (find_bin("initdb") and find_bin("pg_ctl")):
+        return ("PostgreSQL server programs (initdb, pg_ctl) not found: install Debian's "
+                "postgresql package")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install 'videx[server]')"
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        return "running as root without setpriv to start PostgreSQL as another user"
+    return None
+
+
+class TempCluster:
+    """A PostgreSQL cluster in a temporary folder; ``stop()`` removes everything."""
+
+    def __init__(self, port: int = 55432):
+        self.root = Path(tempfile.mkdtemp(prefix="videx-pg-"))
+        self.data = self.root / "data"
+        self.port = port
+        self._count = 0
+        self._as = []
+        if os.geteuid() == 0:
+            os.chmod(self.root, 0o755)
+            os.chown(self.root, 65534, 65534)
+            self._as = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        self._run([find_bin("initdb"), "-D", str(self.data), "-U", "videx", "--auth=trust",
+                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+        self._run([find_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
+                   "-w", "-t", "60", "-o",
+                   f"-k {self.root} -c listen_addresses='' -p {port} -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60",
+                   "start"])
+
+    def _run(self, argv: list[str]) -> None:
+        done = subprocess.run(self._as + argv, capture_output=True, text=True,
+                              cwd=str(self.root), env={**os.environ, "LC_ALL": "C.UTF-8"})
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(argv[0]).name} failed: "
+                               f"{(done.stderr or done.stdout).strip()[-500:]}")
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://videx@/{dbname}?host={self.root}&port={self.port}"
+
+    def database(self, prefix: str = "t") -> str:
+        """A new empty database; its URL."""
+        import psycopg
+        self._count += 1
+        name = f"{prefix}{os.getpid()}_{self._count}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        try:
+            self._run([find_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
+                       "stop"])
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
