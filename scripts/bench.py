@@ -2,9 +2,13 @@
 """videx benchmarks. Each prints its figures against a baseline measured in the same run.
 
     scripts/bench.py canvass [--cameras 10000 --clips 10000000 --queries 300]
-    scripts/bench.py ingest  [--files 400 --memory-files 20000]
+    scripts/bench.py canvass-all [--large]
+    scripts/bench.py ingest  [--files 150 --memory-files 100000]
     scripts/bench.py scan    [--hour-seconds 3600]
+    scripts/bench.py extract [--small 150 --large 8]
+    scripts/bench.py startup [--runs 15]
     scripts/bench.py study   [--cases 100000]
+    scripts/bench.py serve   [--cameras 10000 --clips 10000000 --users 20 --pg]
 
 Synthetic data goes to bench-data/ (reused between runs; delete it to rebuild).
 Figures for docs/performance.md; nothing here is a pass/fail test.
@@ -600,6 +604,195 @@ def bench_scan(args):
           f"+ ffmpeg {out['long_fast_ffmpeg_rss_peak_mb']} MB")
 
 
+# ------------------------------------------------------------------ serve (web load)
+SERVER_CHILD = r"""
+import os, sys
+from videx.web import serve
+os.environ["VIDEX_SERVER_SECRET"] = "bench"
+serve(sys.argv[1], "127.0.0.1", int(sys.argv[2]), workers=int(sys.argv[3]))
+"""
+
+
+WORKERS = 2
+
+
+def start_server(location: str, port: int) -> subprocess.Popen:
+    import httpx
+    proc = subprocess.Popen([sys.executable, "-c", SERVER_CHILD, location, str(port),
+                             str(WORKERS)])
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def web_client(base: str, name: str, password: str):
+    import re
+
+    import httpx
+    client = httpx.Client(base_url=base, timeout=60)
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    r = client.post("/login", data={"csrf": token, "name": name, "password": password})
+    assert r.status_code in (200, 303), r.status_code
+    return client
+
+
+def ensure_user(location: str, name: str, role: str, password: str) -> None:
+    from videx import users
+    with catalog.open_catalog(location) as cat:
+        if not any(u["name"] == name for u in users.list_users(cat)):
+            users.add_user(cat, name, role, password)
+
+
+def page_load(base: str, ids: list[str], users_n: int, per_user: int, seed: int = 3):
+    """``users_n`` signed-in clients each fetching ``per_user`` incident pages at once;
+    (latencies in s, failures)."""
+    from concurrent.futures import ThreadPoolExecutor
+    clients = [web_client(base, "bench", "bench-password") for _ in range(users_n)]
+
+    def one(k):
+        rng = random.Random(seed + k)
+        out, bad = [], 0
+        for _ in range(per_user):
+            t = time.perf_counter()
+            r = clients[k].get(f"/incidents/{rng.choice(ids)}")
+            out.append(time.perf_counter() - t)
+            bad += r.status_code != 200
+        return out, bad
+    with ThreadPoolExecutor(users_n) as pool:
+        results = list(pool.map(one, range(users_n)))
+    for c in clients:
+        c.close()
+    return [x for r in results for x in r[0]], sum(r[1] for r in results)
+
+
+def bench_serve(args):
+    from videx.canvass import canvass
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"canvass-{args.cameras}x{args.clips}.db"
+    if not path.exists():
+        build_canvass_catalog(path.with_suffix(".tmp"), args.cameras, args.clips)
+        path.with_suffix(".tmp").rename(path)
+    add_incidents(path, 2000)
+    locations = [("sqlite", str(path))]
+    cluster = None
+    if args.pg:
+        from videx import audit
+        from videx.pgcluster import TempCluster
+        from videx.store.transfer import copy_catalog
+        with catalog.open_catalog(path) as cat:   # rows built by SQL: audit them once
+            if not audit.verify(cat, deep=True).ok:
+                with cat.write("bench baseline") as tx:
+                    cat.baseline(tx)
+        cluster = TempCluster()
+        url = cluster.database("bench")
+        t = time.perf_counter()
+        copy_catalog(str(path), url)
+        print(f"copied to PostgreSQL in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        locations.append(("postgresql", url))
+    runs = []
+    try:
+        for backend, location in locations:
+            ensure_user(location, "bench", "admin", "bench-password")
+            with catalog.open_catalog(location) as cat:
+                ids = [r[0] for r in cat.db.rows("SELECT id FROM incidents ORDER BY id")][:2000]
+                lib = []
+                for i in ids[:200]:            # the CLI's canvass, in this process
+                    t = time.perf_counter()
+                    canvass(cat, i, record=False)
+                    lib.append(time.perf_counter() - t)
+            port = 8700 + len(runs)
+            proc = start_server(location, port)
+            try:
+                time.sleep(2)                  # let every worker finish starting
+                base = f"http://127.0.0.1:{port}"
+                lat, bad = page_load(base, ids, args.users, args.requests)
+                run = {"backend": backend, "users": args.users, "workers": WORKERS,
+                       "requests": len(lat), "failed": bad,
+                       "page_p50_ms": round(statistics.median(lat) * 1000, 1),
+                       "page_p95_ms": round(pct(lat, 95) * 1000, 1),
+                       "canvass_library_median_ms": round(statistics.median(lib) * 1000, 2)}
+                if backend == "postgresql" and args.write_seconds:
+                    run.update(write_load(base, location, ids, args.write_seconds))
+                runs.append(run)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    finally:
+        if cluster:
+            cluster.stop()
+    print(json.dumps({"benchmark": "serve", "cameras": args.cameras, "clips": args.clips,
+                      "runs": runs}, indent=2))
+    for r in runs:
+        print(f"serve on {r['backend']}: incident page p50 {r['page_p50_ms']} ms, p95 "
+              f"{r['page_p95_ms']} ms with {r['users']} concurrent users ({r['failed']} failed);"
+              f" the library canvass alone {r['canvass_library_median_ms']} ms")
+        if "writes_ok" in r:
+            print(f"  {r['writers']} writers + {r['readers']} readers for {r['seconds']} s: "
+                  f"{r['writes_ok']} writes, {r['reads_ok']} reads, {r['failed_requests']} "
+                  f"failed; outcomes stored {r['outcomes_stored']}; audit chain "
+                  f"{'intact' if r['audit_ok'] else 'BROKEN'}")
+
+
+def write_load(base: str, location: str, ids: list[str], seconds: float,
+               writers: int = 4, readers: int = 20) -> dict:
+    """Writers record outcomes and readers load incident pages for ``seconds``; then every
+    write must be stored and the audit chain must verify."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    from videx import audit
+    with catalog.open_catalog(location) as cat:
+        before = cat.db.scalar("SELECT count(*) FROM outcomes")
+        cam = cat.db.scalar("SELECT id FROM cameras ORDER BY id LIMIT 1")
+    stop = time.time() + seconds
+
+    def writer(k):
+        client = web_client(base, "bench", "bench-password")
+        token = re.search(r'name="csrf" value="([^"]+)"',
+                          client.get(f"/incidents/{ids[k]}").text).group(1)
+        ok = bad = 0
+        while time.time() < stop:
+            r = client.post(f"/incidents/{ids[k]}/outcome",
+                            data={"csrf": token, "camera_id": cam, "status": "requested",
+                                  "note": f"load {k}"})
+            if r.status_code in (200, 303):
+                ok += 1
+            else:
+                bad += 1
+        return ("w", ok, bad)
+
+    def reader(k):
+        client = web_client(base, "bench", "bench-password")
+        rng = random.Random(k)
+        ok = bad = 0
+        while time.time() < stop:
+            r = client.get(f"/incidents/{rng.choice(ids)}")
+            ok += r.status_code == 200
+            bad += r.status_code != 200
+        return ("r", ok, bad)
+    with ThreadPoolExecutor(writers + readers) as pool:
+        futs = [pool.submit(writer, k) for k in range(writers)] + \
+               [pool.submit(reader, k) for k in range(readers)]
+        results = [f.result() for f in futs]
+    writes = sum(r[1] for r in results if r[0] == "w")
+    with catalog.open_catalog(location) as cat:
+        stored = cat.db.scalar("SELECT count(*) FROM outcomes") - before
+        check = audit.verify(cat)
+    return {"writers": writers, "readers": readers, "seconds": seconds, "writes_ok": writes,
+            "reads_ok": sum(r[1] for r in results if r[0] == "r"),
+            "failed_requests": sum(r[2] for r in results), "outcomes_stored": stored,
+            "audit_ok": check.ok}
+
+
 # ------------------------------------------------------------------ study
 def make_cases(path: Path, n: int, seed: int = 5, clusters: int = 40):
     """A synthetic case table with a confounded exposure (true within-stratum RR 1.6)."""
@@ -745,6 +938,14 @@ def main():
     ex.add_argument("--large-seconds", type=int, default=20)
     su = sub.add_parser("startup")
     su.add_argument("--runs", type=int, default=15)
+    sv = sub.add_parser("serve")
+    sv.add_argument("--cameras", type=int, default=10_000)
+    sv.add_argument("--clips", type=int, default=10_000_000)
+    sv.add_argument("--users", type=int, default=20)
+    sv.add_argument("--requests", type=int, default=25, help="Pages per user.")
+    sv.add_argument("--pg", action="store_true", help="Also on PostgreSQL (a copy).")
+    sv.add_argument("--write-seconds", type=float, default=60.0,
+                    help="PostgreSQL: 4 writers + 20 readers for this long (0: skip).")
     st = sub.add_parser("study")
     st.add_argument("--cases", type=int, default=100_000)
     args = parser.parse_args()
@@ -752,7 +953,8 @@ def main():
         raise SystemExit("ffprobe not found: install ffmpeg")
     {"canvass": bench_canvass, "canvass-all": bench_canvass_all, "startup": bench_startup,
      "extract": bench_extract,
-     "ingest": bench_ingest, "scan": bench_scan, "study": bench_study}[args.which](args)
+     "ingest": bench_ingest, "scan": bench_scan, "study": bench_study,
+     "serve": bench_serve}[args.which](args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ before each test that uses it (tests may alter or delete clip files).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -20,6 +21,10 @@ from videx import catalog
 from videx.cli import cli
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+# VIDEX_TEST_BACKEND=postgresql runs the catalog fixtures (db, city, ingested, open_db) on a
+# throwaway PostgreSQL cluster: scripts/test reruns the catalog and canvass tests that way.
+# Tests that reach into the SQLite file itself are marked sqlite_only.
+ON_PG = os.environ.get("VIDEX_TEST_BACKEND") == "postgresql"
 BOUNDS = "41.72,-72.72,41.81,-72.64"
 DEMO_ID = "HPD-23-004120"
 
@@ -75,27 +80,54 @@ def templates(tmp_path_factory):
     return base
 
 
+def pytest_collection_modifyitems(config, items):
+    if ON_PG:
+        skip = pytest.mark.skip(reason="reaches into the SQLite file (VIDEX_TEST_BACKEND)")
+        for item in items:
+            if "sqlite_only" in item.keywords:
+                item.add_marker(skip)
+
+
+def _on_pg(request, monkeypatch, template: Path | None) -> str:
+    """A fresh PostgreSQL catalog (a verified copy of ``template``, or empty); VIDEX_DB
+    points at it."""
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.database()
+    if template is not None:
+        from videx.store.transfer import copy_catalog
+        assert copy_catalog(str(template), url, record=False).ok
+    monkeypatch.setenv("VIDEX_DB", url)
+    return url
+
+
 @pytest.fixture
-def city(templates, tmp_path):
+def city(templates, tmp_path, request, monkeypatch):
     """A catalog with bounds, zone, the fixture cameras and incidents."""
+    if ON_PG:
+        _on_pg(request, monkeypatch, templates / "city.db")
+        return
     shutil.copy(templates / "city.db", tmp_path / "videx.db")
 
 
 @pytest.fixture
-def ingested(templates, tmp_path):
+def ingested(templates, tmp_path, request, monkeypatch):
     """The city catalog with the fixture clips ingested (rejects included); returns the clips
     folder (restored from fixtures/ for this test)."""
     clips = templates / "clips"
     shutil.rmtree(clips)
     shutil.copytree(FIXTURES / "clips", clips)
+    if ON_PG:
+        _on_pg(request, monkeypatch, templates / "ingested.db")
+        return clips
     shutil.copy(templates / "ingested.db", tmp_path / "videx.db")
     return clips
 
 
 @pytest.fixture
-def db(tmp_path):
+def db(tmp_path, request, monkeypatch):
     """A new, empty catalog opened from Python."""
-    cat = catalog.open_catalog(tmp_path / "videx.db", create=True)
+    location = _on_pg(request, monkeypatch, None) if ON_PG else tmp_path / "videx.db"
+    cat = catalog.open_catalog(location, create=True)
     yield cat
     cat.close()
 
@@ -106,7 +138,7 @@ def open_db(tmp_path):
     opened = []
 
     def opener(**kwargs):
-        cat = catalog.open_catalog(tmp_path / "videx.db", **kwargs)
+        cat = catalog.open_catalog(catalog.resolve_path(None), **kwargs)   # VIDEX_DB
         opened.append(cat)
         return cat
     yield opener
@@ -115,7 +147,14 @@ def open_db(tmp_path):
 
 
 def edit(db_path: Path, *statements: str, params=()) -> None:
-    """Change the catalog file directly with SQL, as someone bypassing videx would."""
+    """Change the catalog directly with SQL, as someone bypassing videx would (on the
+    PostgreSQL catalog in VIDEX_DB when the tests run on PostgreSQL)."""
+    if ON_PG:
+        import psycopg
+        with psycopg.connect(os.environ["VIDEX_DB"], autocommit=True) as pg:
+            for sql in statements:
+                pg.execute(sql.replace("?", "%s"), params or None)
+        return
     conn = sqlite3.connect(db_path)
     for sql in statements:
         conn.execute(sql, params)
@@ -139,3 +178,18 @@ def truth():
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for the session (skips, or fails under
+    VIDEX_REQUIRE_PG=1, when PostgreSQL or psycopg is missing)."""
+    from videx import pgcluster
+    reason = pgcluster.available()
+    if reason:
+        if os.environ.get("VIDEX_REQUIRE_PG"):
+            pytest.fail(f"VIDEX_REQUIRE_PG is set but {reason}")
+        pytest.skip(reason)
+    cluster = pgcluster.TempCluster()
+    yield cluster
+    cluster.stop()

@@ -57,6 +57,7 @@ def test_removed_entry_is_named(city, run, tmp_path):
         "audit log broken at entry 3: entries 2..2 were removed")
 
 
+@pytest.mark.sqlite_only   # its tampering SQL is SQLite's (json_quote, PRAGMA, rowid)
 def test_reordered_entries_are_named(city, run, tmp_path):
     edit(tmp_path / "videx.db", "PRAGMA foreign_keys = OFF",
          "UPDATE audit SET id = 100 WHERE id = 2", "UPDATE audit SET id = 2 WHERE id = 3",
@@ -73,6 +74,7 @@ def test_removed_newest_entry_is_noticed(city, run, tmp_path):
     assert "the newest entries were removed" in r.stdout
 
 
+@pytest.mark.sqlite_only   # its tampering SQL is SQLite's (json_quote, PRAGMA, rowid)
 def test_altered_row_hashes_are_named(city, run, tmp_path):
     edit(tmp_path / "videx.db", "UPDATE audit_rows SET row_hash = 'x' WHERE rowid = "
          "(SELECT min(rowid) FROM audit_rows)")
@@ -93,6 +95,7 @@ def test_chain_links_each_entry_to_the_one_before(db):
 
 
 # ------------------------------------------------------------------ deep verify
+@pytest.mark.sqlite_only   # its tampering SQL is SQLite's (json_quote, PRAGMA, rowid)
 def test_deep_verify_names_every_direct_sql_edit(ingested, run, tmp_path):
     clip = json.loads(run("clips", "list", "--format", "json").stdout)[0]
     run("outcome", DEMO_ID, "PRIV-001", "--status", "requested", "--note", "asked")
@@ -131,6 +134,7 @@ def test_changes_through_videx_keep_deep_verify_green(ingested, run):
 
 
 # ------------------------------------------------------------------ checkpoints
+@pytest.mark.sqlite_only   # its tampering SQL is SQLite's (json_quote, PRAGMA, rowid)
 def test_checkpoint_catches_truncation_deletion_and_rechaining(city, run, tmp_path):
     cp = tmp_path / "cp.json"
     r = run("audit", "checkpoint", "--out", cp)
@@ -154,6 +158,7 @@ def test_checkpoint_catches_truncation_deletion_and_rechaining(city, run, tmp_pa
     assert "truncated or deleted" in run("audit", "verify", "--against", cp).stdout
 
 
+@pytest.mark.sqlite_only   # its tampering SQL is SQLite's (json_quote, PRAGMA, rowid)
 def test_a_recomputed_chain_fails_against_the_checkpoint(city, run, tmp_path, open_db):
     cp = tmp_path / "cp.json"
     run("audit", "checkpoint", "--out", cp)
@@ -179,6 +184,7 @@ def test_a_recomputed_chain_fails_against_the_checkpoint(city, run, tmp_path, op
 
 
 # ------------------------------------------------------------------ keyed chain
+@pytest.mark.sqlite_only   # its tampering SQL is SQLite's (json_quote, PRAGMA, rowid)
 def test_keyed_chain_cannot_be_recomputed_without_the_key(city, run, tmp_path, monkeypatch,
                                                         open_db):
     key = tmp_path / "audit.key"

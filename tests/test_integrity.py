@@ -16,6 +16,7 @@ spec.loader.exec_module(stress)
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.sqlite_only   # drives the SQLite file (PostgreSQL: tests/test_postgres.py)
 def test_twelve_concurrent_processes_lose_nothing_and_keep_the_chain(ingested, tmp_path):
     seconds = float(os.environ.get("VIDEX_STRESS_SECONDS", "60"))
     result = stress.concurrent(str(tmp_path / "videx.db"), seconds, str(tmp_path / "work"))
@@ -26,6 +27,7 @@ def test_twelve_concurrent_processes_lose_nothing_and_keep_the_chain(ingested, t
     assert result["audit_verify"] == 0 and result["audit_verify_deep"] == 0
 
 
+@pytest.mark.sqlite_only   # drives the SQLite file (PostgreSQL: tests/test_postgres.py)
 def test_kill_9_during_ingest_leaves_a_consistent_audited_catalog(city, tmp_path):
     result = stress.kills(str(tmp_path / "videx.db"), str(tmp_path / "work"), times=50,
                           files=120)

@@ -24,11 +24,9 @@ VOLATILE = {"generated_at", "updated_at", "ingested_at", "catalog", "path", "ret
             "hours_left", "recorded_at", "reviewed_at"}
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    c = pgcluster.TempCluster(port=55433)
-    yield c
-    c.stop()
+@pytest.fixture
+def cluster(pg_cluster):
+    return pg_cluster
 
 
 @pytest.fixture

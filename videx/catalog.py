@@ -34,7 +34,7 @@ from videx import audit
 from videx.errors import AuditKeyError, CatalogError, TimestampError
 from videx.store import schema
 from videx.store.auditlog import AuditLog
-from videx.store.backend import Backend, SQLiteBackend, check_sqlite_file
+from videx.store.backend import Backend, SQLiteBackend
 from videx.store.cameras import CameraStore
 from videx.store.clips import ClipStore
 from videx.store.history import HistoryStore
@@ -317,13 +317,14 @@ def open_catalog(path: str | os.PathLike | None = None, *, create: bool = False,
     else:
         if target.is_dir():
             raise CatalogError(f"{target} is a folder, not a catalog file")
-        check_sqlite_file(target)
     writable = (os.access(target, os.W_OK) if exists else True) and os.access(
         target.parent if str(target.parent) else ".", os.W_OK)
     if create and not writable:
         raise CatalogError(f"cannot create or change {target}: no write permission")
     try:
         backend = SQLiteBackend(target, readonly=not writable)
+    except CatalogError:
+        raise
     except Exception as err:  # sqlite3.Error: a damaged file
         raise CatalogError(f"cannot open catalog {target}: {err}") from err
     return _open(backend, location, create, actor)

@@ -83,7 +83,7 @@ def db_option(fn):
     """``--db PATH`` (default ``$VIDEX_DB`` or ``./videx.db``); passes ``cat``."""
     @click.option("--db", "db_path", envvar="VIDEX_DB", type=click.Path(dir_okay=False),
                   default=catalog.DEFAULT_DB, show_default=True,
-                  help="Catalog file (also $VIDEX_DB).")
+                  help="Catalog: a SQLite file or a postgresql:// URL (also $VIDEX_DB).")
     @functools.wraps(fn)
     def wrapper(*args, db_path, **kwargs):
         return fn(*args, cat=open_for(click.get_current_context(), db_path), **kwargs)
@@ -1112,3 +1112,91 @@ def db_copy(source, destination, fmt):
         click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
+
+
+# ---------------------------------------------------------------- users and the web server
+@cli.group(name="users", cls=VidexGroup)
+def users_group():
+    """People who sign in to videx serve, and their roles."""
+
+
+@users_group.command(name="add")
+@db_option
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["detective", "analyst", "admin"]),
+              help="detective: cases and evidence; analyst: also the study; admin: also "
+                   "users, imports and the audit log.")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the password from standard input (never from the command line).")
+@click.option("--replace", is_flag=True, help="Set a new role and password for an existing user.")
+def users_add(cat, name, role, password_stdin, replace):
+    """Add a user who can sign in to videx serve.
+
+    \b
+    Example:
+        printf '%s' "$PASSWORD" | videx users add jdoe --role detective --password-stdin
+    """
+    from videx import users
+    password = click.get_text_stream("stdin").read().rstrip("\r\n")
+    users.add_user(cat, name, role, password, replace=replace)
+    click.echo(f"user {name} ({role}) added" if not replace else f"user {name} ({role}) set")
+
+
+@users_group.command(name="list")
+@db_option
+@format_option("table", "csv", "json")
+def users_list(cat, fmt):
+    """List users (never their password hashes).
+
+    \b
+    Example:
+        videx users list
+    """
+    from videx import users
+    echo_rows(users.list_users(cat), fmt, ["name", "role", "created_at", "disabled"])
+
+
+@users_group.command(name="disable")
+@db_option
+@click.argument("name")
+def users_disable(cat, name):
+    """Stop a user from signing in (their history stays).
+
+    \b
+    Example:
+        videx users disable jdoe
+    """
+    from videx import users
+    users.disable_user(cat, name)
+    click.echo(f"user {name} can no longer sign in")
+
+
+@cli.command(name="serve")
+@click.option("--db", "db_path", envvar="VIDEX_DB", default=None,
+              help="Catalog: a SQLite file or a postgresql:// URL (default $VIDEX_DB).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (keep 127.0.0.1 behind a TLS proxy).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--tiles", "tiles_url", metavar="URL",
+              help="Department tile server for maps ({z}/{x}/{y}); maps work without it.")
+@click.option("--https-cookies", is_flag=True,
+              help="Mark the session cookie Secure (when served over HTTPS).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (about one per core).")
+def serve_cmd(db_path, host, port, tiles_url, https_cookies, workers):
+    """Run the web interface for detectives, analysts and admins.
+
+    Sign-in with users from videx users add. Sessions are signed with VIDEX_SERVER_SECRET
+    (set it so sessions survive a restart; otherwise a random one per start).
+
+    \b
+    Example:
+        videx serve --db postgresql://videx@db.example.org/videx --host 127.0.0.1 --port 8000
+    """
+    from videx import web
+    try:
+        click.echo(f"videx serving {catalog.resolve_path(db_path)} at http://{host}:{port}/",
+                   err=True)
+        web.serve(catalog.resolve_path(db_path), host, port, tiles_url, https_cookies, workers)
+    except VidexError as err:
+        raise click.ClickException(str(err)) from err

@@ -43,7 +43,10 @@ def place_labels(points: list[tuple[float, float, str]], size: int,
                    (x - w / 2, y + 9), (x + 7, y - 7 - h), (x + 7, y + 7),
                    (x - 7 - w, y - 7 - h), (x - 7 - w, y + 7)]
 
-        best = min(options, key=lambda o: _label_cost(o, w, h, size, placed + markers))
+        # only boxes that can touch one of the eight candidates count: cut the list once
+        reach = (x - w - 10, y - h - 12, x + w + 10, y + h + 12)
+        near = [b for b in placed + markers if _overlap(reach, b) > 0]
+        best = min(options, key=lambda o: _label_cost(o, w, h, size, near))
         placed.append((best[0], best[1], best[0] + w, best[1] + h))
         out.append(best)
     return out

@@ -117,6 +117,8 @@ class SQLiteBackend(Backend):
         self.readonly = readonly
         self.conn = self._connect()
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self.path.exists() and self.path.stat().st_size:
+            check_sqlite_file(self.conn, self.path)
         self.conn.execute("PRAGMA foreign_keys = ON")
         if not readonly:
             self.conn.execute("PRAGMA journal_mode = WAL")
@@ -183,13 +185,17 @@ class SQLiteBackend(Backend):
         self.conn.close()
 
 
-def check_sqlite_file(path: Path) -> None:
-    """Raise CatalogError unless ``path`` starts like a SQLite database."""
+def check_sqlite_file(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise CatalogError unless the file ``conn`` opened is a SQLite database.
+
+    Asked through SQLite itself, never by reading the file with ``open()``: closing any other
+    descriptor of a database file releases every POSIX lock this process holds on it, so a
+    thread that peeked at the header while another thread had the catalog open would let a
+    second process write under it (seen as "database disk image is malformed" under load)."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except OSError as err:
-        raise CatalogError(f"cannot read catalog {path}: {err.strerror}") from err
-    if head != SQLITE_MAGIC:
-        raise CatalogError(f"{path} is not a videx catalog (not a SQLite file): check --db / "
-                           "VIDEX_DB, or run videx init with a new path")
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as err:
+        if "not a database" in str(err) or "malformed" in str(err):
+            raise CatalogError(f"{path} is not a videx catalog (not a SQLite file): check "
+                               "--db / VIDEX_DB, or run videx init with a new path") from err
+        raise

@@ -43,5 +43,27 @@ class IncidentStore:
             params.append(neighborhood)
         return self.db.dicts(sql + " ORDER BY occurred_ts, id", params)
 
+    def search(self, text: str | None = None, start_ts: float | None = None,
+               end_ts: float | None = None, neighborhood: str | None = None,
+               limit: int = 200) -> list[dict]:
+        """Incidents whose case number contains ``text`` (ignoring case), within [start_ts,
+        end_ts) (POSIX s, UTC) and in a neighborhood (ignoring case), newest first, at most
+        ``limit``."""
+        sql, params = "SELECT * FROM incidents WHERE 1 = 1", []
+        if text:
+            escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            sql += " AND lower(id) LIKE ? ESCAPE '\\'"
+            params.append(f"%{escaped}%")
+        if start_ts is not None:
+            sql += " AND occurred_ts >= ?"
+            params.append(start_ts)
+        if end_ts is not None:
+            sql += " AND occurred_ts < ?"
+            params.append(end_ts)
+        if neighborhood:
+            sql += " AND lower(neighborhood) = lower(?)"
+            params.append(neighborhood)
+        return self.db.dicts(sql + " ORDER BY occurred_ts DESC, id LIMIT ?", params + [limit])
+
     def upsert(self, record: dict, now: str) -> tuple[str, dict | None]:
         return upsert(self.cat, "incidents", record, now)

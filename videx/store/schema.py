@@ -257,6 +257,19 @@ def m006_probe_reader(db: Backend) -> None:
         "UPDATE clips SET probed_with = 'ffprobe'")
 
 
+@migration
+def m007_users(db: Backend) -> None:
+    """People who sign in to ``videx serve``: a name, a role (``detective``, ``analyst``,
+    ``admin``) and an argon2 password hash (never the password). Changes to users are audited
+    (the entry names the user and role, never the hash)."""
+    run(db, """CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('detective', 'analyst', 'admin')),
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0)""")
+
+
 KNOWN = [name for name, _ in MIGRATIONS]
 
 

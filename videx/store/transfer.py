@@ -26,7 +26,7 @@ from videx.timeutil import iso_utc, now_utc
 
 BATCH = 1000
 # dependency order: a row's references are copied before it
-ORDER = ("settings", "videx_migrations", "cameras", "incidents", "clips", "outcomes",
+ORDER = ("settings", "videx_migrations", "users", "cameras", "incidents", "clips", "outcomes",
          "reviews", "rejects", "scans", "activity", "audit", "audit_rows")
 
 
@@ -57,7 +57,7 @@ class CopyReport:
 
 
 def _tables(db) -> list[str]:
-    have = db.tables() - {"sqlite_sequence", schema.LEGACY_TABLE}
+    have = {t for t in db.tables() if not t.startswith("sqlite_")} - {schema.LEGACY_TABLE}
     extra = sorted(have - set(ORDER))
     return [t for t in ORDER if t in have] + extra
 
@@ -94,9 +94,11 @@ def _norm(value):
 
 
 def copy_catalog(source: str, destination: str,
-                 progress: Callable[[int], None] | None = None) -> CopyReport:
+                 progress: Callable[[int], None] | None = None,
+                 record: bool = True) -> CopyReport:
     """Copy the catalog at ``source`` to a new catalog at ``destination`` (paths or
-    ``postgresql://`` URLs) and verify it (see module docstring)."""
+    ``postgresql://`` URLs) and verify it (see module docstring). ``record=False`` leaves
+    the source's log alone (test fixtures copying a template)."""
     from videx.catalog import Catalog, open_catalog, resolve_path
     src = open_catalog(source)
     try:
@@ -120,7 +122,7 @@ def copy_catalog(source: str, destination: str,
                 _verify(src, dst, report)
             finally:
                 dst.close()
-        if report.ok:
+        if report.ok and record:
             src.record("db copy", {"to": report.destination, "rows": sum(report.tables.values()),
                                    "audit_entries": report.audit_entries})
         return report
