@@ -81,6 +81,17 @@ def test_other_rotations_and_audio_streams_agree(tmp_path, degrees):
     assert (mine.display_width, mine.display_height) == ((h, w) if degrees == 270 else (w, h))
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_container_aspect_ratio_is_read_as_ffprobe_reads_it(tmp_path, suffix):
+    wide = tmp_path / f"wide{suffix}"
+    subprocess.run(["ffmpeg", "-v", "error", "-i",
+                    str(FIXTURES / "clips/CITY-001/20230501_142956.mp4"), "-c", "copy",
+                    "-aspect", "16:9", str(wide)], check=True)
+    mine, theirs = probe(wide, reader="pyav"), probe(wide, reader="ffprobe")
+    assert facts(mine) == facts(theirs)
+    assert mine.display_width > mine.width           # square pixels: 16:9, not the coded 4:3
+
+
 def test_damaged_files_are_refused_by_both_readers():
     for name, folder in (("corrupt.mp4", "RING-001"), ("truncated.mp4", "RING-002")):
         clip = FIXTURES / "clips" / folder / name

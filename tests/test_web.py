@@ -286,3 +286,39 @@ def test_admins_import_a_registry_upload_with_row_errors_named(site, tmp_path):
     det = TestClient(site)
     sign_in(det, "det")
     assert det.get("/imports").status_code == 403
+
+
+def test_case_numbers_with_slashes_have_working_pages(site, run, tmp_path):
+    path = tmp_path / "slash.csv"
+    path.write_text("id,occurred_at,lat,lon,address\n"
+                    "24/0123,2023-05-01T18:30:00Z,41.7602,-72.6856,Park St\n", encoding="utf-8")
+    assert run("incidents", "import", path).exit_code == 0
+    client = TestClient(site)
+    sign_in(client, "det")
+    listing = client.get("/incidents?q=24/0").text
+    assert 'href="/incidents/24%2F0123"' in listing
+    page = client.get("/incidents/24%2F0123")
+    assert page.status_code == 200 and "Park St" in page.text
+    r = client.post("/incidents/24%2F0123/outcome", follow_redirects=False,
+                    data={"csrf": csrf_of(page.text), "camera_id": "PRIV-001",
+                          "status": "requested"})
+    assert r.status_code == 303 and r.headers["location"] == "/incidents/24%2F0123#history"
+    with catalog.open_catalog(tmp_path / "videx.db") as cat:
+        assert cat.history.outcomes("24/0123")[-1]["status"] == "requested"
+
+
+def test_a_replaced_clip_file_is_not_served(site, tmp_path):
+    client = TestClient(site)
+    sign_in(client, "det")
+    with catalog.open_catalog(tmp_path / "videx.db") as cat:
+        clips = cat.clips.list()
+    mp4 = next(c for c in clips if c["codec"] == "h264")
+    mjpeg = next(c for c in clips if c["codec"] == "mjpeg")
+    with open(mp4["path"], "ab") as fh:          # someone appended to the original
+        fh.write(b"\0" * 10)
+    assert client.get(f"/clips/{mp4['id']}/media").status_code == 404
+    data = bytearray(open(mjpeg["path"], "rb").read())
+    data[-100] ^= 0xFF                            # same size, other bytes
+    open(mjpeg["path"], "wb").write(bytes(data))
+    r = client.get(f"/clips/{mjpeg['id']}/media")
+    assert r.status_code == 400 and "no longer matches its catalogued SHA-256" in r.text

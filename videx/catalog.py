@@ -369,6 +369,7 @@ def _migrate(cat: Catalog, state: schema.SchemaState) -> None:
         cat.db.set_foreign_keys(False)
     try:
         with cat._transaction(WriteTx("migrate", {}, None)) as tx:
+            cat.db.lock_audit_head()          # PostgreSQL: one migrating process at a time
             current = schema.inspect(cat.db)
             if not current.pending:   # another process migrated meanwhile
                 tx.cancelled = True

@@ -43,6 +43,15 @@ def read_facts(source: str | Path | io.BufferedIOBase, size: int):
     """``ProbeInfo`` for a clip (``size`` in bytes). Raises ProbeError for a file that is
     readable but not a usable video (no video stream, no duration), and InProcessUnavailable
     when PyAV is missing or cannot open or read it (the caller then asks ffprobe)."""
+    try:
+        return _read_facts(source, size)
+    except (ProbeError, InProcessUnavailable):
+        raise
+    except Exception as err:  # noqa: BLE001 - anything else in PyAV: let ffprobe answer
+        raise InProcessUnavailable(f"PyAV failed: {type(err).__name__}: {err}") from err
+
+
+def _read_facts(source, size: int):
     from videx.probe import ProbeInfo, display_size, round_fps
     with _open(source) as container:
         video = _video_streams(container)
@@ -61,7 +70,7 @@ def read_facts(source: str | Path | io.BufferedIOBase, size: int):
             tag = (stream.metadata or {}).get("rotate")
             rotation = int(round(float(tag))) % 360 if tag not in (None, "") else 0
         tags = {k.lower(): v for k, v in (container.metadata or {}).items()}
-        sar = ctx.sample_aspect_ratio
+        sar = stream.sample_aspect_ratio or ctx.sample_aspect_ratio   # the container's first
         width, height = int(ctx.width or 0), int(ctx.height or 0)
         dw, dh = display_size(width, height,
                               f"{sar.numerator}:{sar.denominator}" if sar else None, rotation)

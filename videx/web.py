@@ -58,6 +58,11 @@ class LoginLimiter:
         q = self.failures[key]
         while q and now - q[0] > self.window_s:
             q.popleft()
+        if len(self.failures) > 10_000:      # forget keys whose failures have all expired
+            for k in [k for k, v in self.failures.items() if not v or now - v[-1] >
+                      self.window_s]:
+                if k != key:
+                    del self.failures[k]
         return q
 
     def blocked(self, address: str, name: str) -> bool:
@@ -95,12 +100,16 @@ class CatalogPool:
         import queue
 
         from videx.catalog import open_catalog
-        try:
-            return self.free.get_nowait()
-        except queue.Empty:
-            cat = open_catalog(self.location)
-            self.newer = cat.newer
-            return cat.db
+        while True:
+            try:
+                backend = self.free.get_nowait()
+            except queue.Empty:
+                cat = open_catalog(self.location)
+                self.newer = cat.newer
+                return cat.db
+            if not getattr(getattr(backend, "conn", None), "closed", False):
+                return backend          # (a server restart closes PostgreSQL connections)
+            backend.close()
 
     @contextlib.contextmanager
     def catalog(self, actor: str | None):
@@ -108,9 +117,15 @@ class CatalogPool:
         backend = self._backend()
         try:
             yield Catalog(backend, actor, newer=self.newer)
-        except BaseException:
-            backend.close()
+        except VidexError:
+            self._give_back(backend)        # an answer (not found, refused): reusable
             raise
+        except BaseException:
+            backend.close()                 # anything else: do not trust the connection
+            raise
+        self._give_back(backend)
+
+    def _give_back(self, backend) -> None:
         try:
             backend.rollback()              # nothing left open for the next request
         except Exception:  # noqa: BLE001 - a broken connection is dropped
@@ -149,10 +164,13 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                       autoescape=select_autoescape(["html"]))
     env.filters["local"] = lambda ts, zone: format_local(ts, zone) if ts is not None else ""
     env.filters["hms"] = lambda s: hms(s) if s is not None else ""
+    env.filters["idq"] = lambda v: quote(str(v), safe="")     # an id as one URL segment
     limiter = LoginLimiter()
     cache = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="videx-serve-"))
     cache.mkdir(parents=True, exist_ok=True)
-    preview_lock = threading.Lock()
+    preview_locks: dict[str, threading.Lock] = {}
+    preview_locks_guard = threading.Lock()
+    preview_slots = threading.BoundedSemaphore(2)      # ffmpeg runs at once, per process
     secret = secret or os.environ.get("VIDEX_SERVER_SECRET") or secrets.token_urlsafe(32)
 
     # ------------------------------------------------------------ helpers
@@ -342,7 +360,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                                        str(form.get("status") or ""),
                                        str(form.get("note") or "") or None)
         await run_in_threadpool(work)
-        return RedirectResponse(f"/incidents/{quote(incident_id)}#history", 303)
+        return RedirectResponse(f"/incidents/{quote(incident_id, safe='')}#history", 303)
 
     @endpoint()
     async def record_review(request, user):
@@ -359,7 +377,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                 history.record_review(cat, incident_id, clip_id, probative,
                                       str(form.get("note") or "") or None)
         await run_in_threadpool(work)
-        return RedirectResponse(f"/incidents/{quote(incident_id)}#history", 303)
+        return RedirectResponse(f"/incidents/{quote(incident_id, safe='')}#history", 303)
 
     @endpoint()
     async def report_download(request, user):
@@ -400,6 +418,13 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                                                              True)))
 
     # ------------------------------------------------------------ clips and cameras
+    def known_incident(cat, incident_id: str | None) -> str | None:
+        """The ``?incident=`` of a request when it names a catalogued incident (the audit
+        entry's case number), else None."""
+        if incident_id and cat.incidents.get(incident_id) is not None:
+            return incident_id
+        return None
+
     def clip_row(cat, clip_id_text: str) -> dict:
         try:
             clip_id = int(clip_id_text)
@@ -412,7 +437,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         def work():
             with catalog_for(user) as cat:
                 row = clip_row(cat, request.path_params["clip_id"])
-                case = request.query_params.get("incident") or None
+                case = known_incident(cat, request.query_params.get("incident"))
                 cat.record("view clip", {"clip": row["id"], "sha256": row["sha256"]},
                            case_no=case)
                 return {"clip": row, "camera": cat.cameras.get(row["camera_id"]),
@@ -433,33 +458,61 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                 rng = request.headers.get("range", "")
                 if not rng or rng.replace(" ", "").startswith("bytes=0-"):
                     cat.record("play clip", {"clip": row["id"], "sha256": row["sha256"]},
-                               case_no=request.query_params.get("incident") or None)
+                               case_no=known_incident(cat, request.query_params.get(
+                                   "incident")))
                 return row
         row = await run_in_threadpool(work)
-        path = Path(row["path"])
-        if not path.is_file():
-            return not_found(request, "the clip's file is not where the catalog has it")
+        path = original_file(row)
+        if path is None:
+            return not_found(request, "the clip's file is missing or no longer the catalogued "
+                                      "one (run videx verify --catalog)")
         if (row["codec"], row["container"]) in PLAYABLE:
             return secure(FileResponse(path, media_type="video/mp4"))
         preview = await run_in_threadpool(make_preview, path, row["sha256"])
         return secure(FileResponse(preview, media_type="video/mp4"))
 
     def make_preview(path: Path, sha256: str) -> Path:
-        """An H.264 MP4 preview of a clip other browsers cannot play (made once, cached)."""
+        """An H.264 MP4 preview of a clip browsers cannot play, made once per original (by
+        its SHA-256, checked first) into the cache; one ffmpeg per original at a time."""
         out = cache / f"preview-{sha256}.mp4"
-        with preview_lock:
-            if not out.exists():
-                tmp = out.with_suffix(".part.mp4")
+        with preview_locks_guard:
+            lock = preview_locks.setdefault(sha256, threading.Lock())
+        with lock, preview_slots:
+            if out.exists():
+                return out
+            from videx.hashing import sha256_file
+            if sha256_file(path) != sha256:
+                raise VidexError("the clip's file no longer matches its catalogued SHA-256: "
+                                 "run videx verify --catalog")
+            tmp = cache / f".preview-{sha256}-{secrets.token_hex(4)}.mp4"
+            try:
                 done = subprocess.run(
-                    ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(path), "-map", "0:v:0",
-                     "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt",
-                     "yuv420p", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-movflags",
-                     "+faststart", str(tmp)], capture_output=True, timeout=600)
-                if done.returncode != 0:
-                    raise VidexError("the preview could not be made: "
-                                     + done.stderr.decode(errors="replace").strip()[-200:])
-                tmp.replace(out)
+                    ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(path), "-map",
+                     "0:v:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
+                     "-pix_fmt", "yuv420p", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
+                     "-movflags", "+faststart", str(tmp)], capture_output=True, timeout=600)
+            except subprocess.TimeoutExpired:
+                tmp.unlink(missing_ok=True)
+                raise VidexError("the preview took too long to make (over 10 min)") from None
+            if done.returncode != 0:
+                tmp.unlink(missing_ok=True)
+                raise VidexError("the preview could not be made: "
+                                 + done.stderr.decode(errors="replace").strip()[-200:])
+            tmp.replace(out)                # atomic: other workers see all of it or none
         return out
+
+    def original_file(row: dict) -> Path | None:
+        """The catalogued file, when it is still a regular file of the catalogued size (not a
+        symlink put in its place); None otherwise."""
+        import stat as stat_mod
+        path = Path(row["path"])
+        try:
+            info = path.lstat()
+        except OSError:
+            return None
+        if not stat_mod.S_ISREG(info.st_mode) or info.st_size != row["size_bytes"]:
+            return None
+        return path
 
     @endpoint()
     async def camera_page(request, user):
@@ -599,14 +652,15 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         Route("/logout", logout, methods=["POST"]),
         Route("/static/{name}", static),
         Route("/incidents", incidents_page),
-        Route("/incidents/{incident_id}", incident_page),
-        Route("/incidents/{incident_id}/outcome", record_outcome, methods=["POST"]),
-        Route("/incidents/{incident_id}/review", record_review, methods=["POST"]),
-        Route("/incidents/{incident_id}/report", report_download),
-        Route("/incidents/{incident_id}/package", package_download),
+        # case numbers may hold "/" (24/0123): the actions first, then the page
+        Route("/incidents/{incident_id:path}/outcome", record_outcome, methods=["POST"]),
+        Route("/incidents/{incident_id:path}/review", record_review, methods=["POST"]),
+        Route("/incidents/{incident_id:path}/report", report_download),
+        Route("/incidents/{incident_id:path}/package", package_download),
+        Route("/incidents/{incident_id:path}", incident_page),
         Route("/clips/{clip_id}", clip_page),
         Route("/clips/{clip_id}/media", clip_media),
-        Route("/cameras/{camera_id}", camera_page),
+        Route("/cameras/{camera_id:path}", camera_page),
         Route("/study", study_page, methods=["GET", "POST"]),
         Route("/study/{run_id}/report", study_report),
         Route("/imports", imports_page, methods=["GET", "POST"]),

@@ -57,7 +57,7 @@ class PostgresBackend(Backend):
         return out
 
     def execute(self, sql: str, params: Sequence = ()):
-        return self.conn.execute(self._sql(sql), list(params) if params else None)
+        return self.conn.execute(self._sql(sql), list(params))   # always: %% becomes %
 
     def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
         with self.conn.cursor() as cur:
@@ -117,7 +117,8 @@ class PostgresBackend(Backend):
 
 def _redact(location: str) -> str:
     """The location without a password (for messages and the audit record)."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", location)
+    location = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", location)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", location, flags=re.I)
 
 
 def open_backend(location: str, create: bool = False) -> PostgresBackend:

@@ -5,9 +5,10 @@ chain intact, verified after the copy.
 would launder it) and a destination that already holds tables. It creates the destination's
 schema with the same migration list, copies every table's rows with their ids in one
 transaction (nothing half-written: a failure leaves the destination empty), then checks
-that every table holds the same rows (a SHA-256 over each table's rows in key order, on both
-sides) and that the destination's audit log verifies deep (every row matches its audited
-state, the chain links as in the source). The copy itself adds no audit entry to either side,
+that every table holds the same rows (an order-free SHA-256 digest over each table's rows, on
+both sides) and that the destination's audit log verifies deep (every row matches its audited
+state, the chain links as in the source), all before the copy's transaction commits: a copy
+that fails a check is rolled back and leaves the destination empty. The copy itself adds no audit entry to either side,
 so the chain stays byte-for-byte the source's; the source's own log gets a ``db copy`` entry
 naming the destination.
 """
@@ -67,11 +68,13 @@ def _columns(db, table: str) -> list[str]:
     return [d[0] for d in cur.description]
 
 
-def table_digest(db, table: str) -> tuple[int, str]:
-    """(row count, an order-free digest of the rows): each row's SHA-256 over its values in
-    canonical JSON, summed modulo 2**256, so both engines' orders and collations agree."""
+def table_digest(db, table: str, columns: list[str]) -> tuple[int, str]:
+    """(row count, an order-free digest of ``columns`` of the rows): each row's SHA-256 over
+    its values in canonical JSON, summed modulo 2**256, so both engines' orders and
+    collations agree."""
     total, n = 0, 0
-    cur = db.execute(f'SELECT * FROM "{table}"')
+    names = ", ".join(f'"{c}"' for c in columns)
+    cur = db.execute(f'SELECT {names} FROM "{table}"')
     while True:
         rows = cur.fetchmany(BATCH)
         if not rows:
@@ -110,24 +113,36 @@ def copy_catalog(source: str, destination: str,
             raise CatalogError("the source was written by a newer videx: upgrade first")
         dst_backend = _new_backend(resolve_path(destination))
         report = CopyReport(src.location, dst_backend.location)
+        if schema.inspect(src.db).pending:
+            raise CatalogError("the source needs upgrading to this videx first (open it with "
+                               "any videx command where it can be written)")
         with src.reading():                  # one consistent state of the source throughout
             try:
                 _copy(src.db, dst_backend, report, progress)
-            except BaseException:
+                dst = Catalog(dst_backend)
+                _verify(src, dst, report)    # inside the copy's transaction: ...
+                if report.ok:
+                    dst_backend.commit()
+                else:                        # ... a copy that fails its checks is not kept
+                    dst_backend.rollback()
+            finally:
                 dst_backend.rollback()
                 dst_backend.close()
-                raise
-            dst = Catalog(dst_backend)
-            try:
-                _verify(src, dst, report)
-            finally:
-                dst.close()
+        if not report.ok and "://" not in report.destination:
+            _remove_sqlite(resolve_path(destination))
         if report.ok and record:
             src.record("db copy", {"to": report.destination, "rows": sum(report.tables.values()),
                                    "audit_entries": report.audit_entries})
         return report
     finally:
         src.close()
+
+
+def _remove_sqlite(path: str) -> None:
+    """Remove a SQLite destination left empty by a copy that failed its checks."""
+    from pathlib import Path
+    for suffix in ("", "-wal", "-shm"):
+        Path(path + suffix).unlink(missing_ok=True)
 
 
 def _new_backend(location: str):
@@ -154,7 +169,8 @@ def _new_backend(location: str):
 
 
 def _copy(src, dst, report: CopyReport, progress) -> None:
-    """Schema by the migration list, then every table's rows, in one transaction."""
+    """Schema by the migration list, then every table's rows, in one transaction (left open:
+    the caller commits once the copy has passed its checks)."""
     dst.begin_write()
     schema.apply_pending(dst, iso_utc(now_utc()))
     if dst.dialect == "sqlite":
@@ -182,12 +198,12 @@ def _copy(src, dst, report: CopyReport, progress) -> None:
         report.tables[table] = n
         if dst.dialect == "postgresql" and "id" in cols:
             dst.reset_identity(table)
-    dst.commit()
 
 
 def _verify(src, dst, report: CopyReport) -> None:
     for table in report.tables:
-        a, b = table_digest(src.db, table), table_digest(dst.db, table)
+        cols = _columns(src.db, table)
+        a, b = table_digest(src.db, table, cols), table_digest(dst.db, table, cols)
         if a != b:
             report.problems.append(f"table {table}: {a[0]} rows in the source, {b[0]} in the "
                                    "copy" if a[0] != b[0] else f"table {table}: rows differ")
