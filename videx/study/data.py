@@ -178,11 +178,15 @@ def _read_rectangle(text: str, sep: str) -> pd.DataFrame | None:
     if _padded(text, sep):                       # some cell has surrounding spaces
         for c in df.columns:
             df[c] = df[c].fillna("").str.strip()
-    elif df.isna().any().any():
+    elif df.iloc[:, -1].isna().any():            # a short row lacks its last cells
         df = df.fillna("")
     df.index = pd.RangeIndex(2, 2 + len(df))     # spreadsheet rows: the header is row 1
-    blank = (df == "").all(axis=1)
-    return df[~blank] if blank.any() else df
+    first = df.iloc[:, 0].to_numpy(dtype=object) == ""
+    if not first.any():                          # a blank row starts with a blank cell
+        return df
+    maybe = df[first]
+    blank = maybe.index[(maybe == "").all(axis=1)]
+    return df.drop(blank) if len(blank) else df
 
 
 def _read_row_by_row(path, encoding, sep) -> pd.DataFrame:

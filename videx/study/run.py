@@ -6,6 +6,7 @@ console and the report show them); no estimate that failed is shown as a number.
 
 from __future__ import annotations
 
+import functools
 import math
 import platform
 import warnings
@@ -257,15 +258,21 @@ def strict_json(doc):
     return out
 
 
-def versions() -> dict:
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> tuple:
     def v(name):
         try:
             return version(name)
         except PackageNotFoundError:
             return None
+    return tuple((name, v(name)) for name in ("statsmodels", "pandas", "numpy", "scipy",
+                                              "matplotlib"))
+
+
+def versions() -> dict:
+    """The versions that produced a result (package metadata is read once per process)."""
     return {"videx": __version__, "python": platform.python_version(),
-            "statsmodels": v("statsmodels"), "pandas": v("pandas"), "numpy": v("numpy"),
-            "scipy": v("scipy"), "matplotlib": v("matplotlib")}
+            **dict(_package_versions())}
 
 
 def _attempt(refused: dict, what: str, fn):
