@@ -35,15 +35,17 @@ def angle_diff_deg(a: float, b: float) -> float:
 
 
 def in_view(cam_lat: float, cam_lon: float, heading_deg: float | None, fov_deg: float | None,
-            range_m: float | None, lat: float, lon: float) -> bool | None:
+            range_m: float | None, lat: float, lon: float,
+            distance_m: float | None = None) -> bool | None:
     """Whether a point lies in a camera's view wedge; ``None`` when the camera has no geometry.
 
     The wedge is centred on ``heading_deg`` and ``fov_deg`` wide; it may cross north
     (heading 350, fov 40 covers 330-10). Beyond ``range_m`` (when known) the point is not in view.
+    ``distance_m``: the camera-to-point distance (metres) when the caller has it already.
     """
     if heading_deg is None or fov_deg is None:
         return None
-    dist = haversine_m(cam_lat, cam_lon, lat, lon)
+    dist = haversine_m(cam_lat, cam_lon, lat, lon) if distance_m is None else distance_m
     if range_m is not None and dist > range_m:
         return False
     if fov_deg >= 360 or dist < 1.0:

@@ -19,7 +19,8 @@ WINDOW_QUERY = """
 # A whole canvass in one statement (consistent without a transaction): the cameras in a
 # bounding box, each with its clips overlapping the window (the same bounded index range as
 # WINDOW_QUERY, per camera), whether each clip was scanned, and the camera's latest outcome
-# for the incident. One row per clip, or one row with NULL clip columns for a camera without.
+# for the incident. One row per clip, or one row with NULL clip columns for a camera without;
+# in no particular order (``canvass_rows`` groups them: no sort in SQL).
 CANVASS_QUERY = """
     SELECT {camera_columns},
            (SELECT o.status FROM outcomes o WHERE o.incident_id = ? AND o.camera_id = c.id
@@ -31,8 +32,7 @@ CANVASS_QUERY = """
     LEFT JOIN clips k ON k.camera_id = c.id AND k.start_ts < ? AND k.start_ts >= ? - c.max_clip_s
                      AND k.end_ts > ?
     LEFT JOIN scans sc ON sc.clip_id = k.id
-    WHERE c.lat BETWEEN ? AND ? AND c.lon BETWEEN ? AND ?
-    ORDER BY c.id, k.start_ts"""
+    WHERE c.lat BETWEEN ? AND ? AND c.lon BETWEEN ? AND ?"""
 
 CLIP_INSERT_COLUMNS = (
     "camera_id", "path", "sha256", "size_bytes", "container", "codec", "width", "height", "fps",
@@ -43,9 +43,11 @@ CLIP_INSERT_COLUMNS = (
 
 
 @functools.lru_cache(maxsize=8)
-def _canvass_sql(camera_columns: str) -> tuple[list[str], str]:
+def _canvass_sql(camera_columns: str) -> tuple[tuple[str, ...], str]:
+    """(the camera dict's keys: the columns and ``outcome``, the statement)."""
     names = [c.strip() for c in camera_columns.split(",")]
-    return names, CANVASS_QUERY.format(camera_columns=", ".join(f"c.{n}" for n in names))
+    return (tuple(names) + ("outcome",),
+            CANVASS_QUERY.format(camera_columns=", ".join(f"c.{n}" for n in names)))
 
 
 class ClipStore:
@@ -65,16 +67,22 @@ class ClipStore:
                      t0: float, t1: float, camera_columns: str) -> list[tuple[dict, list]]:
         """The cameras in ``bbox`` (south, west, north, east) with their latest outcome for
         the incident (key ``outcome``) and their clips overlapping [t0, t1) as
-        (``WINDOW_QUERY`` tuple, scan peak, scan mode), in one statement; by camera id."""
-        names, sql = _canvass_sql(camera_columns)
+        (``WINDOW_QUERY`` tuple, scan peak, scan mode) in start order, in one statement;
+        cameras in no particular order (the canvass orders its result)."""
+        keys, sql = _canvass_sql(camera_columns)
         s, w, n, e = bbox
-        out: list[tuple[dict, list]] = []
-        width = len(names) + 1
+        by_camera: dict[str, tuple[dict, list]] = {}
+        width = len(keys)
         for row in self.db.rows(sql, [incident_id, t1, t0, t0, s, n, w, e]):
-            if not out or out[-1][0]["id"] != row[0]:
-                out.append((dict(zip(names + ["outcome"], row[:width])), []))
+            entry = by_camera.get(row[0])
+            if entry is None:
+                entry = by_camera[row[0]] = (dict(zip(keys, row)), [])   # zip: the camera's
             if row[width] is not None:
-                out[-1][1].append((row[width:width + 13], row[width + 13], row[width + 14]))
+                entry[1].append((row[width:width + 13], row[width + 13], row[width + 14]))
+        out = list(by_camera.values())
+        for _, clips in out:
+            if len(clips) > 1:
+                clips.sort(key=lambda c: c[0][3])                        # by start_ts
         return out
 
     def get(self, clip_id: int) -> dict | None:
