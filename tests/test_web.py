@@ -182,7 +182,8 @@ def test_downloads_are_the_report_and_a_verifiable_package(site, tmp_path):
     result = verify_package(next(folder.iterdir()))
     assert result.exit_code == 0, result.problems()
     manifest = json.loads(next(folder.rglob("manifest.json")).read_text())
-    assert manifest["incident"]["id"] == DEMO_ID if "id" in manifest["incident"] else True
+    assert manifest["incident"]["case_no"] == DEMO_ID
+    assert manifest["incident"]["extracted_by"]["acting_as"] == "web:det"   # who, in the file
 
 
 def test_roles_keep_detectives_out_of_admin_pages(site):

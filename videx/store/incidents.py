@@ -28,19 +28,10 @@ class IncidentStore:
              category: str | None = None, neighborhood: str | None = None) -> list[dict]:
         """Incidents in time order, optionally within [start_ts, end_ts) (POSIX s, UTC), of a
         category and of a neighborhood (ignoring case)."""
-        sql, params = "SELECT * FROM incidents WHERE 1 = 1", []
-        if start_ts is not None:
-            sql += " AND occurred_ts >= ?"
-            params.append(start_ts)
-        if end_ts is not None:
-            sql += " AND occurred_ts < ?"
-            params.append(end_ts)
+        sql, params = _where(start_ts, end_ts, neighborhood)
         if category:
             sql += " AND category = ?"
             params.append(category)
-        if neighborhood:
-            sql += " AND lower(neighborhood) = lower(?)"
-            params.append(neighborhood)
         return self.db.dicts(sql + " ORDER BY occurred_ts, id", params)
 
     def search(self, text: str | None = None, start_ts: float | None = None,
@@ -49,21 +40,28 @@ class IncidentStore:
         """Incidents whose case number contains ``text`` (ignoring case), within [start_ts,
         end_ts) (POSIX s, UTC) and in a neighborhood (ignoring case), newest first, at most
         ``limit``."""
-        sql, params = "SELECT * FROM incidents WHERE 1 = 1", []
+        sql, params = _where(start_ts, end_ts, neighborhood)
         if text:
             escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             sql += " AND lower(id) LIKE ? ESCAPE '\\'"
             params.append(f"%{escaped}%")
-        if start_ts is not None:
-            sql += " AND occurred_ts >= ?"
-            params.append(start_ts)
-        if end_ts is not None:
-            sql += " AND occurred_ts < ?"
-            params.append(end_ts)
-        if neighborhood:
-            sql += " AND lower(neighborhood) = lower(?)"
-            params.append(neighborhood)
         return self.db.dicts(sql + " ORDER BY occurred_ts DESC, id LIMIT ?", params + [limit])
 
     def upsert(self, record: dict, now: str) -> tuple[str, dict | None]:
         return upsert(self.cat, "incidents", record, now)
+
+
+def _where(start_ts: float | None, end_ts: float | None,
+           neighborhood: str | None) -> tuple[str, list]:
+    """The incidents query with the time-span and neighborhood filters given."""
+    sql, params = "SELECT * FROM incidents WHERE 1 = 1", []
+    if start_ts is not None:
+        sql += " AND occurred_ts >= ?"
+        params.append(start_ts)
+    if end_ts is not None:
+        sql += " AND occurred_ts < ?"
+        params.append(end_ts)
+    if neighborhood:
+        sql += " AND lower(neighborhood) = lower(?)"
+        params.append(neighborhood)
+    return sql, params
