@@ -681,22 +681,22 @@ def bench_serve(args):
     add_incidents(path, 2000)
     locations = [("sqlite", str(path))]
     cluster = None
-    if args.pg:
-        from videx import audit
-        from videx.pgcluster import TempCluster
-        from videx.store.transfer import copy_catalog
-        with catalog.open_catalog(path) as cat:   # rows built by SQL: audit them once
-            if not audit.verify(cat, deep=True).ok:
-                with cat.write("bench baseline") as tx:
-                    cat.baseline(tx)
-        cluster = TempCluster()
-        url = cluster.database("bench")
-        t = time.perf_counter()
-        copy_catalog(str(path), url)
-        print(f"copied to PostgreSQL in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-        locations.append(("postgresql", url))
     runs = []
     try:
+        if args.pg:
+            from videx import audit
+            from videx.pgcluster import TempCluster
+            from videx.store.transfer import copy_catalog
+            with catalog.open_catalog(path) as cat:   # rows built by SQL: audit them once
+                if not audit.verify(cat, deep=True).ok:
+                    with cat.write("bench baseline") as tx:
+                        cat.baseline(tx)
+            cluster = TempCluster()
+            url = cluster.database("bench")
+            t = time.perf_counter()
+            copy_catalog(str(path), url)
+            print(f"copied to PostgreSQL in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+            locations.append(("postgresql", url))
         for backend, location in locations:
             ensure_user(location, "bench", "admin", "bench-password")
             with catalog.open_catalog(location) as cat:
