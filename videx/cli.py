@@ -1137,7 +1137,7 @@ def users_add(cat, name, role, password_stdin, replace):
         printf '%s' "$PASSWORD" | videx users add jdoe --role detective --password-stdin
     """
     from videx import users
-    password = click.get_text_stream("stdin").read().rstrip("\r\n")
+    password = sys.stdin.read().rstrip("\r\n")
     users.add_user(cat, name, role, password, replace=replace)
     click.echo(f"user {name} ({role}) added" if not replace else f"user {name} ({role}) set")
 
