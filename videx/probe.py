@@ -76,6 +76,16 @@ class Timeline:
         median = gaps[len(gaps) // 2]
         return median > 0 and (gaps[-1] - gaps[0]) > VFR_SPREAD * median
 
+    @classmethod
+    def from_times(cls, times: list[float], keys: list[float]) -> Timeline:
+        """From packet times and keyframe times as stored (seconds), counted from the first
+        frame and sorted into presentation order."""
+        if not times:
+            return cls([], [])
+        first = min(times)
+        return cls(sorted(round(t - first, 6) for t in times),
+                   sorted(round(t - first, 6) for t in keys))
+
     @property
     def keyframe_interval_s(self) -> float | None:
         gaps = sorted(b - a for a, b in zip(self.keyframes, self.keyframes[1:]))
@@ -193,27 +203,35 @@ def facts(info: dict, size: int) -> ProbeInfo:
     if not duration or duration <= 0:
         raise ProbeError("no duration: the file is incomplete or not a video")
     tags = {k.lower(): v for k, v in (fmt.get("tags") or {}).items()}
-    width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
-    rotation = _rotation(stream)
-    line = timeline_from_packets(info.get("packets") or [])
-    dw, dh = display_size(width, height, stream.get("sample_aspect_ratio"), rotation)
-    return ProbeInfo(
-        container=fmt.get("format_name", ""),
-        codec=stream.get("codec_name", ""),
-        width=width,
-        height=height,
-        fps=_fps(stream),
-        duration_s=round(duration, 3),
-        size_bytes=size,
-        creation_time=tags.get("creation_time"),
-        rotation=rotation,
-        display_width=dw,
-        display_height=dh,
-        vfr=line.vfr,
-        frames=len(line.frames) or None,
-        keyframe_interval_s=line.keyframe_interval_s,
-        streams=int(fmt["nb_streams"]) if str(fmt.get("nb_streams", "")).isdigit() else None,
-    )
+    return assemble(
+        container=fmt.get("format_name", ""), codec=stream.get("codec_name", ""),
+        width=int(stream.get("width") or 0), height=int(stream.get("height") or 0),
+        sar=stream.get("sample_aspect_ratio"), rotation=_rotation(stream), fps=_fps(stream),
+        duration_s=duration, size_bytes=size, creation_time=tags.get("creation_time"),
+        line=timeline_from_packets(info.get("packets") or []),
+        streams=int(fmt["nb_streams"]) if str(fmt.get("nb_streams", "")).isdigit() else None)
+
+
+def assemble(*, container: str, codec: str, width: int, height: int, sar: str | None,
+             rotation: int, fps: float | None, duration_s: float, size_bytes: int,
+             creation_time: str | None, line: Timeline, streams: int | None,
+             probed_with: str = "ffprobe") -> ProbeInfo:
+    """A ProbeInfo from what either reader found (sizes in pixels, ``sar`` as ``N:D``,
+    seconds): the display size from the aspect ratio and rotation, the frame count, frame-rate
+    variability and keyframe spacing from the packet timeline."""
+    dw, dh = display_size(width, height, sar, rotation)
+    return ProbeInfo(container=container, codec=codec, width=width, height=height, fps=fps,
+                     duration_s=round(duration_s, 3), size_bytes=size_bytes,
+                     creation_time=creation_time, rotation=rotation, display_width=dw,
+                     display_height=dh, vfr=line.vfr, frames=len(line.frames) or None,
+                     keyframe_interval_s=line.keyframe_interval_s, probed_with=probed_with,
+                     streams=streams)
+
+
+def rotate_tag(tags: dict | None) -> int:
+    """Degrees from the old ``rotate`` metadata tag (0 when absent)."""
+    tag = (tags or {}).get("rotate")
+    return int(round(float(tag))) % 360 if tag not in (None, "") else 0
 
 
 def _rotation(stream: dict) -> int:
@@ -221,8 +239,7 @@ def _rotation(stream: dict) -> int:
     for side in stream.get("side_data_list") or []:
         if "rotation" in side:
             return int(round(float(side["rotation"]))) % 360
-    tag = (stream.get("tags") or {}).get("rotate")
-    return int(round(float(tag))) % 360 if tag not in (None, "") else 0
+    return rotate_tag(stream.get("tags"))
 
 
 def display_size(width: int, height: int, sar: str | None, rotation: int) -> tuple[int, int]:
@@ -246,11 +263,7 @@ def timeline_from_packets(packets: list[dict]) -> Timeline:
         times.append(t)
         if "K" in str(p.get("flags", "")):
             keys.append(t)
-    if not times:
-        return Timeline([], [])
-    first = min(times)
-    return Timeline(sorted(round(t - first, 6) for t in times),
-                    sorted(round(t - first, 6) for t in keys))
+    return Timeline.from_times(times, keys)
 
 
 def timeline(path: str | Path, timeout: float = 120.0) -> Timeline:

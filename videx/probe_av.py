@@ -52,7 +52,7 @@ def read_facts(source: str | Path | io.BufferedIOBase, size: int):
 
 
 def _read_facts(source, size: int):
-    from videx.probe import ProbeInfo, display_size, round_fps
+    from videx.probe import Timeline, assemble, rotate_tag, round_fps
     with _open(source) as container:
         video = _video_streams(container)
         if not video:
@@ -65,33 +65,19 @@ def _read_facts(source, size: int):
         ctx = stream.codec_context
         ctx.thread_count = 1             # one frame decoded: threads would only add latency
         times, keys, rotation = _walk(container, stream, decode_first=True)
-        line = _as_timeline(times, keys)
         if rotation is None:             # no frame decoded: the old "rotate" tag, if any
-            tag = (stream.metadata or {}).get("rotate")
-            rotation = int(round(float(tag))) % 360 if tag not in (None, "") else 0
+            rotation = rotate_tag(stream.metadata)
         tags = {k.lower(): v for k, v in (container.metadata or {}).items()}
         sar = stream.sample_aspect_ratio or ctx.sample_aspect_ratio   # the container's first
-        width, height = int(ctx.width or 0), int(ctx.height or 0)
-        dw, dh = display_size(width, height,
-                              f"{sar.numerator}:{sar.denominator}" if sar else None, rotation)
-        return ProbeInfo(
+        return assemble(
             container=container.format.name,
             codec=getattr(ctx.codec, "canonical_name", None) or ctx.name,
-            width=width,
-            height=height,
+            width=int(ctx.width or 0), height=int(ctx.height or 0),
+            sar=f"{sar.numerator}:{sar.denominator}" if sar else None, rotation=rotation,
             fps=round_fps(stream.average_rate) or round_fps(stream.base_rate),
-            duration_s=round(duration, 3),
-            size_bytes=size,
-            creation_time=tags.get("creation_time"),
-            rotation=rotation,
-            display_width=dw,
-            display_height=dh,
-            vfr=line.vfr,
-            frames=len(line.frames) or None,
-            keyframe_interval_s=line.keyframe_interval_s,
-            probed_with=version() or "pyav",
-            streams=len(container.streams),
-        )
+            duration_s=duration, size_bytes=size, creation_time=tags.get("creation_time"),
+            line=Timeline.from_times(times, keys), streams=len(container.streams),
+            probed_with=version() or "pyav")
 
 
 def _walk(container, stream, decode_first: bool):
@@ -132,15 +118,6 @@ def _walk(container, stream, decode_first: bool):
     return times, keys, rotation
 
 
-def _as_timeline(times: list[float], keys: list[float]):
-    from videx.probe import Timeline
-    if not times:
-        return Timeline([], [])
-    first = min(times)
-    return Timeline(sorted(round(t - first, 6) for t in times),
-                    sorted(round(t - first, 6) for t in keys))
-
-
 def _open(source):
     try:
         import av
@@ -166,7 +143,8 @@ def timeline(source: str | Path):
         if not video:
             raise InProcessUnavailable("no video stream")
         times, keys, _ = _walk(container, video[0], decode_first=False)
-    return _as_timeline(times, keys)
+    from videx.probe import Timeline
+    return Timeline.from_times(times, keys)
 
 
 def _seconds(value, base) -> float | None:
