@@ -195,6 +195,10 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    def text(form, name: str) -> str:
+        """A form field as text ("" when absent)."""
+        return str(form.get(name) or "")
+
     def csrf_token(request) -> str:
         token = request.session.get("csrf")
         if not token:
@@ -203,7 +207,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
 
     async def form_checked(request) -> dict:
         form = await request.form()
-        sent = str(form.get("csrf") or "")
+        sent = text(form, "csrf")
         if not sent or not hmac.compare_digest(sent, request.session.get("csrf") or ""):
             raise Forbidden("the form's security token is missing or stale: reload the page")
         return form
@@ -261,9 +265,9 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
             form = await form_checked(request)
         except Forbidden as err:
             return page(request, "login.html", {"next": "", "error": str(err)}, 403)
-        name, password = str(form.get("name") or ""), str(form.get("password") or "")
+        name, password = text(form, "name"), text(form, "password")
         address = request.client.host if request.client else "?"
-        nxt = str(form.get("next") or "")
+        nxt = text(form, "next")
         if limiter.blocked(address, name):
             return page(request, "login.html", {"next": nxt, "error": "Too many failed "
                                                 "sign-ins: wait a few minutes."}, 429)
@@ -349,35 +353,34 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         ctx = await run_in_threadpool(work)
         return page(request, "incident.html", ctx)
 
+    async def record_then_show(user, incident_id: str, change) -> Response:
+        """Apply ``change(cat)`` (an outcome or a review) as the user, then show the case
+        history."""
+        def work():
+            with catalog_for(user) as cat:
+                change(cat)
+        await run_in_threadpool(work)
+        return RedirectResponse(f"/incidents/{quote(incident_id, safe='')}#history", 303)
+
     @endpoint()
     async def record_outcome(request, user):
         incident_id = request.path_params["incident_id"]
         form = await form_checked(request)
-
-        def work():
-            with catalog_for(user) as cat:
-                history.record_outcome(cat, incident_id, str(form.get("camera_id") or ""),
-                                       str(form.get("status") or ""),
-                                       str(form.get("note") or "") or None)
-        await run_in_threadpool(work)
-        return RedirectResponse(f"/incidents/{quote(incident_id, safe='')}#history", 303)
+        return await record_then_show(user, incident_id, lambda cat: history.record_outcome(
+            cat, incident_id, text(form, "camera_id"), text(form, "status"),
+            text(form, "note") or None))
 
     @endpoint()
     async def record_review(request, user):
         incident_id = request.path_params["incident_id"]
         form = await form_checked(request)
         try:
-            clip_id = int(str(form.get("clip_id") or ""))
+            clip_id = int(text(form, "clip_id"))
         except ValueError:
             raise VidexError("no clip chosen for the review") from None
-        probative = str(form.get("probative") or "") == "yes"
-
-        def work():
-            with catalog_for(user) as cat:
-                history.record_review(cat, incident_id, clip_id, probative,
-                                      str(form.get("note") or "") or None)
-        await run_in_threadpool(work)
-        return RedirectResponse(f"/incidents/{quote(incident_id, safe='')}#history", 303)
+        probative = text(form, "probative") == "yes"
+        return await record_then_show(user, incident_id, lambda cat: history.record_review(
+            cat, incident_id, clip_id, probative, text(form, "note") or None))
 
     @endpoint()
     async def report_download(request, user):
@@ -535,7 +538,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         exposure = str(form.get("exposure") or "probative")
         if exposure not in ("probative", "obtained", "coverage", "nearby"):
             raise VidexError(f"unknown exposure {exposure!r}")
-        covariates = [c.strip() for c in str(form.get("covariates") or "").split(",")
+        covariates = [c.strip() for c in text(form, "covariates").split(",")
                       if c.strip()]
 
         def work():
@@ -576,7 +579,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         if request.method == "GET":
             return page(request, "imports.html", {"report": None})
         form = await form_checked(request)
-        kind = str(form.get("kind") or "")
+        kind = text(form, "kind")
         upload = form.get("file")
         if kind not in ("cameras", "incidents") or upload is None or not getattr(
                 upload, "filename", ""):
@@ -585,7 +588,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         if suffix not in (".csv", ".geojson", ".json", ".txt"):
             raise VidexError("upload a CSV or GeoJSON file")
         data = await upload.read()
-        skip_bad = str(form.get("skip_bad") or "") == "yes"
+        skip_bad = text(form, "skip_bad") == "yes"
 
         def work():
             from videx import cameras, incidents
@@ -622,9 +625,9 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
 
             def add():
                 with catalog_for(user) as cat:
-                    users_mod.add_user(cat, str(form.get("name") or ""),
-                                       str(form.get("role") or ""),
-                                       str(form.get("password") or ""))
+                    users_mod.add_user(cat, text(form, "name"),
+                                       text(form, "role"),
+                                       text(form, "password"))
             await run_in_threadpool(add)
             message = f"user {form.get('name')} added"
 
