@@ -97,11 +97,6 @@ class PostgresBackend(Backend):
         return {r[0] for r in self.conn.execute(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")}
 
-    def columns(self, table: str) -> list[str]:
-        return [r[0] for r in self.conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = "
-            "current_schema() AND table_name = %s ORDER BY ordinal_position", [table])]
-
     def reset_identity(self, table: str, column: str = "id") -> None:
         """After rows were inserted with explicit ids: continue numbering after the largest."""
         seq = self.conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
@@ -132,12 +127,3 @@ def open_backend(location: str, create: bool = False) -> PostgresBackend:
         raise CatalogError("a PostgreSQL catalog needs psycopg: pip install "
                            "'videx[server]'") from err
     return PostgresBackend(location)
-
-
-def errors() -> tuple[type[BaseException], ...]:
-    """The database errors a command turns into one line (empty when psycopg is absent)."""
-    try:
-        import psycopg
-    except ImportError:
-        return ()
-    return (psycopg.Error,)
