@@ -234,3 +234,28 @@ def test_the_quickstart_sequence_loses_no_note(ingested, run):
     assert [o["status"] for o in shown["outcomes"] if o["camera_id"] == "PRIV-001"] == [
         "requested", "obtained"]
     assert any(o["acting_as"] == "Det. R. Diaz" for o in shown["outcomes"])
+
+
+@pytest.mark.parametrize("lat", [0.2, 41.77, 64.1])
+def test_the_radius_is_decided_by_great_circle_distance(db, lat):
+    """The canvass statement narrows cameras by a flat-earth circle in SQL; cameras 5 cm
+    inside and 5 cm outside the radius, at every bearing, show that only the great-circle
+    distance decides, at the equator and far north, alone and in a batch."""
+    from videx import geo
+    lon, radius = -72.6, 250.0
+    with db.write("test") as tx:
+        for b in range(0, 360, 15):
+            for name, reach in (("in", radius - 0.05), ("out", radius + 0.05)):
+                clat, clon = geo.destination(lat, lon, b, reach)
+                assert abs(geo.haversine_m(lat, lon, clat, clon) - reach) < 0.01
+                db.db.execute("INSERT INTO cameras (id, source, integration, lat, lon, "
+                              "heading_deg, fov_deg, updated_at) VALUES (?, 'city', "
+                              "'connected', ?, ?, ?, 60, 'x')",
+                              [f"{name}{b:03d}", clat, clon, (b + 180) % 360])
+                tx.touch("cameras", f"{name}{b:03d}")
+    inc = canvass.adhoc_incident("R1", lat, lon, datetime(2024, 5, 1, tzinfo=timezone.utc))
+    one = canvass.canvass_incident(db, inc, radius_m=radius, record=False)
+    assert sorted(c.camera_id for c in one.cameras) == [f"in{b:03d}" for b in range(0, 360, 15)]
+    assert all(c.in_view is True and 249.9 <= c.distance_m <= 250.0 for c in one.cameras)
+    batch = next(canvass.canvass_many(db, [inc], radius_m=radius))
+    assert [c.camera_id for c in batch.cameras] == [c.camera_id for c in one.cameras]

@@ -195,11 +195,11 @@ def test_clip_window_query_uses_the_index_bounded_on_both_sides(db):
 
 @pytest.mark.sqlite_only
 def test_the_one_statement_canvass_uses_the_same_bounded_index_range(db):
-    from videx.store.cameras import CANVASS_COLUMNS
     from videx.store.clips import _canvass_sql
-    _, sql = _canvass_sql(CANVASS_COLUMNS)
+    _, sql = _canvass_sql()
     plan = " ".join(r[3] for r in db.db.rows("EXPLAIN QUERY PLAN " + sql,
-                                             ["I", 1.0, 0.0, 0.0, 0, 1, 0, 1]))
+                                             ["I", 1.0, 0.0, 0.0, 0, 1, 0, 1] + [0.5, 1e5] * 4
+                                             + [1e6]))
     assert "SEARCH c USING INDEX idx_cameras_lat_lon" in plan, plan
     assert "USING INDEX idx_clips_camera_start (camera_id=? AND start_ts>? AND start_ts<?)" \
         in plan, plan

@@ -12,6 +12,7 @@ sheet, extract and scan take it as their input instead of canvassing again.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
@@ -19,7 +20,7 @@ from datetime import datetime
 
 from videx import geo
 from videx.errors import OptionError
-from videx.store.cameras import CANVASS_COLUMNS
+from videx.store.cameras import CanvassCamera
 from videx.timeutil import describe, hms, iso_utc, now_utc
 
 STATUS_FOOTAGE = "footage"
@@ -89,13 +90,25 @@ class Incident:
 
 
 def _fast_new(cls, *values):
-    """An instance of frozen dataclass ``cls`` from every field's value in order, set in one
-    step (a frozen dataclass's own ``__init__`` sets each field through
-    ``object.__setattr__``: 6.7 us for a 24-field CameraHit, most of a small canvass's
-    Python time). Same object, same immutability."""
-    obj = object.__new__(cls)
-    obj.__dict__.update(zip(cls._names, values))
+    """An instance of frozen dataclass ``cls`` from every field's value in order.
+
+    A frozen dataclass's own ``__init__`` sets each field through ``object.__setattr__``
+    (6.7 us for a 24-field CameraHit, most of a small canvass's Python time). Here a plain
+    twin class with the same layout sets the fields as ordinary attributes and the object then
+    becomes a ``cls`` (1 us): the same object, equal to one built by ``cls(...)``, as
+    immutable. The twins are made once, at import (``_make_twin``)."""
+    obj = cls._twin(*values)
+    obj.__class__ = cls
     return obj
+
+
+def _make_twin(cls) -> type:
+    """A plain class whose ``__init__`` takes ``cls``'s fields in order (see ``_fast_new``)."""
+    names = [f.name for f in fields(cls)]
+    body = "".join(f"\n    self.{n} = {n}" for n in names)
+    scope: dict = {}
+    exec(f"def __init__(self, {', '.join(names)}):{body}", scope)   # noqa: S102 (own names)
+    return type(f"_{cls.__name__}Twin", (), {"__init__": scope["__init__"]})
 
 
 @dataclass(frozen=True)
@@ -333,76 +346,88 @@ def merge_coverage(intervals: list[tuple[float, float]], t0: float, t1: float):
     return covered, gaps
 
 
-def camera_active(cam: dict, moment_ts: float) -> bool:
+def camera_active(cam: CanvassCamera, moment_ts: float) -> bool:
     """Whether a camera's active_from/active_to (UTC ISO) include the moment."""
     return _active(cam, iso_utc(moment_ts))
 
 
-def _active(cam: dict, stamp: str) -> bool:
-    return ((not cam.get("active_from") or cam["active_from"] <= stamp)
-            and (not cam.get("active_to") or stamp <= cam["active_to"]))
+def _active(cam: CanvassCamera, stamp: str) -> bool:
+    return ((not cam.active_from or cam.active_from <= stamp)
+            and (not cam.active_to or stamp <= cam.active_to))
 
 
-def assess_camera(cat, cam: dict, inc: Incident, t0: float, t1: float, now_ts: float,
-                  outcome: str | None, scanned: set[int] | None = None,
-                  prefetched: list | None = None) -> CameraHit:
+def assess_camera(cat, cam: CanvassCamera, distance_m: float, inc: Incident, t0: float,
+                  t1: float, now_ts: float, outcome: str | None,
+                  scanned: set[int] | None = None, prefetched: list | None = None
+                  ) -> CameraHit:
     """One canvass row: view, clips in [t0, t1), coverage, status and retention deadline.
 
-    ``scanned`` (the ids of scanned clips, when known) saves asking for the activity of clips
-    that were never scanned; ``prefetched`` (clips with their scan peak and mode, from
-    ``ClipStore.canvass_rows``) saves asking for the clips at all."""
-    moment, until = inc.occurred_ts, inc.until_ts
+    ``distance_m``: from the incident, metres (great-circle). ``scanned`` (the ids of scanned
+    clips, when known) saves asking for the activity of clips that were never scanned;
+    ``prefetched`` (clips with their scan peak and mode, from ``ClipStore.canvass_rows``)
+    saves asking for the clips at all."""
     if prefetched is None:
         prefetched = [(row, None, None) if scanned is not None and row[0] not in scanned
-                      else (row,) for row in cat.clips.window(cam["id"], t0, t1,
-                                                                  cam["max_clip_s"])]
-    clips = []
-    intervals = []
+                      else (row,) for row in cat.clips.window(cam.id, t0, t1, cam.max_clip_s)]
+    deadline_ts = hours_left = state = action = None
+    if prefetched:
+        clips = _clip_hits(cat, inc, prefetched)
+        covered, gaps = merge_coverage([(k.start_ts, k.end_ts) for k in clips], t0, t1)
+        covered, gaps = round(covered, 1), tuple(gaps)
+        status = (STATUS_FOOTAGE if any(k.contains_moment for k in clips) else STATUS_GAP)
+    else:                       # most cameras of a canvass: nothing catalogued in the window
+        clips, covered, gaps, status = (), 0.0, ((t0, t1),), STATUS_NONE
+    if status == STATUS_NONE:
+        retention = cam.retention_days
+        action = "ask owner" if cam.integration == "registered" else "pull from system"
+        if retention is None:
+            state = "unknown"      # nobody knows when it is overwritten: ask now
+        else:
+            # footage from the start of a whole-day incident is overwritten first
+            deadline_ts = inc.occurred_ts + retention * 86400.0
+            hours_left = round((deadline_ts - now_ts) / 3600.0, 1)
+            state = "open" if hours_left > 0 else "lost"
+    heading, fov = cam.heading_deg, cam.fov_deg
+    if heading is None or fov is None:
+        view = in_view = None
+    else:
+        view = _view(heading, fov, cam.range_m)
+        in_view = geo.in_view(cam.lat, cam.lon, heading, fov, cam.range_m, inc.lat, inc.lon,
+                              distance_m)
+    return _fast_new(
+        CameraHit, *cam[:7], cam.address, round(distance_m, 1), in_view, view, status,
+        covered, round(t1 - t0, 1), gaps, cam.retention_days, deadline_ts, hours_left, state,
+        action, cam.owner_name, cam.owner_contact, outcome, clips)
+
+
+@functools.lru_cache(maxsize=65536)
+def _view(heading_deg: float, fov_deg: float, range_m: float | None) -> View:
+    """The (immutable, shared) View for this geometry: a city's cameras repeat few."""
+    return View(heading_deg, fov_deg, range_m)
+
+
+def _clip_hits(cat, inc: Incident, prefetched: list) -> tuple[ClipHit, ...]:
+    """The ClipHits of one camera's clips in the window (``assess_camera``'s ``prefetched``
+    items), with the moment's offset and the activity near it where scanned."""
+    moment, until, exact = inc.occurred_ts, inc.until_ts, inc.exact
+    out = []
     for item in prefetched:
         (cid, path, sha, s, e, dur, off, src, conf, codec, w, h, fps) = item[0]
         if len(item) == 1:                      # not known whether scanned: ask
-            near, peak, mode = cat.scans.activity_near(cid, moment - s if inc.exact else 0.0)
+            near, peak, mode = cat.scans.activity_near(cid, moment - s if exact else 0.0)
         else:
             peak, mode = item[1], item[2]
-            near = (cat.scans.peak_near(cid, moment - s) if peak is not None and inc.exact
+            near = (cat.scans.peak_near(cid, moment - s) if peak is not None and exact
                     else None)
-        if inc.exact:
-            hit = _fast_new(ClipHit, cid, path, sha, s, e, dur, moment - s, s <= moment < e,
-                            off, src, conf, codec, w, h, fps, near, peak, mode)
+        if exact:
+            out.append(_fast_new(ClipHit, cid, path, sha, s, e, dur, moment - s,
+                                 s <= moment < e, off, src, conf, codec, w, h, fps, near,
+                                 peak, mode))
         else:
-            hit = _fast_new(ClipHit, cid, path, sha, s, e, dur, None,
-                            s < until and e > moment, off, src, conf, codec, w, h, fps, None,
-                            peak, mode)
-        clips.append(hit)
-        intervals.append((s, e))
-    covered, gaps = merge_coverage(intervals, t0, t1)
-    if any(c.contains_moment for c in clips):
-        status = STATUS_FOOTAGE
-    else:
-        status = STATUS_GAP if clips else STATUS_NONE
-    deadline_ts = hours_left = state = None
-    retention = cam["retention_days"]
-    if status == STATUS_NONE and retention is None:
-        state = "unknown"      # nobody knows when it is overwritten: ask now
-    elif status == STATUS_NONE:
-        # footage from the start of a whole-day incident is overwritten first
-        deadline_ts = moment + retention * 86400.0
-        hours_left = round((deadline_ts - now_ts) / 3600.0, 1)
-        state = "open" if hours_left > 0 else "lost"
-    heading, fov, reach = cam["heading_deg"], cam["fov_deg"], cam["range_m"]
-    view = (_fast_new(View, heading, fov, reach)
-            if heading is not None and fov is not None else None)
-    lat, lon = cam["lat"], cam["lon"]
-    return _fast_new(
-        CameraHit, cam["id"], cam["name"], cam["source"], cam["integration"], cam["kind"],
-        lat, lon, cam["address"], cam["distance_m"],
-        geo.in_view(lat, lon, heading, fov, reach, inc.lat, inc.lon,
-                    cam.get("_distance_exact_m")),
-        view, status, round(covered, 1), round(t1 - t0, 1), tuple(gaps),
-        retention, deadline_ts, hours_left, state,
-        None if status != STATUS_NONE else
-        "ask owner" if cam["integration"] == "registered" else "pull from system",
-        cam["owner_name"], cam["owner_contact"], outcome, tuple(clips))
+            out.append(_fast_new(ClipHit, cid, path, sha, s, e, dur, None,
+                                 s < until and e > moment, off, src, conf, codec, w, h, fps,
+                                 None, peak, mode))
+    return tuple(out)
 
 
 _VIEW_RANK = {True: 0, None: 1, False: 2}
@@ -456,20 +481,19 @@ def canvass_incident(cat, inc: Incident, radius_m: float = 250.0, before_s: floa
     t0, t1 = window(inc, before_s, after_s)
     # cameras, clips, scans and outcomes in one statement: one consistent state, no
     # transaction; only scanned clips ask for their activity near the moment
-    rows = cat.clips.canvass_rows(inc.id, geo.bbox(inc.lat, inc.lon, radius_m), t0, t1,
-                                  CANVASS_COLUMNS)
+    rows = cat.clips.canvass_rows(inc.id, inc.lat, inc.lon, radius_m, t0, t1)
     stamp = None                    # the moment as UTC text, made only when a camera has dates
     found = []
+    lat, lon, distance = inc.lat, inc.lon, geo.haversine_m
     for cam, clips in rows:
-        d = geo.haversine_m(inc.lat, inc.lon, cam["lat"], cam["lon"])
+        d = distance(lat, lon, cam.lat, cam.lon)
         if d > radius_m:
             continue
-        if cam["active_from"] or cam["active_to"]:
+        if cam.active_from or cam.active_to:
             stamp = stamp or iso_utc(inc.occurred_ts)
             if not _active(cam, stamp):
                 continue
-        cam["distance_m"], cam["_distance_exact_m"] = round(d, 1), d
-        found.append(assess_camera(cat, cam, inc, t0, t1, now_ts, cam.pop("outcome"),
+        found.append(assess_camera(cat, cam, d, inc, t0, t1, now_ts, cam.outcome,
                                    prefetched=clips))
     result = _result(inc, found, t0, t1, radius_m, before_s, after_s, now_ts, sort)
     if record:
@@ -481,14 +505,15 @@ def canvass_incident(cat, inc: Incident, radius_m: float = 250.0, before_s: floa
     return result
 
 
-def _canvass(cat, inc: Incident, cams: list[dict], radius_m: float, before_s: float,
-             after_s: float, now_ts: float, outcomes: dict[str, str], sort: str,
-             scanned: set[int] | None = None) -> CanvassResult:
-    """The canvass of one incident given the cameras within the radius (with distance_m)."""
+def _canvass(cat, inc: Incident, cams: list[tuple[float, CanvassCamera]], radius_m: float,
+             before_s: float, after_s: float, now_ts: float, outcomes: dict[str, str],
+             sort: str, scanned: set[int] | None = None) -> CanvassResult:
+    """The canvass of one incident given the cameras within the radius (distance in metres,
+    camera)."""
     t0, t1 = window(inc, before_s, after_s)
     stamp = iso_utc(inc.occurred_ts)
-    rows = [assess_camera(cat, cam, inc, t0, t1, now_ts, outcomes.get(cam["id"]), scanned)
-            for cam in cams if _active(cam, stamp)]
+    rows = [assess_camera(cat, cam, d, inc, t0, t1, now_ts, outcomes.get(cam.id), scanned)
+            for d, cam in cams if _active(cam, stamp)]
     return _result(inc, rows, t0, t1, radius_m, before_s, after_s, now_ts, sort)
 
 
@@ -512,18 +537,19 @@ def _result(inc: Incident, rows: list[CameraHit], t0: float, t1: float, radius_m
 class CameraGrid:
     """Every camera in memory, bucketed in a lat/lon grid, for many radius questions."""
 
-    def __init__(self, cams: list[dict], cell_m: float):
+    def __init__(self, cams: list[CanvassCamera], cell_m: float):
         self.cell_lat = max(cell_m, 1.0) / 111_000.0
-        self.cells: dict[tuple[int, int], list[dict]] = {}
+        self.cells: dict[tuple[int, int], list[CanvassCamera]] = {}
         for cam in cams:
-            self.cells.setdefault(self._key(cam["lat"], cam["lon"]), []).append(cam)
+            self.cells.setdefault(self._key(cam.lat, cam.lon), []).append(cam)
 
     def _key(self, lat: float, lon: float) -> tuple[int, int]:
         return int(lat // self.cell_lat), int(lon // self.cell_lat)
 
-    def near(self, lat: float, lon: float, radius_m: float) -> list[dict]:
-        """As ``CameraStore.near``: within ``radius_m`` metres, nearest first, with
-        ``distance_m`` (copies, so callers may keep them)."""
+    def near(self, lat: float, lon: float, radius_m: float
+             ) -> list[tuple[float, CanvassCamera]]:
+        """The cameras within ``radius_m`` metres as (great-circle distance in metres,
+        camera), nearest first (by distance to 0.1 m, then id)."""
         s, w, n, e = geo.bbox(lat, lon, radius_m)
         (i0, j0), (i1, j1) = self._key(s, w), self._key(n, e)
         if (i1 - i0 + 1) * (j1 - j0 + 1) > len(self.cells):   # a wide search: every cell
@@ -535,12 +561,12 @@ class CameraGrid:
         out = []
         for cell in cells:
             for cam in cell:
-                if not (s <= cam["lat"] <= n and w <= cam["lon"] <= e):
+                if not (s <= cam.lat <= n and w <= cam.lon <= e):
                     continue
-                d = geo.haversine_m(lat, lon, cam["lat"], cam["lon"])
+                d = geo.haversine_m(lat, lon, cam.lat, cam.lon)
                 if d <= radius_m:
-                    out.append({**cam, "distance_m": round(d, 1)})
-        out.sort(key=lambda c: (c["distance_m"], c["id"]))
+                    out.append((d, cam))
+        out.sort(key=lambda dc: (round(dc[0], 1), dc[1].id))
         return out
 
 
@@ -649,4 +675,4 @@ def adhoc_incident(case_no: str, lat: float, lon: float, when: datetime,
 
 
 for _cls in (View, ClipHit, CameraHit, CanvassResult):
-    _cls._names = tuple(f.name for f in fields(_cls))
+    _cls._twin = _make_twin(_cls)

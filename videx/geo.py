@@ -72,6 +72,21 @@ def bbox(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, 
     return lat - dlat, lon - dlon, lat + dlat, lon + dlon
 
 
+def flat_scale(lat: float) -> tuple[float, float]:
+    """(metres per degree of latitude, metres per degree of longitude) at ``lat``: the local
+    flat-earth scale, for a cheap distance bound in SQL near that point."""
+    per_deg = math.radians(EARTH_RADIUS_M)
+    return per_deg, per_deg * max(math.cos(math.radians(lat)), 1e-6)
+
+
+def flat_reach_m(radius_m: float) -> float:
+    """A flat-earth radius (metres) that surely contains the great-circle one of ``radius_m``
+    around the centre ``flat_scale`` was taken at: the flat distance within a few kilometres
+    differs from the great-circle one by well under 0.1% (the cosine changing over the
+    distance), so the great-circle check that follows decides exactly."""
+    return radius_m * 1.001 + 1.0
+
+
 def parse_distance(text: str) -> float:
     """Parse ``250m``, ``1.5km``, ``800ft`` into metres; a unit is required."""
     m = _DIST_RE.match(str(text))

@@ -47,8 +47,15 @@ def available() -> str | None:
 class TempCluster:
     """A PostgreSQL cluster in a temporary folder; ``stop()`` removes everything."""
 
-    def __init__(self, port: int = 55432):
-        self.root = Path(tempfile.mkdtemp(prefix="videx-pg-"))
+    def __init__(self, port: int = 55432, keep: str | os.PathLike | None = None):
+        """``keep``: a folder that holds the cluster across runs (made on first use, started
+        again later, left in place by ``stop()``); default a fresh temporary folder."""
+        self.keep = keep is not None
+        if keep is not None:
+            self.root = Path(keep).resolve()
+            self.root.mkdir(parents=True, exist_ok=True)
+        else:
+            self.root = Path(tempfile.mkdtemp(prefix="videx-pg-"))
         self.data = self.root / "data"
         self.port = port
         self._count = 0
@@ -57,8 +64,9 @@ class TempCluster:
             os.chmod(self.root, 0o755)
             os.chown(self.root, 65534, 65534)
             self._as = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        self._run([find_bin("initdb"), "-D", str(self.data), "-U", "videx", "--auth=trust",
-                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+        if not (self.data / "PG_VERSION").exists():
+            self._run([find_bin("initdb"), "-D", str(self.data), "-U", "videx",
+                       "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
         self._run([find_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
                    "-w", "-t", "60", "-o",
                    f"-k {self.root} -c listen_addresses='' -p {port} -c fsync=off "
@@ -77,16 +85,26 @@ class TempCluster:
 
     def database(self, prefix: str = "t") -> str:
         """A new empty database; its URL."""
-        import psycopg
         self._count += 1
-        name = f"{prefix}{os.getpid()}_{self._count}"
+        return self.create_database(f"{prefix}{os.getpid()}_{self._count}")
+
+    def database_exists(self, name: str) -> bool:
+        import psycopg
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                (name,)).fetchone() is not None
+
+    def create_database(self, name: str) -> str:
+        """Database ``name`` made empty; its URL."""
+        import psycopg
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def stop(self) -> None:
         try:
-            self._run([find_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
-                       "stop"])
+            self._run([find_bin("pg_ctl"), "-D", str(self.data),
+                       "-m", "fast" if self.keep else "immediate", "-w", "stop"])
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if not self.keep:
+                shutil.rmtree(self.root, ignore_errors=True)

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from videx import geo
 from videx.errors import NotFound
 from videx.store.records import upsert
 from videx.timeutil import iso_utc
 
-# What a canvass needs of a camera (no owner notes, no timestamps of the row itself).
-CANVASS_COLUMNS = ("id, name, source, integration, kind, lat, lon, heading_deg, fov_deg, "
-                   "range_m, address, owner_name, owner_contact, retention_days, active_from, "
-                   "active_to, max_clip_s")
+
+class CanvassCamera(NamedTuple):
+    """What a canvass reads of a camera (no owner notes, no timestamps of the row itself;
+    each column read costs, ~0.5 us a canvass), and the camera's latest outcome for the
+    incident canvassed (None when not asked). Degrees, metres, days; UTC ISO text."""
+
+    id: str
+    name: str | None
+    source: str
+    integration: str
+    kind: str | None
+    lat: float
+    lon: float
+    heading_deg: float | None
+    fov_deg: float | None
+    range_m: float | None
+    address: str | None
+    owner_name: str | None
+    owner_contact: str | None
+    retention_days: float | None
+    active_from: str | None
+    active_to: str | None
+    max_clip_s: float          # the camera's longest clip, seconds: bounds its clip query
+    outcome: str | None = None
+
+
+CANVASS_COLUMNS = ", ".join(CanvassCamera._fields[:-1])
 
 
 class CameraStore:
@@ -50,9 +75,10 @@ class CameraStore:
         out.sort(key=lambda c: (c["distance_m"], c["id"]))
         return out
 
-    def all_for_canvass(self) -> list[dict]:
-        """Every camera with the columns a canvass needs."""
-        return self.db.dicts(f"SELECT {CANVASS_COLUMNS} FROM cameras ORDER BY id")
+    def all_for_canvass(self) -> list[CanvassCamera]:
+        """Every camera with the columns a canvass needs, by id."""
+        return [CanvassCamera._make(row + (None,)) for row in
+                self.db.rows(f"SELECT {CANVASS_COLUMNS} FROM cameras ORDER BY id")]
 
     def all(self, source: str | None = None, integration: str | None = None) -> list[dict]:
         """Every camera (optionally of one source / integration), by id."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 
+from videx import geo
 from videx.errors import NotFound
+from videx.store.cameras import CanvassCamera
 
 # The canvass question for one camera, bounded on both sides so the (camera_id, start_ts)
 # index answers it: clips starting before the window ends, and no earlier than the window start
@@ -17,10 +19,12 @@ WINDOW_QUERY = """
     ORDER BY start_ts"""
 
 # A whole canvass in one statement (consistent without a transaction): the cameras in a
-# bounding box, each with its clips overlapping the window (the same bounded index range as
-# WINDOW_QUERY, per camera), whether each clip was scanned, and the camera's latest outcome
-# for the incident. One row per clip, or one row with NULL clip columns for a camera without;
-# in no particular order (``canvass_rows`` groups them: no sort in SQL).
+# bounding box (the (lat, lon) index) and within a flat-earth circle a little wider than the
+# radius (arithmetic only: no trigonometry in SQL), each with its clips overlapping the window
+# (the same bounded index range as WINDOW_QUERY, per camera), whether each clip was scanned,
+# and the camera's latest outcome for the incident. One row per clip, or one row with NULL
+# clip columns for a camera without; in no particular order (``canvass_rows`` groups them:
+# no sort in SQL).
 CANVASS_QUERY = """
     SELECT {camera_columns},
            (SELECT o.status FROM outcomes o WHERE o.incident_id = ? AND o.camera_id = c.id
@@ -32,7 +36,8 @@ CANVASS_QUERY = """
     LEFT JOIN clips k ON k.camera_id = c.id AND k.start_ts < ? AND k.start_ts >= ? - c.max_clip_s
                      AND k.end_ts > ?
     LEFT JOIN scans sc ON sc.clip_id = k.id
-    WHERE c.lat BETWEEN ? AND ? AND c.lon BETWEEN ? AND ?"""
+    WHERE c.lat BETWEEN ? AND ? AND c.lon BETWEEN ? AND ?
+      AND ((c.lat - ?) * ?) * ((c.lat - ?) * ?) + ((c.lon - ?) * ?) * ((c.lon - ?) * ?) <= ?"""
 
 CLIP_INSERT_COLUMNS = (
     "camera_id", "path", "sha256", "size_bytes", "container", "codec", "width", "height", "fps",
@@ -42,11 +47,12 @@ CLIP_INSERT_COLUMNS = (
     "streams")
 
 
-@functools.lru_cache(maxsize=8)
-def _canvass_sql(camera_columns: str) -> tuple[tuple[str, ...], str]:
-    """(the camera dict's keys: the columns and ``outcome``, the statement)."""
-    names = [c.strip() for c in camera_columns.split(",")]
-    return (tuple(names) + ("outcome",),
+@functools.lru_cache(maxsize=1)
+def _canvass_sql() -> tuple[int, str]:
+    """(how many leading columns are the camera's: ``CanvassCamera``'s fields, the
+    statement)."""
+    names = CanvassCamera._fields[:-1]
+    return (len(names) + 1,
             CANVASS_QUERY.format(camera_columns=", ".join(f"c.{n}" for n in names)))
 
 
@@ -63,25 +69,34 @@ class ClipStore:
         tuples in ``WINDOW_QUERY``'s column order."""
         return self.db.rows(WINDOW_QUERY, [camera_id, t1, t0 - (max_clip_s or 0.0), t0])
 
-    def canvass_rows(self, incident_id: str | None, bbox: tuple[float, float, float, float],
-                     t0: float, t1: float, camera_columns: str) -> list[tuple[dict, list]]:
-        """The cameras in ``bbox`` (south, west, north, east) with their latest outcome for
-        the incident (key ``outcome``) and their clips overlapping [t0, t1) as
-        (``WINDOW_QUERY`` tuple, scan peak, scan mode) in start order, in one statement;
-        cameras in no particular order (the canvass orders its result)."""
-        keys, sql = _canvass_sql(camera_columns)
-        s, w, n, e = bbox
-        by_camera: dict[str, tuple[dict, list]] = {}
-        width = len(keys)
-        for row in self.db.rows(sql, [incident_id, t1, t0, t0, s, n, w, e]):
+    def canvass_rows(self, incident_id: str | None, lat: float, lon: float, radius_m: float,
+                     t0: float, t1: float) -> list[tuple[CanvassCamera, list]]:
+        """The cameras near (``lat``, ``lon``) with their latest outcome for the incident
+        and their clips overlapping [t0, t1) as (``WINDOW_QUERY`` tuple, scan peak, scan
+        mode) in start order, in one statement; cameras in no particular order
+        (the canvass orders its result). "Near": within a flat-earth circle a little wider
+        than ``radius_m`` metres, so every camera within the radius is there and the caller's
+        great-circle check decides (``geo.flat_reach_m``)."""
+        width, sql = _canvass_sql()
+        ky, kx = geo.flat_scale(lat)          # metres per degree: the box is geo.bbox's
+        dlat, dlon = radius_m / ky, radius_m / kx
+        reach = geo.flat_reach_m(radius_m)
+        by_camera: dict[str, tuple[CanvassCamera, list]] = {}
+        camera = CanvassCamera._make
+        several = False
+        for row in self.db.rows(sql, [incident_id, t1, t0, t0, lat - dlat, lat + dlat,
+                                      lon - dlon, lon + dlon, lat, ky, lat, ky, lon, kx, lon,
+                                      kx, reach * reach]):
             entry = by_camera.get(row[0])
             if entry is None:
-                entry = by_camera[row[0]] = (dict(zip(keys, row)), [])   # zip: the camera's
+                entry = by_camera[row[0]] = (camera(row[:width]), [])
+            elif row[width] is not None:
+                several = True
             if row[width] is not None:
                 entry[1].append((row[width:width + 13], row[width + 13], row[width + 14]))
         out = list(by_camera.values())
-        for _, clips in out:
-            if len(clips) > 1:
+        if several:
+            for _, clips in out:
                 clips.sort(key=lambda c: c[0][3])                        # by start_ts
         return out
 

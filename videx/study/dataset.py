@@ -29,6 +29,7 @@ from videx import geo
 from videx.canvass import STATUS_FOOTAGE, CameraGrid, Incident, camera_active, canvass_incident
 from videx.errors import OptionError
 from videx.output import safe_cell
+from videx.store.cameras import CanvassCamera
 from videx.timeutil import format_local
 
 EXPOSURES = ("probative", "obtained", "coverage", "nearby")
@@ -51,20 +52,21 @@ class NearbyRule:
         return dict(self.__dict__)
 
 
-def _counted(grid: CameraGrid, inc: Incident, reach_m: float, rule: NearbyRule) -> list[dict]:
-    return [c for c in grid.near(inc.lat, inc.lon, reach_m)
+def _counted(grid: CameraGrid, inc: Incident, reach_m: float, rule: NearbyRule
+             ) -> list[tuple[float, CanvassCamera]]:
+    """The counted cameras within ``reach_m`` metres as (distance in metres, camera)."""
+    return [(d, c) for d, c in grid.near(inc.lat, inc.lon, reach_m)
             if (not rule.active or camera_active(c, inc.occurred_ts))
-            and (not rule.in_view or geo.in_view(c["lat"], c["lon"], c.get("heading_deg"),
-                                                 c.get("fov_deg"), c.get("range_m"), inc.lat,
-                                                 inc.lon))]
+            and (not rule.in_view or geo.in_view(c.lat, c.lon, c.heading_deg, c.fov_deg,
+                                                 c.range_m, inc.lat, inc.lon, d))]
 
 
 def nearby(cat, radius_m: float, rule: NearbyRule) -> dict[str, tuple[float | None, int]]:
     """{incident id: (nearest counted camera in metres, at any distance up to 50 km, or None;
     counted cameras within radius_m)}."""
     cams = [c for c in cat.cameras.all_for_canvass()
-            if (not rule.source or c["source"] == rule.source)
-            and (not rule.integration or c["integration"] == rule.integration)]
+            if (not rule.source or c.source == rule.source)
+            and (not rule.integration or c.integration == rule.integration)]
     grid = CameraGrid(cams, radius_m)
     out = {}
     for row in cat.incidents.list():
@@ -74,7 +76,7 @@ def nearby(cat, radius_m: float, rule: NearbyRule) -> dict[str, tuple[float | No
         while not found and reach < MAX_NEAREST_M:     # look further for the nearest one
             reach = min(reach * 4, MAX_NEAREST_M)
             found = _counted(grid, inc, reach, rule)
-        out[inc.id] = (found[0]["distance_m"] if found else None, len(within))
+        out[inc.id] = (round(found[0][0], 1) if found else None, len(within))
     return out
 
 
