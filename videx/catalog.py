@@ -185,9 +185,10 @@ class Catalog:
         self._tx = tx
         try:
             yield tx
-            if not (tx.cancelled and not tx.touched):
-                self._append_audit(tx)
-            self.db.commit()
+            if tx.cancelled and not tx.touched:
+                self.db.commit()
+            else:
+                self._append_audit(tx)          # and commit
         except BaseException:
             self.db.rollback()
             raise
@@ -221,27 +222,38 @@ class Catalog:
             self.db.commit()
 
     def _append_audit(self, tx: WriteTx) -> None:
-        key = self._chain_key()
-        self.db.lock_audit_head()
+        """Seal ``tx``'s entry onto the chain and commit.
+
+        The hashes of the rows this transaction wrote are taken first (no other writer can
+        change them before the commit); then the head is locked and read, and the entry, the
+        new head and the commit follow. On PostgreSQL the lock and the head read go as one
+        round trip and the entry, head and commit as another, so the lock is held for about
+        two round trips (``Backend.pipeline``)."""
         rows = []
         for table, row_key in tx.touched:
             row = self.row_for_hash(table, row_key)
             rows.append((table, row_key, audit.DELETED if row is None
                          else audit.row_hash(table, row)))
-        last = self.auditlog.last()
-        entry = {"v": audit.FORMAT, "prev_hash": last["hash"] if last else audit.GENESIS,
+        with self.db.pipeline():
+            self.db.lock_audit_head()
+            answer = self.auditlog.head_and_key()          # read after the lock: the true head
+        head, key_id = answer()
+        key = self._chain_key(key_id)
+        entry = {"v": audit.FORMAT, "prev_hash": head or audit.GENESIS,
                  "at": iso_utc(now_utc()), "user": audit.os_user(), "acting_as": self.actor,
                  "command": tx.command,
                  "args": json.dumps(tx.args, sort_keys=True, default=str),
                  "case_no": tx.case_no, "rows_digest": audit.rows_digest(rows)}
         entry["alg"], entry["hash"] = audit.seal(entry, key)
-        self.auditlog.insert(entry, rows)
-        self.db.execute("INSERT INTO settings (key, value) VALUES ('audit_head', ?) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        [json.dumps(entry["hash"])])
+        with self.db.pipeline():
+            self.auditlog.insert(entry, rows)
+            self.db.execute("INSERT INTO settings (key, value) VALUES ('audit_head', ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            [json.dumps(entry["hash"])])
+            self.db.commit()
 
-    def _chain_key(self) -> audit.AuditKey | None:
-        key_id = self.setting("audit_key_id")
+    def _chain_key(self, key_id: str | None) -> audit.AuditKey | None:
+        """The key to seal entries with, for the catalog's ``audit_key_id`` setting."""
         if key_id is None:
             return None
         key = self.audit_key

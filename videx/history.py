@@ -15,6 +15,12 @@ from videx.timeutil import iso_utc, now_utc
 OUTCOMES = ("requested", "obtained", "declined", "overwritten", "no-footage")
 
 
+def latest(entries: list[dict], key: str) -> dict:
+    """{entry[key]: the latest entry} from entries oldest first (as ``HistoryStore.outcomes``
+    and ``reviews`` give them): the current outcome per camera or review per clip."""
+    return {entry[key]: entry for entry in entries}
+
+
 def record_outcome(cat, incident_id: str, camera_id: str, status: str,
                    note: str | None = None) -> dict:
     """Append what happened with one camera's footage for an incident."""

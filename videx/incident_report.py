@@ -33,8 +33,8 @@ def place_labels(points: list[tuple[float, float, str]], size: int,
                  avoid: list[tuple[float, float, float, float]]) -> list[tuple[float, float]]:
     """Top-left corners for text labels next to points, trying eight positions each and
     keeping the one that overlaps other labels, markers and ``avoid`` boxes least."""
-    placed: list[tuple[float, float, float, float]] = list(avoid)
-    markers = [(x - 6, y - 6, x + 6, y + 6) for x, y, _ in points]
+    boxes: list[tuple[float, float, float, float]] = list(avoid)
+    boxes += [(x - 6, y - 6, x + 6, y + 6) for x, y, _ in points]      # the markers
     out = []
     for x, y, text in points:
         w = LABEL_PX_PER_CHAR * len(text)
@@ -42,27 +42,29 @@ def place_labels(points: list[tuple[float, float, str]], size: int,
         options = [(x + 8, y - h / 2), (x - 8 - w, y - h / 2), (x - w / 2, y - 9 - h),
                    (x - w / 2, y + 9), (x + 7, y - 7 - h), (x + 7, y + 7),
                    (x - 7 - w, y - 7 - h), (x - 7 - w, y + 7)]
-
         # only boxes that can touch one of the eight candidates count: cut the list once
-        reach = (x - w - 10, y - h - 12, x + w + 10, y + h + 12)
-        near = [b for b in placed + markers if _overlap(reach, b) > 0]
+        rx0, ry0, rx1, ry1 = x - w - 10, y - h - 12, x + w + 10, y + h + 12
+        near = [b for b in boxes if b[0] < rx1 and rx0 < b[2] and b[1] < ry1 and ry0 < b[3]]
         best = min(options, key=lambda o: _label_cost(o, w, h, size, near))
-        placed.append((best[0], best[1], best[0] + w, best[1] + h))
+        boxes.append((best[0], best[1], best[0] + w, best[1] + h))
         out.append(best)
     return out
 
 
 def _label_cost(corner, w: float, h: float, size: int, taken: list) -> float:
-    box = (corner[0], corner[1], corner[0] + w, corner[1] + h)
-    outside = (max(0, -box[0]) + max(0, box[2] - size) + max(0, -box[1])
-               + max(0, box[3] - size)) * 100
-    return outside + sum(_overlap(box, o) for o in taken)
-
-
-def _overlap(a, b) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return w * h if w > 0 and h > 0 else 0.0
+    """How badly a label box at ``corner`` (pixels) fits: 100 per pixel outside the map,
+    plus the area it shares with each box in ``taken``."""
+    x0, y0 = corner
+    x1, y1 = x0 + w, y0 + h
+    outside = (max(0, -x0) + max(0, x1 - size) + max(0, -y0) + max(0, y1 - size)) * 100
+    shared = 0
+    for b in taken:
+        ow = min(x1, b[2]) - max(x0, b[0])
+        if ow > 0:
+            oh = min(y1, b[3]) - max(y0, b[1])
+            if oh > 0:
+                shared += ow * oh
+    return outside + shared
 
 
 def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None) -> str:

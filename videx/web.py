@@ -161,7 +161,8 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
     from videx.timeutil import describe, format_local, hms, parse_instant
 
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
-                      autoescape=select_autoescape(["html"]))
+                      autoescape=select_autoescape(["html"]),
+                      auto_reload=False)          # templates are part of the install
     env.filters["local"] = lambda ts, zone: format_local(ts, zone) if ts is not None else ""
     env.filters["hms"] = lambda s: hms(s) if s is not None else ""
     env.filters["idq"] = lambda v: quote(str(v), safe="")     # an id as one URL segment
@@ -332,7 +333,9 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
 
         def work():
             with catalog_for(user) as cat:
-                result = canvass_of(cat, incident_id)
+                record = cat.incidents.require(incident_id)
+                result = canvass.canvass_incident(cat, canvass.Incident.from_row(record))
+                reviews = cat.history.reviews(incident_id)
                 zone = cat.display_zone()
                 tiles, tiles_note = [], None
                 if tiles_url:
@@ -346,10 +349,9 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                         "timeline": incident_report.timeline_svg(result, zone),
                         "tiles_note": tiles_note,
                         "outcomes": cat.history.outcomes(incident_id),
-                        "reviews": cat.history.reviews(incident_id),
-                        "current_reviews": cat.history.current_reviews(incident_id),
-                        "statuses": history.OUTCOMES,
-                        "record": cat.incidents.require(incident_id)}
+                        "reviews": reviews,
+                        "current_reviews": history.latest(reviews, "clip_id"),
+                        "statuses": history.OUTCOMES, "record": record}
         ctx = await run_in_threadpool(work)
         return page(request, "incident.html", ctx)
 

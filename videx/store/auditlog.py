@@ -20,18 +20,37 @@ class AuditLog:
         """The newest entry (id, hash), or None for an empty log."""
         return self.db.one("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
 
-    def insert(self, entry: dict, rows: list[tuple[str, str, str]]) -> int:
-        """Append an entry and its row hashes (inside the caller's write transaction)."""
+    def head_and_key(self):
+        """Ask for (the newest entry's hash or None for an empty log, the ``audit_key_id``
+        setting or None), what sealing the next entry needs, in one statement; returns a
+        function that gives the answer (so that a pipeline can send the question with the
+        lock before it and wait once)."""
+        import json
+        cur = self.db.execute(
+            "SELECT a.hash, s.value FROM (SELECT 1 AS one) o "
+            "LEFT JOIN (SELECT hash FROM audit ORDER BY id DESC LIMIT 1) a ON 1 = 1 "
+            "LEFT JOIN settings s ON s.key = 'audit_key_id'")
+
+        def answer() -> tuple[str | None, str | None]:
+            row = cur.fetchone()
+            return row[0], (json.loads(row[1]) if row[1] is not None else None)
+        return answer
+
+    def insert(self, entry: dict, rows: list[tuple[str, str, str]]) -> None:
+        """Append an entry and its row hashes (inside the caller's write transaction); an
+        entry without rows does not wait for its new id (one statement, no result read)."""
         self.cat.require_tx()
-        entry_id = self.db.insert_id(
-            "INSERT INTO audit (v, at, \"user\", acting_as, command, args, case_no, rows_digest, "
-            "alg, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [entry["v"], entry["at"], entry["user"], entry["acting_as"], entry["command"],
-             entry["args"], entry["case_no"], entry["rows_digest"], entry["alg"],
-             entry["prev_hash"], entry["hash"]])
+        sql = ("INSERT INTO audit (v, at, \"user\", acting_as, command, args, case_no, "
+               "rows_digest, alg, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        values = [entry["v"], entry["at"], entry["user"], entry["acting_as"], entry["command"],
+                  entry["args"], entry["case_no"], entry["rows_digest"], entry["alg"],
+                  entry["prev_hash"], entry["hash"]]
+        if not rows:
+            self.db.execute(sql, values)
+            return
+        entry_id = self.db.insert_id(sql, values)
         self.db.executemany("INSERT INTO audit_rows (entry_id, tbl, row_key, row_hash) "
                             "VALUES (?, ?, ?, ?)", [(entry_id, t, k, h) for t, k, h in rows])
-        return entry_id
 
     def recorded_head(self) -> str | None:
         import json

@@ -14,6 +14,7 @@ an auto-numbered integer primary key, ``{without_rowid}`` SQLite's clustered-tab
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -73,6 +74,12 @@ class Backend:
 
     def lock_audit_head(self) -> None:
         """Inside a write transaction: make concurrent audit appends queue behind this one."""
+
+    def pipeline(self):
+        """A block whose statements may be sent without waiting for each one's answer (on
+        PostgreSQL: queued until a result is read or the block ends, so a lock, a read and
+        a commit cost one round trip); a plain block elsewhere."""
+        return contextlib.nullcontext()
 
     def commit(self) -> None:
         raise NotImplementedError

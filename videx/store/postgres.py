@@ -49,6 +49,7 @@ class PostgresBackend(Backend):
             raise CatalogError(f"cannot connect to {self.location}: "
                                f"{str(err).strip().splitlines()[-1]}") from err
         self._sql_cache: dict[str, str] = {}
+        self._begin: str | None = None      # a BEGIN to send with the next statement
 
     def _sql(self, sql: str) -> str:
         out = self._sql_cache.get(sql)
@@ -57,48 +58,69 @@ class PostgresBackend(Backend):
         return out
 
     def execute(self, sql: str, params: Sequence = ()):
+        if self._begin is not None and not self.conn.info.pipeline_status:
+            with self.conn.pipeline():      # the pending BEGIN and this: one round trip
+                self._send_begin()
+                return self.conn.execute(self._sql(sql), list(params))
+        self._send_begin()
         return self.conn.execute(self._sql(sql), list(params))   # always: %% becomes %
 
     def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
+        self._send_begin()
         with self.conn.cursor() as cur:
             cur.executemany(self._sql(sql), [list(r) for r in rows])
 
+    def _send_begin(self) -> None:
+        """Send a pending BEGIN ahead of the statement about to go (in pipeline mode it is
+        queued with it: one round trip for both)."""
+        if self._begin is not None:
+            begin, self._begin = self._begin, None
+            self.conn.execute(begin)
+
     def begin_write(self) -> None:
-        self.conn.execute("BEGIN")
+        self._begin = "BEGIN"                # sent with the transaction's first statement
 
     def begin_read(self) -> None:
-        self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
     def lock_audit_head(self) -> None:
-        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_LOCK])
+        self.execute("SELECT pg_advisory_xact_lock(?)", [AUDIT_LOCK])
+
+    def pipeline(self):
+        return self.conn.pipeline()
 
     def commit(self) -> None:
-        if self.in_transaction:
+        if self._begin is not None:          # nothing was sent: nothing to commit
+            self._begin = None
+        elif self.in_transaction:
             self.conn.execute("COMMIT")
 
     def rollback(self) -> None:
-        if self.in_transaction:
+        self._begin = None
+        if self.conn.info.transaction_status != _idle():
             self.conn.execute("ROLLBACK")
 
     @property
     def in_transaction(self) -> bool:
-        from psycopg.pq import TransactionStatus
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
+        return self._begin is not None or self.conn.info.transaction_status != _idle()
 
     def ddl(self, text: str) -> str:
         return text.format(**self.DDL)
 
     def tables(self) -> set[str]:
+        self._send_begin()
         return {r[0] for r in self.conn.execute(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")}
 
     def indexes(self) -> set[str]:
+        self._send_begin()
         return {r[0] for r in self.conn.execute(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")}
 
     def reset_identity(self, table: str, column: str = "id") -> None:
         """After rows were inserted with explicit ids: continue numbering after the largest."""
+        self._send_begin()
         seq = self.conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
                                 [table, column]).fetchone()[0]
         if seq is None:                   # not an identity column (a text id)
@@ -108,6 +130,11 @@ class PostgresBackend(Backend):
 
     def close(self) -> None:
         self.conn.close()
+
+
+def _idle():
+    from psycopg.pq import TransactionStatus
+    return TransactionStatus.IDLE
 
 
 def _redact(location: str) -> str:
