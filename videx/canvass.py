@@ -387,13 +387,14 @@ def assess_camera(cat, cam: CanvassCamera, distance_m: float, inc: Incident, t0:
             deadline_ts = inc.occurred_ts + retention * 86400.0
             hours_left = round((deadline_ts - now_ts) / 3600.0, 1)
             state = "open" if hours_left > 0 else "lost"
-    heading, fov = cam.heading_deg, cam.fov_deg
+    heading, fov, reach = cam.heading_deg, cam.fov_deg, cam.range_m
     if heading is None or fov is None:
         view = in_view = None
     else:
-        view = _view(heading, fov, cam.range_m)
-        in_view = geo.in_view(cam.lat, cam.lon, heading, fov, cam.range_m, inc.lat, inc.lon,
-                              distance_m)
+        view = _view(heading, fov, reach)
+        in_view = (False if reach is not None and distance_m > reach    # geo.in_view's
+                   else geo.in_view(cam.lat, cam.lon, heading, fov, reach, inc.lat, inc.lon,
+                                    distance_m))                        # first test
     return _fast_new(
         CameraHit, *cam[:7], cam.address, round(distance_m, 1), in_view, view, status,
         covered, round(t1 - t0, 1), gaps, cam.retention_days, deadline_ts, hours_left, state,

@@ -82,14 +82,14 @@ class ClipStore:
         dlat, dlon = radius_m / ky, radius_m / kx
         reach = geo.flat_reach_m(radius_m)
         by_camera: dict[str, tuple[CanvassCamera, list]] = {}
-        camera = CanvassCamera._make
-        several = False
+        new = tuple.__new__       # CanvassCamera._make without its length check (the slice
+        several = False           # is the statement's camera columns: always the right length)
         for row in self.db.rows(sql, [incident_id, t1, t0, t0, lat - dlat, lat + dlat,
                                       lon - dlon, lon + dlon, lat, ky, lat, ky, lon, kx, lon,
                                       kx, reach * reach]):
             entry = by_camera.get(row[0])
             if entry is None:
-                entry = by_camera[row[0]] = (camera(row[:width]), [])
+                entry = by_camera[row[0]] = (new(CanvassCamera, row[:width]), [])
             elif row[width] is not None:
                 several = True
             if row[width] is not None:
