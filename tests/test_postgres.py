@@ -178,3 +178,40 @@ def test_db_copy_refuses_a_destination_with_data(ingested, pg_url, run, tmp_path
     assert result.exit_code == 1 and "already holds tables" in result.output
     result = run("db", "copy", tmp_path / "videx.db", tmp_path / "videx.db")
     assert result.exit_code == 1 and "already exists" in result.output
+
+
+def test_transactions_start_with_their_first_statement_and_end_cleanly(pg_url):
+    """On PostgreSQL a BEGIN travels with the transaction's first statement: a write that
+    fails at its first statement, a write that sends nothing, an empty read and a read that
+    fails all leave the connection out of any transaction, and the chain keeps every entry
+    that was committed and nothing else."""
+    from videx import audit, catalog
+    from videx.errors import CatalogError
+    cat = catalog.open_catalog(pg_url, create=True)
+    try:
+        entries = audit.verify(cat).entries
+        with pytest.raises(Exception, match="no_such_table"):
+            with cat.write("bad first statement"):
+                cat.db.execute("SELECT * FROM no_such_table")
+        assert not cat.db.in_transaction
+        with cat.write("nothing sent") as tx:
+            tx.cancelled = True
+        assert not cat.db.in_transaction
+        with cat.reading():
+            pass
+        with pytest.raises(Exception, match="no_such_table"):
+            with cat.reading():
+                cat.db.execute("SELECT * FROM no_such_table")
+        assert not cat.db.in_transaction
+        with pytest.raises(CatalogError, match="internal"):
+            with cat.write("raises"):
+                raise CatalogError("internal: stop")
+        assert not cat.db.in_transaction
+        assert cat.record("one view") is None
+        with cat.write("a setting") as tx:
+            cat.set_setting("bench_note", "kept")
+        check = audit.verify(cat, deep=True)
+        assert check.ok and check.entries == entries + 2, check.summary()
+        assert cat.setting("bench_note") == "kept"
+    finally:
+        cat.close()
