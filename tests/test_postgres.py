@@ -134,6 +134,11 @@ def test_db_copy_round_trip_keeps_every_row_and_the_chain(ingested, pg_url, run,
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["ok"] and report["tables"]["clips"] == 15 and report["audit_entries"] > 5
+    import psycopg
+    with psycopg.connect(pg_url) as conn:      # the planner has statistics for the new rows
+        analyzed = dict(conn.execute("SELECT relname, last_analyze IS NOT NULL FROM "
+                                     "pg_stat_user_tables").fetchall())
+    assert analyzed["clips"] and analyzed["cameras"], analyzed
     back = tmp_path / "back.db"
     result = run("db", "copy", pg_url, back)
     assert result.exit_code == 0, result.output

@@ -67,6 +67,10 @@ class TempCluster:
         if not (self.data / "PG_VERSION").exists():
             self._run([find_bin("initdb"), "-D", str(self.data), "-U", "videx",
                        "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"])
+        if self.keep and subprocess.run(self._as + [find_bin("pg_ctl"), "-D", str(self.data),
+                                                    "status"], capture_output=True,
+                                        cwd=str(self.root)).returncode == 0:
+            return                             # a kept cluster left running: use it
         self._run([find_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
                    "-w", "-t", "60", "-o",
                    f"-k {self.root} -c listen_addresses='' -p {port} -c fsync=off "

@@ -75,6 +75,9 @@ class Backend:
     def lock_audit_head(self) -> None:
         """Inside a write transaction: make concurrent audit appends queue behind this one."""
 
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics (after a bulk load)."""
+
     def pipeline(self):
         """A block whose statements may be sent without waiting for each one's answer (on
         PostgreSQL: queued until a result is read or the block ends, so a lock, a read and

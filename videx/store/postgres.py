@@ -89,6 +89,12 @@ class PostgresBackend(Backend):
     def pipeline(self):
         return self.conn.pipeline()
 
+    def analyze(self) -> None:
+        """Without statistics (a database just filled by ``db copy``) the planner guesses
+        one camera in a canvass's box and bitmap-scans clips: 1.5 ms instead of 0.9 ms a
+        canvass at 10M clips."""
+        self.conn.execute("ANALYZE")
+
     def commit(self) -> None:
         if self._begin is not None:          # nothing was sent: nothing to commit
             self._begin = None

@@ -123,6 +123,7 @@ def copy_catalog(source: str, destination: str,
                 _verify(src, dst, report)    # inside the copy's transaction: ...
                 if report.ok:
                     dst_backend.commit()
+                    dst_backend.analyze()    # a new database has no planner statistics
                 else:                        # ... a copy that fails its checks is not kept
                     dst_backend.rollback()
             finally:
