@@ -323,3 +323,50 @@ def test_a_replaced_clip_file_is_not_served(site, tmp_path):
     open(mjpeg["path"], "wb").write(bytes(data))
     r = client.get(f"/clips/{mjpeg['id']}/media")
     assert r.status_code == 400 and "no longer matches its catalogued SHA-256" in r.text
+
+
+def _listeners(port: int) -> int:
+    """How many sockets listen on ``port`` (IPv4, from /proc/net/tcp)."""
+    rows = open("/proc/net/tcp").read().splitlines()[1:]
+    return sum(1 for r in rows if r.split()[1].endswith(f":{port:04X}") and r.split()[3] == "0A")
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/net/tcp"), reason="Linux only")
+def test_serve_gives_each_worker_its_own_socket_and_stops_cleanly(site, tmp_path):
+    """videx serve --workers 2: two listening sockets on the port (SO_REUSEPORT, so the kernel
+    spreads connections over the workers instead of one worker taking most), pages on many
+    connections, a second server on the same port refused in one line, SIGTERM stops all."""
+    import http.client
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    env = {**os.environ, "VIDEX_SERVER_SECRET": "test", "VIDEX_DB": str(tmp_path / "videx.db")}
+    argv = [sys.executable, "-m", "videx", "serve", "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while _listeners(port) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        assert _listeners(port) == 2
+        for _ in range(12):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for _ in range(2):
+                conn.request("GET", "/login")
+                response = conn.getresponse()
+                assert response.status == 200 and b"csrf" in response.read()
+            conn.close()
+        second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert "cannot listen on 127.0.0.1" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, server.stderr.read()
+    assert _listeners(port) == 0
