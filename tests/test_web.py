@@ -370,3 +370,31 @@ def test_serve_gives_each_worker_its_own_socket_and_stops_cleanly(site, tmp_path
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0, server.stderr.read()
     assert _listeners(port) == 0
+
+
+def test_worker_sockets_give_connections_tcp_nodelay():
+    """asyncio turns Nagle's algorithm off only on connections whose listening socket was
+    made with proto IPPROTO_TCP; with proto 0 (as uvicorn's own --workers sockets) every
+    keep-alive response waited ~40 ms for the client's delayed ACK."""
+    import asyncio
+    import socket
+
+    from videx.web import _listening_socket
+    sock = _listening_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    seen = []
+
+    class Report(asyncio.Protocol):
+        def connection_made(self, transport):
+            seen.append(transport.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def main():
+        server = await asyncio.get_running_loop().create_server(Report, sock=sock)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await reader.read()
+        writer.close()
+        server.close()
+    asyncio.run(main())
+    assert seen and seen[0] != 0

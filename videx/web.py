@@ -720,7 +720,10 @@ def _listening_socket(host: str, port: int, share: bool = True) -> socket.socket
     the workers' sockets share the address); without ``share`` only bound, to find out
     whether anything else listens there."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto given: connections accepted on a socket made with proto 0 inherit it, and asyncio
+    # then leaves Nagle's algorithm on, so each keep-alive response waited ~40 ms for the
+    # browser's delayed ACK (uvicorn's own --workers sockets have this bug: Kludex/uvicorn#3149)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if share:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
