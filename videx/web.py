@@ -325,8 +325,11 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                                                 "more": len(rows) > SEARCH_LIMIT,
                                                 "q": dict(q)})
 
-    def canvass_of(cat, incident_id: str, record: bool = True):
-        return canvass.canvass(cat, incident_id, record=record)
+    def download(path: Path, media_type: str) -> Response:
+        """A file made for this request, sent as an attachment; its folder removed after."""
+        return secure(FileResponse(path, media_type=media_type, filename=path.name,
+                                   content_disposition_type="attachment",
+                                   background=BackgroundTask(shutil.rmtree, path.parent, True)))
 
     @endpoint()
     async def incident_page(request, user):
@@ -391,15 +394,12 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
 
         def work():
             with catalog_for(user) as cat:
-                result = canvass_of(cat, incident_id, record=False)
+                result = canvass.canvass(cat, incident_id, record=False)
                 out = Path(tempfile.mkdtemp(dir=cache)) / \
                     f"report-{evidence.safe_name(incident_id)}.html"
                 incident_report.write(cat, result, out, tiles_url)
                 return out
-        out = await run_in_threadpool(work)
-        return secure(FileResponse(out, media_type="text/html", filename=out.name,
-                                   content_disposition_type="attachment",
-                                   background=BackgroundTask(shutil.rmtree, out.parent, True)))
+        return download(await run_in_threadpool(work), "text/html")
 
     @endpoint()
     async def package_download(request, user):
@@ -407,21 +407,18 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
 
         def work():
             with catalog_for(user) as cat:
-                result = canvass_of(cat, incident_id, record=False)
+                result = canvass.canvass(cat, incident_id, record=False)
                 base = Path(tempfile.mkdtemp(dir=cache))
                 name = f"package-{evidence.safe_name(incident_id)}"
-                pkg = evidence.extract(cat, result, base / name)
+                evidence.extract(cat, result, base / name)
                 archive = base / f"{name}.zip"
                 with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
                     for f in sorted((base / name).rglob("*")):
                         if f.is_file():
                             zf.write(f, f.relative_to(base).as_posix())
                 shutil.rmtree(base / name, ignore_errors=True)
-                return archive, pkg
-        archive, _ = await run_in_threadpool(work)
-        return secure(FileResponse(archive, media_type="application/zip", filename=archive.name,
-                                   background=BackgroundTask(shutil.rmtree, archive.parent,
-                                                             True)))
+                return archive
+        return download(await run_in_threadpool(work), "application/zip")
 
     # ------------------------------------------------------------ clips and cameras
     def known_incident(cat, incident_id: str | None) -> str | None:
