@@ -281,3 +281,82 @@ def test_opening_a_catalog_never_reads_its_file_outside_sqlite(db, tmp_path, mon
     (tmp_path / "not.db").write_text("hello, not a database")
     with pytest.raises(CatalogError, match="not a SQLite file"):
         catalog.open_catalog(tmp_path / "not.db")
+
+
+HOLD_WRITE_LOCK = r"""
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('held_by', '\"other process\"')")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+def _hold_write_lock(path, seconds: float) -> subprocess.Popen:
+    """Another process holding the catalog's write lock for ``seconds``; it writes a setting
+    just before letting go."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(path), str(seconds)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+@pytest.mark.sqlite_only
+def test_a_writer_waits_for_another_process_and_gives_up_cleanly(db, monkeypatch):
+    from videx.store import backend
+    holder = _hold_write_lock(db.location, 0.4)
+    with db.write("after the other process") as tx:      # waits, then sees its commit
+        assert db.setting("held_by") == "other process"
+        tx.cancelled = True
+    holder.wait()
+    assert db.db.scalar("PRAGMA busy_timeout") == backend.BUSY_TIMEOUT_MS
+
+    monkeypatch.setattr(backend, "BUSY_TIMEOUT_MS", 300)
+    holder = _hold_write_lock(db.location, 5)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            with db.write("too late"):
+                pass
+        assert not db.db._gate.locked()           # the in-process queue is free again
+        assert not db.db.in_transaction
+        assert db.db.scalar("PRAGMA busy_timeout") == 300
+    finally:
+        holder.kill()
+        holder.wait()
+    assert db.record("afterwards") is None and audit.verify(db).ok
+
+
+@pytest.mark.sqlite_only
+def test_writers_in_one_process_queue_and_keep_the_chain(db):
+    import threading
+    other = catalog.open_catalog(db.location)
+    started, finish = threading.Event(), threading.Event()
+    order = []
+
+    def first():
+        with db.write("first"):
+            db.set_setting("first", 1)
+            started.set()
+            finish.wait(10)
+            order.append("first")
+
+    def second():
+        with other.write("second"):
+            other.set_setting("second", 2)
+            order.append("second")
+    a = threading.Thread(target=first)
+    a.start()
+    assert started.wait(10)
+    b = threading.Thread(target=second)
+    b.start()
+    b.join(0.3)
+    assert b.is_alive() and db.db._gate.locked()     # queued behind the first writer
+    finish.set()
+    a.join(10)
+    b.join(10)
+    other.close()
+    assert order == ["first", "second"]
+    assert [e["command"] for e in db.auditlog.entries()][-2:] == ["first", "second"]
+    assert audit.verify(db).ok
