@@ -45,7 +45,13 @@ def place_labels(points: list[tuple[float, float, str]], size: int,
         # only boxes that can touch one of the eight candidates count: cut the list once
         rx0, ry0, rx1, ry1 = x - w - 10, y - h - 12, x + w + 10, y + h + 12
         near = [b for b in boxes if b[0] < rx1 and rx0 < b[2] and b[1] < ry1 and ry0 < b[3]]
-        best = min(options, key=lambda o: _label_cost(o, w, h, size, near))
+        best, least = options[0], math.inf
+        for option in options:        # the first of the cheapest, as min() would pick
+            cost = _label_cost(option, w, h, size, near)
+            if cost < least:
+                best, least = option, cost
+                if cost == 0:         # nothing can beat a free spot
+                    break
         boxes.append((best[0], best[1], best[0] + w, best[1] + h))
         out.append(best)
     return out
@@ -56,12 +62,13 @@ def _label_cost(corner, w: float, h: float, size: int, taken: list) -> float:
     plus the area it shares with each box in ``taken``."""
     x0, y0 = corner
     x1, y1 = x0 + w, y0 + h
-    outside = (max(0, -x0) + max(0, x1 - size) + max(0, -y0) + max(0, y1 - size)) * 100
+    outside = ((-x0 if x0 < 0 else 0) + (x1 - size if x1 > size else 0)
+               + (-y0 if y0 < 0 else 0) + (y1 - size if y1 > size else 0)) * 100
     shared = 0
     for b in taken:
-        ow = min(x1, b[2]) - max(x0, b[0])
+        ow = (x1 if x1 < b[2] else b[2]) - (x0 if x0 > b[0] else b[0])
         if ow > 0:
-            oh = min(y1, b[3]) - max(y0, b[1])
+            oh = (y1 if y1 < b[3] else b[3]) - (y0 if y0 > b[1] else b[1])
             if oh > 0:
                 shared += ow * oh
     return outside + shared
