@@ -220,3 +220,37 @@ def test_transactions_start_with_their_first_statement_and_end_cleanly(pg_url):
         assert cat.setting("bench_note") == "kept"
     finally:
         cat.close()
+
+
+def test_a_long_case_does_not_make_other_canvasses_scan_every_outcome(pg_url, run):
+    """Prepared statements run with one generic plan, estimated from the distinct incidents
+    among the outcomes. Thousands of outcomes on one case once made PostgreSQL look up every
+    camera's latest outcome by scanning the outcomes table backwards (56 ms a canvass at 10M
+    clips instead of 1.5 ms); the schema tells it an incident has few (m008)."""
+    import psycopg
+    from psycopg import sql as pgsql
+
+    from videx.store.clips import _canvass_sql
+    assert run("init", "--bounds", BOUNDS, "--tz", "America/New_York").exit_code == 0
+    assert run("cameras", "import", FIXTURES / "cameras.csv").exit_code == 0
+    assert run("incidents", "import", FIXTURES / "incidents.csv").exit_code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        camera = conn.execute("SELECT id FROM cameras ORDER BY id LIMIT 1").fetchone()[0]
+        conn.execute("INSERT INTO outcomes (incident_id, camera_id, status, recorded_at, "
+                     "recorded_by) SELECT %s, %s, 'requested', 'x', 'y' "
+                     "FROM generate_series(1, 3000)", [DEMO_ID, camera])
+        conn.execute("ANALYZE outcomes")
+        _, sql = _canvass_sql()
+        parts = sql.split("?")
+        numbered = "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "")
+                           for i, p in enumerate(parts))
+        conn.execute(f"PREPARE canvass (text, {', '.join(['float8'] * (len(parts) - 2))}) "
+                     f"AS {numbered}")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        values = ["another case", 2e9, 1e9, 1e9, 40.0, 41.0, -75.0, -74.0] + [40.5, 1e5] * 4 \
+            + [1e6]
+        plan = "\n".join(r[0] for r in conn.execute(
+            pgsql.SQL("EXPLAIN EXECUTE canvass ({})").format(
+                pgsql.SQL(", ").join(pgsql.Literal(v) for v in values))))
+    assert "idx_outcomes_incident" in plan, plan
+    assert "Seq Scan on outcomes" not in plan and "pkey on outcomes" not in plan, plan

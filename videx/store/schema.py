@@ -270,6 +270,22 @@ def m007_users(db: Backend) -> None:
             disabled INTEGER NOT NULL DEFAULT 0)""")
 
 
+@migration
+def m008_few_records_per_incident(db: Backend) -> None:
+    """PostgreSQL: the planner is told that an incident has few outcomes and reviews (as
+    many distinct incidents as half the rows), whatever the sample says. Statements run
+    prepared, with one generic plan estimated from the distinct values; when a few incidents
+    held most outcomes (four cases worked hard under load), PostgreSQL chose to find each
+    camera's latest outcome by scanning the whole outcomes table backwards through its
+    primary key: 56 ms a canvass instead of 1.5 ms at 10M clips. With the hint the lookup is
+    the (incident, camera, id) index whatever the data. SQLite plans each statement with its
+    values: nothing to do there."""
+    if db.dialect == "postgresql":
+        run(db, "ALTER TABLE outcomes ALTER COLUMN incident_id SET (n_distinct = -0.5)",
+            "ALTER TABLE reviews ALTER COLUMN incident_id SET (n_distinct = -0.5)",
+            "ANALYZE outcomes", "ANALYZE reviews")
+
+
 KNOWN = [name for name, _ in MIGRATIONS]
 
 
