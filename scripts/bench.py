@@ -635,8 +635,13 @@ def start_server(location: str, port: int) -> subprocess.Popen:
                              str(WORKERS)])
     deadline = time.time() + 60
     while time.time() < deadline:
+        if proc.poll() is not None:    # e.g. the port is taken: never time another server
+            raise RuntimeError(f"the server exited ({proc.returncode}) before it answered")
         try:
             httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+            time.sleep(2)              # let every worker finish starting
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited ({proc.returncode}) after starting")
             return proc
         except httpx.HTTPError:
             time.sleep(0.2)
@@ -776,7 +781,6 @@ def bench_serve(args):
             port = 8700 + len(runs)
             proc = start_server(location, port)
             try:
-                time.sleep(2)                  # let every worker finish starting
                 base = f"http://127.0.0.1:{port}"
                 lat, bad = page_load(base, ids, args.users, args.requests)
                 run = {"backend": backend, "users": args.users, "workers": WORKERS,
