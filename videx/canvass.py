@@ -395,10 +395,13 @@ def assess_camera(cat, cam: CanvassCamera, distance_m: float, inc: Incident, t0:
         in_view = (False if reach is not None and distance_m > reach    # geo.in_view's
                    else geo.in_view(cam.lat, cam.lon, heading, fov, reach, inc.lat, inc.lon,
                                     distance_m))                        # first test
-    return _fast_new(
-        CameraHit, *cam[:7], cam.address, round(distance_m, 1), in_view, view, status,
-        covered, round(t1 - t0, 1), gaps, cam.retention_days, deadline_ts, hours_left, state,
-        action, cam.owner_name, cam.owner_contact, outcome, clips)
+    hit = _CameraHitTwin(
+        cam[0], cam[1], cam[2], cam[3], cam[4], cam[5], cam[6], cam.address,
+        round(distance_m, 1), in_view, view, status, covered, round(t1 - t0, 1), gaps,
+        cam.retention_days, deadline_ts, hours_left, state, action, cam.owner_name,
+        cam.owner_contact, outcome, clips)
+    hit.__class__ = CameraHit                   # _fast_new, inline: one per camera
+    return hit
 
 
 @functools.lru_cache(maxsize=65536)
@@ -494,8 +497,8 @@ def canvass_incident(cat, inc: Incident, radius_m: float = 250.0, before_s: floa
             stamp = stamp or iso_utc(inc.occurred_ts)
             if not _active(cam, stamp):
                 continue
-        found.append(assess_camera(cat, cam, d, inc, t0, t1, now_ts, cam.outcome,
-                                   prefetched=clips))
+        found.append(assess_camera(cat, cam, d, inc, t0, t1, now_ts, cam.outcome, None,
+                                   clips))
     result = _result(inc, found, t0, t1, radius_m, before_s, after_s, now_ts, sort)
     if record:
         note = cat.record("canvass", {**result.parameters(), "lat": inc.lat, "lon": inc.lon,
@@ -677,3 +680,4 @@ def adhoc_incident(case_no: str, lat: float, lon: float, when: datetime,
 
 for _cls in (View, ClipHit, CameraHit, CanvassResult):
     _cls._twin = _make_twin(_cls)
+_CameraHitTwin = CameraHit._twin

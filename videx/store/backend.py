@@ -161,6 +161,9 @@ class SQLiteBackend(Backend):
     def execute(self, sql: str, params: Sequence = ()):
         return self.conn.execute(sql, params)
 
+    def rows(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()      # already a new list
+
     def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
         self.conn.executemany(sql, rows)
 

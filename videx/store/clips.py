@@ -81,23 +81,27 @@ class ClipStore:
         ky, kx = geo.flat_scale(lat)          # metres per degree: the box is geo.bbox's
         dlat, dlon = radius_m / ky, radius_m / kx
         reach = geo.flat_reach_m(radius_m)
+        out: list[tuple[CanvassCamera, list]] = []
         by_camera: dict[str, tuple[CanvassCamera, list]] = {}
         new = tuple.__new__       # CanvassCamera._make without its length check (the slice
         several = False           # is the statement's camera columns: always the right length)
         for row in self.db.rows(sql, [incident_id, t1, t0, t0, lat - dlat, lat + dlat,
                                       lon - dlon, lon + dlon, lat, ky, lat, ky, lon, kx, lon,
                                       kx, reach * reach]):
+            if row[width] is None:    # no clip in the window: the camera's only row
+                out.append((new(CanvassCamera, row[:width]), []))
+                continue
             entry = by_camera.get(row[0])
             if entry is None:
                 entry = by_camera[row[0]] = (new(CanvassCamera, row[:width]), [])
-            elif row[width] is not None:
+            else:
                 several = True
-            if row[width] is not None:
-                entry[1].append((row[width:width + 13], row[width + 13], row[width + 14]))
-        out = list(by_camera.values())
-        if several:
-            for _, clips in out:
-                clips.sort(key=lambda c: c[0][3])                        # by start_ts
+            entry[1].append((row[width:width + 13], row[width + 13], row[width + 14]))
+        if by_camera:
+            out += by_camera.values()
+            if several:
+                for _, clips in by_camera.values():
+                    clips.sort(key=lambda c: c[0][3])                    # by start_ts
         return out
 
     def get(self, clip_id: int) -> dict | None:
