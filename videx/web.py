@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import hmac
 import secrets
 import shutil
@@ -164,7 +165,10 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                       autoescape=select_autoescape(["html"]),
                       auto_reload=False)          # templates are part of the install
-    env.filters["local"] = lambda ts, zone: format_local(ts, zone) if ts is not None else ""
+    local = functools.lru_cache(maxsize=4096)(format_local)   # deadlines repeat on a page
+    env.filters["local"] = lambda ts, zone: local(ts, zone) if ts is not None else ""
+    env.filters["whole"] = lambda v: f"{v:.0f}"                 # metres, seconds
+    env.globals["yes_no"] = {True: "yes", False: "no", None: "?"}
     env.filters["hms"] = lambda s: hms(s) if s is not None else ""
     env.filters["idq"] = lambda v: quote(str(v), safe="")     # an id as one URL segment
     limiter = LoginLimiter()
