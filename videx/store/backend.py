@@ -18,6 +18,7 @@ an auto-numbered integer primary key, ``{without_rowid}`` SQLite's clustered-tab
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import threading
@@ -171,23 +172,20 @@ class SQLiteBackend(Backend):
         """``BEGIN IMMEDIATE``: wait for the write lock (this process's writers first queue on
         the in-process gate), or raise "database is locked" after ``BUSY_TIMEOUT_MS``."""
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        self._t_ask = time.perf_counter()
         if self._gate is not None and not self._gate_held:
             if not self._gate.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
                 raise sqlite3.OperationalError("database is locked")
             self._gate_held = True
-        self._t_gate = time.perf_counter()
         try:
             self._begin_immediate(deadline)
         except BaseException:
             self._release_gate()
             raise
-        self._t_begun = time.perf_counter()
 
     def _begin_immediate(self, deadline: float) -> None:
         self.conn.execute("PRAGMA busy_timeout = 0")       # we wait, not SQLite's handler
         try:
-            for n in range(1 << 30):
+            for n in itertools.count():
                 try:
                     self.conn.execute("BEGIN IMMEDIATE")
                     return
@@ -199,10 +197,6 @@ class SQLiteBackend(Backend):
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")   # for reads
 
     def _release_gate(self) -> None:
-        if self._gate_held and os.environ.get("VIDEX_TRACE"):
-            t = time.perf_counter()
-            with open(f"/tmp/trace-{os.getpid()}.txt", "a") as f:
-                f.write(f"{(self._t_gate-self._t_ask)*1000:.2f} {(self._t_begun-self._t_gate)*1000:.2f} {(t-self._t_begun)*1000:.2f}\n")
         if self._gate_held:
             self._gate_held = False
             self._gate.release()
