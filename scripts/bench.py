@@ -749,7 +749,7 @@ def bench_serve(args):
             from videx import audit
             from videx.pgcluster import TempCluster
             from videx.store.transfer import copy_catalog
-            cluster = TempCluster(keep=args.pg_keep)
+            cluster = TempCluster(keep=args.pg_keep, durable=args.pg_durable)
             name = f"bench_{args.cameras}x{args.clips}"
             if cluster.keep and cluster.database_exists(name):
                 url = cluster.url(name)          # copied by an earlier run: reuse it
@@ -788,6 +788,8 @@ def bench_serve(args):
                        "page_p50_ms": round(statistics.median(lat) * 1000, 1),
                        "page_p95_ms": round(pct(lat, 95) * 1000, 1),
                        "canvass_library_median_ms": round(statistics.median(lib) * 1000, 2)}
+                if backend == "postgresql":
+                    run["pg_durable"] = args.pg_durable       # fsync, synchronous commits
                 if backend == "postgresql" and args.write_seconds:
                     run.update(write_load(base, location, ids, args.write_seconds))
                 runs.append(run)
@@ -803,7 +805,9 @@ def bench_serve(args):
     print(json.dumps({"benchmark": "serve", "cameras": args.cameras, "clips": args.clips,
                       "runs": runs}, indent=2))
     for r in runs:
-        print(f"serve on {r['backend']}: incident page p50 {r['page_p50_ms']} ms, p95 "
+        durable = {True: " (fsync, synchronous commits)", False: " (no fsync)"}.get(
+            r.get("pg_durable"), "")
+        print(f"serve on {r['backend']}{durable}: incident page p50 {r['page_p50_ms']} ms, p95 "
               f"{r['page_p95_ms']} ms with {r['users']} concurrent users ({r['failed']} failed);"
               f" the library canvass alone {r['canvass_library_median_ms']} ms")
         if "writes_ok" in r:
@@ -1020,6 +1024,10 @@ def main():
     sv.add_argument("--pg-keep", metavar="DIR",
                     help="Keep the PostgreSQL cluster (and the copied catalog) in DIR and "
                          "reuse it on later runs (the 10M-clip copy takes ~40 min).")
+    sv.add_argument("--pg-durable", action="store_true",
+                    help="PostgreSQL flushes the WAL at every commit (its defaults: fsync and "
+                         "synchronous_commit on, as a department server runs); default off, "
+                         "as in the tests.")
     sv.add_argument("--write-seconds", type=float, default=60.0,
                     help="PostgreSQL: 4 writers + 20 readers for this long (0: skip).")
     st = sub.add_parser("study")

@@ -254,3 +254,26 @@ def test_a_long_case_does_not_make_other_canvasses_scan_every_outcome(pg_url, ru
                 pgsql.SQL(", ").join(pgsql.Literal(v) for v in values))))
     assert "idx_outcomes_incident" in plan, plan
     assert "Seq Scan on outcomes" not in plan and "pkey on outcomes" not in plan, plan
+
+
+def test_a_kept_cluster_is_restarted_when_durable_commits_are_asked_for():
+    """Benchmarks can run PostgreSQL as a department server does (fsync and synchronous
+    commits on); a kept cluster running without them is restarted with them, not reused."""
+    import tempfile
+
+    import psycopg
+
+    from videx.pgcluster import TempCluster
+
+    def flushing(cluster):
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            return [conn.execute(f"SHOW {name}").fetchone()[0]
+                    for name in ("fsync", "synchronous_commit")]
+    keep = tempfile.mkdtemp(prefix="videx-pg-kept-")
+    try:
+        assert flushing(TempCluster(port=55477, keep=keep)) == ["off", "off"]
+        assert flushing(TempCluster(port=55477, keep=keep)) == ["off", "off"]     # reused
+        assert flushing(TempCluster(port=55477, keep=keep, durable=True)) == ["on", "on"]
+    finally:
+        TempCluster(port=55477, keep=keep, durable=True).stop()
+        shutil.rmtree(keep, ignore_errors=True)

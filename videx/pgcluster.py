@@ -2,7 +2,8 @@
 
 ``TempCluster`` runs ``initdb`` and ``pg_ctl`` from the system's PostgreSQL (Debian's
 ``postgresql`` package: ``/usr/lib/postgresql/N/bin``) in a temporary folder, listening only
-on a Unix socket there, with ``fsync`` off. PostgreSQL refuses to run as root, so under root
+on a Unix socket there, with ``fsync`` and synchronous commits off (``durable=True`` keeps
+PostgreSQL's defaults, as a department server runs). PostgreSQL refuses to run as root, so under root
 the server runs as ``nobody`` (``setpriv``). ``database()`` makes a fresh, empty database and
 returns its ``postgresql://`` URL.
 """
@@ -47,10 +48,13 @@ def available() -> str | None:
 class TempCluster:
     """A PostgreSQL cluster in a temporary folder; ``stop()`` removes everything."""
 
-    def __init__(self, port: int = 55432, keep: str | os.PathLike | None = None):
+    def __init__(self, port: int = 55432, keep: str | os.PathLike | None = None,
+                 durable: bool = False):
         """``keep``: a folder that holds the cluster across runs (made on first use, started
-        again later, left in place by ``stop()``); default a fresh temporary folder."""
+        again later, left in place by ``stop()``); default a fresh temporary folder.
+        ``durable``: flush the WAL at every commit (PostgreSQL's defaults) instead of never."""
         self.keep = keep is not None
+        self.durable = durable
         if keep is not None:
             self.root = Path(keep).resolve()
             self.root.mkdir(parents=True, exist_ok=True)
@@ -70,12 +74,21 @@ class TempCluster:
         if self.keep and subprocess.run(self._as + [find_bin("pg_ctl"), "-D", str(self.data),
                                                     "status"], capture_output=True,
                                         cwd=str(self.root)).returncode == 0:
-            return                             # a kept cluster left running: use it
+            if self._running_durable() == durable:
+                return                         # a kept cluster left running: use it
+            self._run([find_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
+        flags = "" if durable else \
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
         self._run([find_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
                    "-w", "-t", "60", "-o",
-                   f"-k {self.root} -c listen_addresses='' -p {port} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60",
-                   "start"])
+                   f"-k {self.root} -c listen_addresses='' -p {port} {flags}"
+                   "-c max_connections=60", "start"])
+
+    def _running_durable(self) -> bool:
+        import psycopg
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            return [conn.execute(f"SHOW {name}").fetchone()[0]
+                    for name in ("fsync", "synchronous_commit")] == ["on", "on"]
 
     def _run(self, argv: list[str]) -> None:
         done = subprocess.run(self._as + argv, capture_output=True, text=True,
