@@ -360,3 +360,22 @@ def test_writers_in_one_process_queue_and_keep_the_chain(db):
     assert order == ["first", "second"]
     assert [e["command"] for e in db.auditlog.entries()][-2:] == ["first", "second"]
     assert audit.verify(db).ok
+
+
+def test_case_history_reads_outcomes_reviews_and_the_zone_together(ingested, open_db):
+    """The incident page's history reads (one round trip on PostgreSQL) answer exactly what
+    the separate reads answer."""
+    from videx import history
+    cat = open_db()
+    camera = cat.db.scalar("SELECT id FROM cameras ORDER BY id LIMIT 1")
+    clip = cat.db.scalar("SELECT id FROM clips ORDER BY id LIMIT 1")
+    history.record_outcome(cat, DEMO_ID, camera, "requested", "letter sent")
+    history.record_outcome(cat, DEMO_ID, camera, "obtained")
+    history.record_review(cat, DEMO_ID, clip, True, "shows the car")
+    outcomes, reviews, zone = cat.case_history(DEMO_ID)
+    assert [o["status"] for o in outcomes] == ["requested", "obtained"]
+    assert outcomes == cat.history.outcomes(DEMO_ID)
+    assert reviews == cat.history.reviews(DEMO_ID) and reviews[0]["note"] == "shows the car"
+    assert zone == cat.display_zone() and zone.key == "America/New_York"
+    assert cat.case_history("no such case") == ([], [], zone)
+    assert not cat.db.in_transaction

@@ -37,12 +37,13 @@ from videx.store.auditlog import AuditLog
 from videx.store.backend import Backend, SQLiteBackend
 from videx.store.cameras import CameraStore
 from videx.store.clips import ClipStore
-from videx.store.history import HistoryStore
+from videx.store.history import OUTCOMES_SQL, REVIEWS_SQL, HistoryStore
 from videx.store.incidents import IncidentStore
 from videx.store.scans import ScanStore
 from videx.timeutil import get_zone, iso_utc, now_utc
 
 DEFAULT_DB = "videx.db"
+ZONE_SETTING = "default_tz"      # the catalog's zone (IANA name), set by videx init --tz
 
 
 def resolve_path(path: str | os.PathLike | None) -> str:
@@ -62,6 +63,11 @@ class WriteTx:
 
     def touch(self, table: str, key) -> None:
         self.touched[(table, str(key))] = None
+
+
+def display_zone_of(name: str | None) -> ZoneInfo:
+    """The zone to show instants in for a catalog zone setting: that zone, else UTC."""
+    return get_zone(name) if name else ZoneInfo("UTC")
 
 
 class Catalog:
@@ -121,7 +127,7 @@ class Catalog:
     @property
     def zone_name(self) -> str | None:
         """The catalog's zone (IANA name) set with ``videx init --tz``, or None."""
-        return self.setting("default_tz")
+        return self.setting(ZONE_SETTING)
 
     def input_zone(self, explicit: str | ZoneInfo | None = None) -> ZoneInfo:
         """The zone to read local input in: ``explicit``, else the catalog's; never a guess."""
@@ -142,7 +148,15 @@ class Catalog:
 
     def display_zone(self) -> ZoneInfo:
         """The zone instants are shown in: the catalog's, else UTC (always labelled)."""
-        return get_zone(self.zone_name) if self.zone_name else ZoneInfo("UTC")
+        return display_zone_of(self.zone_name)
+
+    def case_history(self, incident_id: str) -> tuple[list[dict], list[dict], ZoneInfo]:
+        """(outcomes, reviews, display zone) for an incident page: entries oldest first; the
+        three reads in one round trip on PostgreSQL."""
+        outcomes, reviews, tz = self.db.dicts_batch(
+            [(OUTCOMES_SQL, [incident_id]), (REVIEWS_SQL, [incident_id]),
+             ("SELECT value FROM settings WHERE key = ?", [ZONE_SETTING])])
+        return outcomes, reviews, display_zone_of(json.loads(tz[0]["value"]) if tz else None)
 
     # ------------------------------------------------------------ transactions
     def require_tx(self) -> WriteTx:

@@ -165,7 +165,7 @@ def init(ctx, db_path, bounds, tz):
         if b:
             cat.set_setting("bounds", list(b))
         if z:
-            cat.set_setting("default_tz", z.key)
+            cat.set_setting(catalog.ZONE_SETTING, z.key)
     click.echo(f"catalog {cat.location}: migrations {', '.join(cat.migrations())}; bounds "
                f"{cat.bounds or 'not set'}; zone {cat.zone_name or 'not set (times shown in UTC)'}")
 

@@ -343,8 +343,8 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
             with catalog_for(user) as cat:
                 record = cat.incidents.require(incident_id)
                 result = canvass.canvass_incident(cat, canvass.Incident.from_row(record))
-                reviews = cat.history.reviews(incident_id)
-                zone = cat.display_zone()
+                # read after the canvass: the history holds every outcome the canvass showed
+                outcomes, reviews, zone = cat.case_history(incident_id)
                 tiles, tiles_note = [], None
                 if tiles_url:
                     from videx import basemap
@@ -356,7 +356,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                         "map": incident_report.map_svg(result, tiles=tiles),
                         "timeline": incident_report.timeline_svg(result, zone),
                         "tiles_note": tiles_note,
-                        "outcomes": cat.history.outcomes(incident_id),
+                        "outcomes": outcomes,
                         "reviews": reviews,
                         "current_reviews": history.latest(reviews, "clip_id"),
                         "statuses": history.OUTCOMES, "record": record}

