@@ -379,3 +379,30 @@ def test_case_history_reads_outcomes_reviews_and_the_zone_together(ingested, ope
     assert zone == cat.display_zone() and zone.key == "America/New_York"
     assert cat.case_history("no such case") == ([], [], zone)
     assert not cat.db.in_transaction
+
+
+def test_record_many_chains_entries_in_order_in_one_transaction(db):
+    before = db.auditlog.count()
+    assert db.record_many([]) is None and db.auditlog.count() == before
+    assert db.record_many([("web:ann", "canvass", {"cameras": 3}, "C1"),
+                           (None, "sign in", {"name": "bob"}, None),
+                           ("web:cy", "view clip", {"clip": 7}, "C2")]) is None
+    entries = db.auditlog.entries(3)
+    assert [(e["acting_as"], e["command"], e["case_no"]) for e in entries] == [
+        ("web:ann", "canvass", "C1"), (None, "sign in", None), ("web:cy", "view clip", "C2")]
+    assert [e["prev_hash"] for e in entries[1:]] == [e["hash"] for e in entries[:-1]]
+    assert json.loads(entries[0]["args"]) == {"cameras": 3}
+    assert len({e["at"] for e in entries}) == 1          # one transaction, one instant
+    assert audit.verify(db, deep=True).ok
+
+
+@pytest.mark.sqlite_only
+def test_record_many_on_a_catalog_it_may_not_change_says_why_and_writes_nothing(city, tmp_path):
+    edit(tmp_path / "videx.db", "INSERT INTO videx_migrations (seq, name, applied_at) "
+         "VALUES (99, 'm099_from_the_future', '2030-01-01T00:00:00Z')")
+    cat = catalog.open_catalog(tmp_path / "videx.db")
+    before = cat.auditlog.count()
+    note = cat.record_many([("web:ann", "canvass", {}, "C1"), (None, "sign in", {}, None)])
+    assert note and "newer videx" in note
+    assert cat.auditlog.count() == before and not cat.db.in_transaction
+    cat.close()

@@ -398,3 +398,51 @@ def test_worker_sockets_give_connections_tcp_nodelay():
         server.close()
     asyncio.run(main())
     assert seen and seen[0] != 0
+
+
+@pytest.mark.sqlite_only     # holds the SQLite file's write lock from another process
+def test_page_views_waiting_for_the_audit_lock_are_written_together(ingested, tmp_path,
+                                                                    monkeypatch):
+    """Views that arrive while the audit entries before them are being written go into the
+    next transaction together; each caller returns only once its own entry is stored."""
+    import subprocess
+    import sys
+    import threading
+
+    from videx import audit
+    from videx.web import AuditBatcher, CatalogPool
+    location = str(tmp_path / "videx.db")
+    with catalog.open_catalog(location) as cat:
+        before = cat.auditlog.count()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "conn.execute('BEGIN IMMEDIATE')\nprint('held', flush=True)\ntime.sleep(1.0)\n"
+        "conn.execute('COMMIT')\n"), location], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    batches = []
+    record_many = catalog.Catalog.record_many
+
+    def counted(self, actions):
+        batches.append(len(actions))
+        return record_many(self, actions)
+    monkeypatch.setattr(catalog.Catalog, "record_many", counted)
+    batcher = AuditBatcher(CatalogPool(location))
+    notes = [None] * 12
+
+    def view(k):
+        notes[k] = batcher.record(f"web:user{k}", "canvass", {"k": k}, DEMO_ID) or "stored"
+    threads = [threading.Thread(target=view, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    holder.wait()
+    assert notes == ["stored"] * 12            # every caller returned after its commit
+    with catalog.open_catalog(location) as cat:
+        entries = cat.auditlog.entries(12)
+        assert cat.auditlog.count() == before + 12
+        assert audit.verify(cat, deep=True).ok
+    assert sorted(e["acting_as"] for e in entries) == sorted(f"web:user{k}" for k in range(12))
+    assert sum(batches) == 12 and len(batches) <= 3    # two or three transactions, not 12
+    assert len({e["at"] for e in entries}) == len(batches)

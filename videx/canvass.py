@@ -501,12 +501,21 @@ def canvass_incident(cat, inc: Incident, radius_m: float = 250.0, before_s: floa
                                    clips))
     result = _result(inc, found, t0, t1, radius_m, before_s, after_s, now_ts, sort)
     if record:
-        note = cat.record("canvass", {**result.parameters(), "lat": inc.lat, "lon": inc.lon,
-                                      "time": inc.occurred_at, "cameras": len(result.cameras)},
-                          case_no=inc.id)
-        if note:
-            result = replace(result, audit_note=f"audit entry not written: {note}")
+        result = with_audit_note(result, cat.record("canvass", audit_args(result),
+                                                    case_no=inc.id))
     return result
+
+
+def audit_args(result: CanvassResult) -> dict:
+    """What a canvass's audit entry says (command "canvass", the incident as case number)."""
+    inc = result.incident
+    return {**result.parameters(), "lat": inc.lat, "lon": inc.lon, "time": inc.occurred_at,
+            "cameras": len(result.cameras)}
+
+
+def with_audit_note(result: CanvassResult, note: str | None) -> CanvassResult:
+    """``result``, saying why its audit entry was not written when ``note`` says so."""
+    return replace(result, audit_note=f"audit entry not written: {note}") if note else result
 
 
 def _canvass(cat, inc: Incident, cams: list[tuple[float, CanvassCamera]], radius_m: float,

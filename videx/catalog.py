@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,7 @@ class WriteTx:
     case_no: str | None
     touched: dict[tuple[str, str], None] = field(default_factory=dict)
     cancelled: bool = False   # nothing happened after all: commit without an entry
+    acting_as: str | None = None   # the entry's acting_as when not the catalog's own actor
 
     def touch(self, table: str, key) -> None:
         self.touched[(table, str(key))] = None
@@ -202,7 +203,7 @@ class Catalog:
             if tx.cancelled and not tx.touched:
                 self.db.commit()
             else:
-                self._append_audit(tx)          # and commit
+                self._append_audit([tx])        # and commit
         except BaseException:
             self.db.rollback()
             raise
@@ -223,6 +224,34 @@ class Catalog:
             return str(err)
         return None
 
+    def record_many(self, actions: Sequence[tuple[str | None, str, dict, str | None]]
+                    ) -> str | None:
+        """Audit entries for several actions that change no row, given as (acting as,
+        command, arguments, case number), chained in order in one transaction: one lock, one
+        commit (one WAL flush on PostgreSQL) for all. A web server's page views under load
+        (``videx.web.AuditBatcher``). Returns None when written, else the reason, as
+        ``record``; nothing is written then."""
+        try:
+            self.check_writable()
+            if self._tx is not None:
+                raise CatalogError("internal: record_many() inside Catalog.write()")
+            txs = [WriteTx(command, dict(args or {}), case_no, acting_as=actor)
+                   for actor, command, args, case_no in actions]
+            if not txs:
+                return None
+            self.db.begin_write()
+            self._tx = txs[0]
+            try:
+                self._append_audit(txs)
+            except BaseException:
+                self.db.rollback()
+                raise
+            finally:
+                self._tx = None
+        except (CatalogError, AuditKeyError) as err:
+            return str(err)
+        return None
+
     @contextmanager
     def reading(self) -> Iterator[Catalog]:
         """A read transaction: every query inside sees one consistent state."""
@@ -235,35 +264,44 @@ class Catalog:
         finally:
             self.db.commit()
 
-    def _append_audit(self, tx: WriteTx) -> None:
-        """Seal ``tx``'s entry onto the chain and commit.
+    def _append_audit(self, txs: Sequence[WriteTx]) -> None:
+        """Seal each of ``txs``' entries onto the chain, in order, and commit.
 
-        The hashes of the rows this transaction wrote are taken first (no other writer can
-        change them before the commit); then the head is locked and read, and the entry, the
+        The hashes of the rows these transactions wrote are taken first (no other writer can
+        change them before the commit); then the head is locked and read, and the entries, the
         new head and the commit follow. On PostgreSQL the lock and the head read go as one
-        round trip and the entry, head and commit as another, so the lock is held for about
+        round trip and the entries, head and commit as another, so the lock is held for about
         two round trips (``Backend.pipeline``)."""
-        rows = []
-        for table, row_key in tx.touched:
-            row = self.row_for_hash(table, row_key)
-            rows.append((table, row_key, audit.DELETED if row is None
-                         else audit.row_hash(table, row)))
+        rows_of = []
+        for tx in txs:
+            rows = []
+            for table, row_key in tx.touched:
+                row = self.row_for_hash(table, row_key)
+                rows.append((table, row_key, audit.DELETED if row is None
+                             else audit.row_hash(table, row)))
+            rows_of.append(rows)
         with self.db.pipeline():
             self.db.lock_audit_head()
             answer = self.auditlog.head_and_key()          # read after the lock: the true head
         head, key_id = answer()
         key = self._chain_key(key_id)
-        entry = {"v": audit.FORMAT, "prev_hash": head or audit.GENESIS,
-                 "at": iso_utc(now_utc()), "user": audit.os_user(), "acting_as": self.actor,
-                 "command": tx.command,
-                 "args": json.dumps(tx.args, sort_keys=True, default=str),
-                 "case_no": tx.case_no, "rows_digest": audit.rows_digest(rows)}
-        entry["alg"], entry["hash"] = audit.seal(entry, key)
+        user, at = audit.os_user(), iso_utc(now_utc())
+        entries = []
+        for tx, rows in zip(txs, rows_of):
+            entry = {"v": audit.FORMAT, "prev_hash": head or audit.GENESIS, "at": at,
+                     "user": user, "acting_as": tx.acting_as or self.actor,
+                     "command": tx.command,
+                     "args": json.dumps(tx.args, sort_keys=True, default=str),
+                     "case_no": tx.case_no, "rows_digest": audit.rows_digest(rows)}
+            entry["alg"], entry["hash"] = audit.seal(entry, key)
+            entries.append((entry, rows))
+            head = entry["hash"]
         with self.db.pipeline():
-            self.auditlog.insert(entry, rows)
+            for entry, rows in entries:
+                self.auditlog.insert(entry, rows)
             self.db.execute("INSERT INTO settings (key, value) VALUES ('audit_head', ?) "
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            [json.dumps(entry["hash"])])
+                            [json.dumps(head)])
             self.db.commit()
 
     def _chain_key(self, key_id: str | None) -> audit.AuditKey | None:

@@ -139,6 +139,60 @@ class CatalogPool:
             backend.close()
 
 
+class AuditBatcher:
+    """Audit entries for actions that change no row (page views, sign-ins), written by one
+    thread per server process in batches: whatever arrived while the last batch was being
+    written goes in the next one, in one transaction (one audit lock, one commit: one WAL
+    flush on PostgreSQL). ``record`` returns once its entry is committed (or with the reason
+    it could not be, as ``Catalog.record``), so nothing is acknowledged before it is stored.
+    Under load this replaces a queue of single-entry transactions, each holding the audit
+    lock through its own commit."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, pool: CatalogPool):
+        import queue
+        self.pool = pool
+        self.requests: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.start_lock = threading.Lock()
+
+    def record(self, actor: str | None, command: str, args: dict,
+               case_no: str | None = None) -> str | None:
+        from concurrent.futures import Future
+        done: Future = Future()
+        self._start()
+        self.requests.put(((actor, command, args, case_no), done))
+        return done.result()
+
+    def _start(self) -> None:
+        if self.thread is None:
+            with self.start_lock:             # started lazily: after the worker forked
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._run, name="videx-audit",
+                                                   daemon=True)
+                    self.thread.start()
+
+    def _run(self) -> None:
+        import queue
+        while True:
+            batch = [self.requests.get()]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self.requests.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.pool.catalog(None) as cat:
+                    note = cat.record_many([action for action, _ in batch])
+            except BaseException as err:  # noqa: BLE001 - handed to every waiting request
+                for _, done in batch:
+                    done.set_exception(err)
+                continue
+            for _, done in batch:
+                done.set_result(note)
+
+
 def create_app(location: str, tiles_url: str | None = None, secret: str | None = None,
                https_cookies: bool = False, cache_dir: str | Path | None = None):
     """The web application for the catalog at ``location`` (a path or ``postgresql://``)."""
@@ -181,6 +235,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
 
     # ------------------------------------------------------------ helpers
     pool = CatalogPool(location)
+    audited = AuditBatcher(pool)
 
     def catalog_for(user: dict | None):
         return pool.catalog(f"web:{user['name']}" if user else None)
@@ -281,8 +336,8 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         def check():
             with catalog_for(None) as cat:
                 user = users_mod.check_password(cat, name, password)
-                cat.record("sign in" if user else "sign in refused", {"name": name,
-                                                                      "address": address})
+                audited.record(None, "sign in" if user else "sign in refused",
+                               {"name": name, "address": address})
                 return user
         user = await run_in_threadpool(check)
         if user is None:
@@ -342,7 +397,10 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         def work():
             with catalog_for(user) as cat:
                 record = cat.incidents.require(incident_id)
-                result = canvass.canvass_incident(cat, canvass.Incident.from_row(record))
+                result = canvass.canvass_incident(cat, canvass.Incident.from_row(record),
+                                                  record=False)
+                result = canvass.with_audit_note(result, audited.record(
+                    cat.actor, "canvass", canvass.audit_args(result), result.incident.id))
                 # read after the canvass: the history holds every outcome the canvass showed
                 outcomes, reviews, zone = cat.case_history(incident_id)
                 tiles, tiles_note = [], None
@@ -445,8 +503,8 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
             with catalog_for(user) as cat:
                 row = clip_row(cat, request.path_params["clip_id"])
                 case = known_incident(cat, request.query_params.get("incident"))
-                cat.record("view clip", {"clip": row["id"], "sha256": row["sha256"]},
-                           case_no=case)
+                audited.record(cat.actor, "view clip",
+                               {"clip": row["id"], "sha256": row["sha256"]}, case)
                 return {"clip": row, "camera": cat.cameras.get(row["camera_id"]),
                         "zone": cat.display_zone(), "incident": case,
                         "preview": (row["codec"], row["container"]) not in PLAYABLE}
@@ -464,9 +522,9 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                 row = clip_row(cat, request.path_params["clip_id"])
                 rng = request.headers.get("range", "")
                 if not rng or rng.replace(" ", "").startswith("bytes=0-"):
-                    cat.record("play clip", {"clip": row["id"], "sha256": row["sha256"]},
-                               case_no=known_incident(cat, request.query_params.get(
-                                   "incident")))
+                    audited.record(cat.actor, "play clip",
+                                   {"clip": row["id"], "sha256": row["sha256"]},
+                                   known_incident(cat, request.query_params.get("incident")))
                 return row
         row = await run_in_threadpool(work)
         path = original_file(row)
