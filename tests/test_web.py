@@ -446,3 +446,74 @@ def test_page_views_waiting_for_the_audit_lock_are_written_together(ingested, tm
     assert sorted(e["acting_as"] for e in entries) == sorted(f"web:user{k}" for k in range(12))
     assert sum(batches) == 12 and len(batches) <= 3    # two or three transactions, not 12
     assert len({e["at"] for e in entries}) == len(batches)
+
+
+@pytest.mark.sqlite_only     # holds the SQLite file's write lock from another process
+def test_pages_waiting_for_their_audit_entry_do_not_hold_up_other_pages(site, tmp_path):
+    """While another process holds the catalog's write lock, incident pages wait for their
+    audit entries (nothing is shown before it is on record), but they wait outside the page
+    threads: a search in the same worker is answered meanwhile."""
+    import http.client
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+    from urllib.parse import urlencode
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    location = str(tmp_path / "videx.db")
+    env = {**os.environ, "VIDEX_SERVER_SECRET": "test", "VIDEX_DB": location}
+    server = subprocess.Popen([sys.executable, "-m", "videx", "serve", "--port", str(port),
+                               "--workers", "1"], env=env, stderr=subprocess.PIPE, text=True)
+
+    def request(path, cookie="", form=None):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Cookie": cookie}
+        if form is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request("POST" if form is not None else "GET", path,
+                     urlencode(form) if form is not None else None, headers)
+        response = conn.getresponse()
+        body = response.read().decode()
+        conn.close()
+        return response.status, body, (response.getheader("set-cookie") or "").split(";")[0]
+    try:
+        deadline = time.time() + 60
+        while _listeners(port) < 1 and time.time() < deadline:
+            time.sleep(0.2)
+        _, page, cookie = request("/login")
+        status, _, cookie = request("/login", cookie, {"csrf": csrf_of(page), "name": "det",
+                                                       "password": PASSWORDS["det"],
+                                                       "next": ""})
+        assert status == 303
+        holder = subprocess.Popen([sys.executable, "-c", (
+            "import sqlite3, sys, time\n"
+            "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "conn.execute('BEGIN IMMEDIATE')\nprint('held', flush=True)\ntime.sleep(4)\n"
+            "conn.execute('COMMIT')\n"), location], stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "held"
+        statuses = []
+        views = [threading.Thread(target=lambda: statuses.append(
+            request(f"/incidents/{DEMO_ID}", cookie)[0])) for _ in range(6)]
+        for t in views:                      # more waiting pages than page threads
+            t.start()
+        time.sleep(0.5)
+        status, body, _ = request("/incidents?q=" + DEMO_ID[-6:], cookie)
+        assert status == 200 and DEMO_ID in body
+        assert holder.poll() is None         # answered while the lock was still held
+        assert statuses == []                # the incident pages are still waiting
+        for t in views:
+            t.join(60)
+        holder.wait()
+        assert statuses == [200] * 6
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    with catalog.open_catalog(location) as cat:
+        views = [e for e in cat.auditlog.entries(20) if e["command"] == "canvass"]
+    assert len(views) >= 6 and all(e["acting_as"] == "web:det" for e in views)

@@ -39,7 +39,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from videx import users as users_mod
-from videx.errors import NotFound, VidexError
+from videx.errors import CatalogError, NotFound, VidexError
 
 TEMPLATES = Path(__file__).parent / "templates"
 PLAYABLE = {("h264", "mov,mp4,m4a,3gp,3g2,mj2")}
@@ -150,10 +150,11 @@ class AuditBatcher:
     """Audit entries for actions that change no row (page views, sign-ins), written by one
     thread per server process in batches: whatever arrived while the last batch was being
     written goes in the next one, in one transaction (one audit lock, one commit: one WAL
-    flush on PostgreSQL). ``record`` returns once its entry is committed (or with the reason
-    it could not be, as ``Catalog.record``), so nothing is acknowledged before it is stored.
-    Under load this replaces a queue of single-entry transactions, each holding the audit
-    lock through its own commit."""
+    flush on PostgreSQL). ``submit`` hands back a future that is done once the entry is
+    committed (its result: None, or the reason it could not be written, as
+    ``Catalog.record``); pages wait for it outside their worker threads and only then answer,
+    so nothing is shown before it is on record. Under load this replaces a queue of
+    single-entry transactions, each holding the audit lock through its own commit."""
 
     MAX_BATCH = 64
 
@@ -164,13 +165,18 @@ class AuditBatcher:
         self.thread: threading.Thread | None = None
         self.start_lock = threading.Lock()
 
-    def record(self, actor: str | None, command: str, args: dict,
-               case_no: str | None = None) -> str | None:
+    def submit(self, actor: str | None, command: str, args: dict, case_no: str | None = None):
+        """Queue an entry; a ``concurrent.futures.Future`` of its outcome."""
         from concurrent.futures import Future
         done: Future = Future()
         self._start()
         self.requests.put(((actor, command, args, case_no), done))
-        return done.result()
+        return done
+
+    def record(self, actor: str | None, command: str, args: dict,
+               case_no: str | None = None) -> str | None:
+        """``submit`` and wait (from a thread that may block)."""
+        return self.submit(actor, command, args, case_no).result()
 
     def _start(self) -> None:
         if self.thread is None:
@@ -192,9 +198,10 @@ class AuditBatcher:
             try:
                 with self.pool.catalog(None) as cat:
                     note = cat.record_many([action for action, _ in batch])
-            except BaseException as err:  # noqa: BLE001 - handed to every waiting request
-                for _, done in batch:
-                    done.set_exception(err)
+            except BaseException as err:  # noqa: BLE001 - every waiting request is told
+                for _, done in batch:         # (each its own error: they raise in parallel)
+                    done.set_exception(CatalogError(
+                        f"the audit entry could not be written: {err}"))
                 continue
             for _, done in batch:
                 done.set_result(note)
@@ -203,6 +210,7 @@ class AuditBatcher:
 def create_app(location: str, tiles_url: str | None = None, secret: str | None = None,
                https_cookies: bool = False, cache_dir: str | Path | None = None):
     """The web application for the catalog at ``location`` (a path or ``postgresql://``)."""
+    import asyncio
     import os
 
     import anyio
@@ -245,6 +253,11 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
     pool = CatalogPool(location)
     audited = AuditBatcher(pool)
     quick = anyio.CapacityLimiter(PAGE_THREADS)
+
+    async def on_record(entry) -> str | None:
+        """Wait, without holding a thread, until an ``AuditBatcher`` entry is committed; None,
+        or why it could not be written."""
+        return await asyncio.wrap_future(entry)
 
     async def in_page_thread(fn, *args):
         """Run a page's catalog work (short reads, a small write) in one of a few threads per
@@ -414,8 +427,8 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                 record = cat.incidents.require(incident_id)
                 result = canvass.canvass_incident(cat, canvass.Incident.from_row(record),
                                                   record=False)
-                result = canvass.with_audit_note(result, audited.record(
-                    cat.actor, "canvass", canvass.audit_args(result), result.incident.id))
+                entry = audited.submit(cat.actor, "canvass", canvass.audit_args(result),
+                                       result.incident.id)
                 # read after the canvass: the history holds every outcome the canvass showed
                 outcomes, reviews, zone = cat.case_history(incident_id)
                 tiles, tiles_note = [], None
@@ -432,8 +445,10 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
                         "outcomes": outcomes,
                         "reviews": reviews,
                         "current_reviews": history.latest(reviews, "clip_id"),
-                        "statuses": history.OUTCOMES, "record": record}
-        ctx = await in_page_thread(work)
+                        "statuses": history.OUTCOMES, "record": record}, entry
+        # tiles may come over the network: then not in one of the few page threads
+        ctx, entry = await (run_in_threadpool if tiles_url else in_page_thread)(work)
+        ctx["result"] = canvass.with_audit_note(ctx["result"], await on_record(entry))
         return page(request, "incident.html", ctx)
 
     async def record_then_show(user, incident_id: str, change) -> Response:
@@ -442,7 +457,7 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
         def work():
             with catalog_for(user) as cat:
                 change(cat)
-        await in_page_thread(work)
+        await run_in_threadpool(work)         # may wait for the write lock: not a page thread
         return RedirectResponse(f"/incidents/{quote(incident_id, safe='')}#history", 303)
 
     @endpoint()
@@ -518,12 +533,13 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
             with catalog_for(user) as cat:
                 row = clip_row(cat, request.path_params["clip_id"])
                 case = known_incident(cat, request.query_params.get("incident"))
-                audited.record(cat.actor, "view clip",
-                               {"clip": row["id"], "sha256": row["sha256"]}, case)
+                entry = audited.submit(cat.actor, "view clip",
+                                       {"clip": row["id"], "sha256": row["sha256"]}, case)
                 return {"clip": row, "camera": cat.cameras.get(row["camera_id"]),
                         "zone": cat.display_zone(), "incident": case,
-                        "preview": (row["codec"], row["container"]) not in PLAYABLE}
-        ctx = await in_page_thread(work)
+                        "preview": (row["codec"], row["container"]) not in PLAYABLE}, entry
+        ctx, entry = await in_page_thread(work)
+        await on_record(entry)
         try:
             ctx["t"] = max(0.0, float(request.query_params.get("t") or 0))
         except ValueError:
@@ -536,12 +552,15 @@ def create_app(location: str, tiles_url: str | None = None, secret: str | None =
             with catalog_for(user) as cat:
                 row = clip_row(cat, request.path_params["clip_id"])
                 rng = request.headers.get("range", "")
+                entry = None
                 if not rng or rng.replace(" ", "").startswith("bytes=0-"):
-                    audited.record(cat.actor, "play clip",
-                                   {"clip": row["id"], "sha256": row["sha256"]},
-                                   known_incident(cat, request.query_params.get("incident")))
-                return row
-        row = await in_page_thread(work)
+                    entry = audited.submit(
+                        cat.actor, "play clip", {"clip": row["id"], "sha256": row["sha256"]},
+                        known_incident(cat, request.query_params.get("incident")))
+                return row, entry
+        row, entry = await in_page_thread(work)
+        if entry is not None:
+            await on_record(entry)
         path = original_file(row)
         if path is None:
             return not_found(request, "the clip's file is missing or no longer the catalogued "

@@ -211,14 +211,18 @@ class SQLiteBackend(Backend):
         self.conn.execute("BEGIN")
 
     def commit(self) -> None:
-        if self.conn.in_transaction:
-            self.conn.execute("COMMIT")
-        self._release_gate()
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+        finally:              # even when COMMIT fails: the next writer only polls sooner
+            self._release_gate()
 
     def rollback(self) -> None:
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-        self._release_gate()
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        finally:
+            self._release_gate()
 
     @property
     def in_transaction(self) -> bool:
@@ -242,8 +246,10 @@ class SQLiteBackend(Backend):
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
 
     def close(self) -> None:
-        self.conn.close()
-        self._release_gate()
+        try:
+            self.conn.close()
+        finally:
+            self._release_gate()
 
 
 _GATES: dict[str, threading.Lock] = {}
