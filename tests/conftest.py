@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,26 @@ def open_db(tmp_path):
     yield opener
     for cat in opened:
         cat.close()
+
+
+HOLD_WRITE_LOCK = r"""
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('held_by', '\"other process\"')")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+def hold_write_lock(path, seconds: float) -> subprocess.Popen:
+    """Another process holding a SQLite catalog's write lock for ``seconds`` (returns once it
+    holds it); it writes the setting ``held_by`` just before letting go."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(path), str(seconds)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
 
 
 def edit(db_path: Path, *statements: str, params=()) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_ID, edit
+from conftest import DEMO_ID, edit, hold_write_lock
 from videx import audit, catalog
 from videx.errors import CatalogError
 from videx.store import schema
@@ -283,30 +283,10 @@ def test_opening_a_catalog_never_reads_its_file_outside_sqlite(db, tmp_path, mon
         catalog.open_catalog(tmp_path / "not.db")
 
 
-HOLD_WRITE_LOCK = r"""
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('held_by', '\"other process\"')")
-print("held", flush=True)
-time.sleep(float(sys.argv[2]))
-conn.execute("COMMIT")
-"""
-
-
-def _hold_write_lock(path, seconds: float) -> subprocess.Popen:
-    """Another process holding the catalog's write lock for ``seconds``; it writes a setting
-    just before letting go."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(path), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "held"
-    return proc
-
-
 @pytest.mark.sqlite_only
 def test_a_writer_waits_for_another_process_and_gives_up_cleanly(db, monkeypatch):
     from videx.store import backend
-    holder = _hold_write_lock(db.location, 0.4)
+    holder = hold_write_lock(db.location, 0.4)
     with db.write("after the other process") as tx:      # waits, then sees its commit
         assert db.setting("held_by") == "other process"
         tx.cancelled = True
@@ -314,7 +294,7 @@ def test_a_writer_waits_for_another_process_and_gives_up_cleanly(db, monkeypatch
     assert db.db.scalar("PRAGMA busy_timeout") == backend.BUSY_TIMEOUT_MS
 
     monkeypatch.setattr(backend, "BUSY_TIMEOUT_MS", 300)
-    holder = _hold_write_lock(db.location, 5)
+    holder = hold_write_lock(db.location, 5)
     try:
         with pytest.raises(sqlite3.OperationalError, match="database is locked"):
             with db.write("too late"):

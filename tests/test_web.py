@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from conftest import DEMO_ID
+from conftest import DEMO_ID, hold_write_lock
 from videx import catalog, users
 
 pytest.importorskip("starlette")
@@ -405,8 +405,6 @@ def test_page_views_waiting_for_the_audit_lock_are_written_together(ingested, tm
                                                                     monkeypatch):
     """Views that arrive while the audit entries before them are being written go into the
     next transaction together; each caller returns only once its own entry is stored."""
-    import subprocess
-    import sys
     import threading
 
     from videx import audit
@@ -414,12 +412,7 @@ def test_page_views_waiting_for_the_audit_lock_are_written_together(ingested, tm
     location = str(tmp_path / "videx.db")
     with catalog.open_catalog(location) as cat:
         before = cat.auditlog.count()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sqlite3, sys, time\n"
-        "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-        "conn.execute('BEGIN IMMEDIATE')\nprint('held', flush=True)\ntime.sleep(1.0)\n"
-        "conn.execute('COMMIT')\n"), location], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
+    holder = hold_write_lock(location, 1.0)
     batches = []
     record_many = catalog.Catalog.record_many
 
@@ -491,12 +484,7 @@ def test_pages_waiting_for_their_audit_entry_do_not_hold_up_other_pages(site, tm
                                                        "password": PASSWORDS["det"],
                                                        "next": ""})
         assert status == 303
-        holder = subprocess.Popen([sys.executable, "-c", (
-            "import sqlite3, sys, time\n"
-            "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "conn.execute('BEGIN IMMEDIATE')\nprint('held', flush=True)\ntime.sleep(4)\n"
-            "conn.execute('COMMIT')\n"), location], stdout=subprocess.PIPE, text=True)
-        assert holder.stdout.readline().strip() == "held"
+        holder = hold_write_lock(location, 4)
         statuses = []
         views = [threading.Thread(target=lambda: statuses.append(
             request(f"/incidents/{DEMO_ID}", cookie)[0])) for _ in range(6)]

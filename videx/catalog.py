@@ -217,12 +217,7 @@ class Catalog:
         Returns None when written, else the reason it could not be (a read-only or newer
         catalog, a keyed chain without its key); the action itself still counts, so this never
         raises for those."""
-        try:
-            with self.write(command, args, case_no):
-                pass
-        except (CatalogError, AuditKeyError) as err:
-            return str(err)
-        return None
+        return self.record_many([(None, command, args or {}, case_no)])
 
     def record_many(self, actions: Sequence[tuple[str | None, str, dict, str | None]]
                     ) -> str | None:
