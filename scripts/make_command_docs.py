@@ -27,8 +27,8 @@ file was altered, `5` a file is missing, `6` an unexpected file is present.
 
 
 def walk(group: click.Group, prefix: list[str]):
-    for name in sorted(group.commands):
-        cmd = group.commands[name]
+    for name in sorted(group.list_commands(None)):
+        cmd = group.get_command(None, name)
         path = prefix + [name]
         if isinstance(cmd, click.Group):
             yield from walk(cmd, path)

@@ -18,7 +18,8 @@ def load_script(name):
 
 
 def all_commands(group=cli, prefix=()):
-    for name, cmd in group.commands.items():
+    for name in group.list_commands(None):
+        cmd = group.get_command(None, name)
         if isinstance(cmd, click.Group):
             yield from all_commands(cmd, prefix + (name,))
         else:

@@ -1,0 +1,1 @@
+"""The videx commands, one module per area, loaded by ``videx.cli`` when used."""

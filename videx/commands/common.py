@@ -1,0 +1,162 @@
+"""What the commands share: the catalog option, output formats, option parsing, the canvass
+window, progress bars and the one-line renderings of records and import reports."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from videx import catalog, geo, output
+from videx.cli import EXIT_PARTIAL, VidexGroup
+from videx.errors import VidexError
+from videx.timeutil import parse_duration
+
+__all__ = ["EXIT_PARTIAL", "VidexGroup", "db_option", "format_option", "echo_rows", "warn",
+           "parse_opt", "report_import", "open_for", "progress_bar", "parse_time_opt",
+           "window_options", "parse_window", "canvass_for", "show_record", "expand_extra",
+           "import_options", "read_options"]
+
+
+def open_for(ctx: click.Context, db_path: str, create: bool = False) -> catalog.Catalog:
+    """Open the catalog for a command (closed when the command ends)."""
+    actor = (ctx.find_root().params or {}).get("acting_as")
+    cat = catalog.open_catalog(db_path, create=create, actor=actor)
+    ctx.call_on_close(cat.close)
+    return cat
+
+
+def db_option(fn):
+    """``--db PATH`` (default ``$VIDEX_DB`` or ``./videx.db``); passes ``cat``."""
+    @click.option("--db", "db_path", envvar="VIDEX_DB", type=click.Path(dir_okay=False),
+                  default=catalog.DEFAULT_DB, show_default=True,
+                  help="Catalog: a SQLite file or a postgresql:// URL (also $VIDEX_DB).")
+    @functools.wraps(fn)
+    def wrapper(*args, db_path, **kwargs):
+        return fn(*args, cat=open_for(click.get_current_context(), db_path), **kwargs)
+    return wrapper
+
+
+def format_option(*choices):
+    """``--format`` with the given choices, ``table`` first and default."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0],
+                        show_default=True, help="Output format.")
+
+
+def echo_rows(rows, fmt, columns):
+    click.echo(output.render(rows, fmt, columns))
+
+
+def warn(note: str | None) -> None:
+    """A warning line on stderr (never on stdout, so machine output stays clean)."""
+    if note:
+        click.echo(f"Warning: {note}", err=True)
+
+
+def parse_opt(fn, value, hint):
+    """Run a parser on an option value; a failure becomes click.BadParameter (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return fn(value)
+    except (ValueError, VidexError) as err:
+        raise click.BadParameter(str(err), param_hint=hint) from err
+
+
+def report_import(report, fmt):
+    if fmt == "json":
+        click.echo(output.to_json(report.to_dict()))
+    for err in report.errors:
+        click.echo(f"Error: {err}", err=True)
+    click.echo(report.summary(), err=fmt == "json")
+    if not report.written:
+        sys.exit(1)
+    if report.errors:
+        sys.exit(EXIT_PARTIAL)
+
+
+def progress_bar(length, label, quiet=False):
+    """A progress bar on stderr, shown only on a terminal."""
+    return click.progressbar(length=length, label=label, file=sys.stderr,
+                             hidden=quiet or not sys.stderr.isatty())
+
+
+def parse_time_opt(cat, value, hint):
+    """A bound option (--from/--to): a time (ISO with offset, or local in the catalog's zone)
+    or a date (the start of that local day)."""
+    from videx.timeutil import read_when
+    return parse_opt(lambda v: read_when(v, cat.input_zone_or_none()).start.timestamp(),
+                     value, hint)
+
+
+def window_options(fn):
+    """``--radius/--before/--after`` as canvass takes them."""
+    fn = click.option("--after", default="15m", show_default=True,
+                      help="Window after the moment.")(fn)
+    fn = click.option("--before", default="30m", show_default=True,
+                      help="Window before the moment.")(fn)
+    return click.option("--radius", default="250m", show_default=True,
+                        help="Search radius (m, km).")(fn)
+
+
+def parse_window(radius, before, after) -> dict:
+    return {"radius_m": parse_opt(geo.parse_distance, radius, "--radius"),
+            "before_s": parse_opt(parse_duration, before, "--before"),
+            "after_s": parse_opt(parse_duration, after, "--after")}
+
+
+def canvass_for(cat, incident_id, radius, before, after, record=False, **kwargs):
+    """The canvass of a catalogued incident with the window options, computed once."""
+    from videx import canvass
+    return canvass.canvass(cat, incident_id, record=record,
+                           **parse_window(radius, before, after), **kwargs)
+
+
+def expand_extra(record: dict) -> None:
+    """Show the columns kept from the imported file (``extra`` JSON) as ``extra.COLUMN``."""
+    extra = json.loads(record.pop("extra") or "{}")
+    record.update({f"extra.{k}": v for k, v in extra.items()})
+
+
+def show_record(record: dict, fmt: str, tables: dict[str, list[str]] | None = None):
+    """A record as JSON, or as aligned ``key  value`` lines with list values as tables."""
+    if fmt == "json":
+        click.echo(output.to_json(record))
+        return
+    scalars = {k: v for k, v in record.items() if not isinstance(v, list)}
+    width = max(len(k) for k in scalars)
+    for k, v in scalars.items():
+        click.echo(f"{k.ljust(width)}  {'' if v is None else v}")
+    for k, v in record.items():
+        if isinstance(v, list):
+            click.echo(f"\n{k}:")
+            click.echo(output.to_table(v, (tables or {}).get(k)))
+
+
+def import_options(fn):
+    """Options shared by the importers: how to read a real export as it is."""
+    for opt in reversed([
+        click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN|TEMPLATE",
+                     help="Read FIELD from another column, or build it: 'id={year}-{Case}', "
+                          "'id=BAL-{row}' ({row}: spreadsheet row). Repeatable."),
+        click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+                     help="FIELD for every row, for a column the file lacks "
+                          "(--set source=city). Repeatable."),
+        click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE",
+                     help="FIELD where its cell is blank (--default cleared=no). Repeatable."),
+        click.option("--encoding", help="Text encoding when not UTF-8/UTF-16 (e.g. cp1252)."),
+        click.option("--delimiter", help="Cell delimiter: , ; or tab (default: sniffed)."),
+        click.option("--date-format", help="strptime format of date cells, e.g. %m/%d/%y."),
+        click.option("--skip-bad", is_flag=True, help="Import the good rows and list the "
+                                                      "bad ones (exit 3)."),
+        format_option("table", "json")]):
+        fn = opt(fn)
+    return fn
+
+
+def read_options(maps, sets, defaults, encoding, delimiter, date_format, time_column=None):
+    from videx.records import ReadOptions
+    return ReadOptions(tuple(maps), tuple(sets), tuple(defaults), encoding, delimiter,
+                       date_format, time_column)
