@@ -25,7 +25,7 @@ def test_json_shape(ingested, run):
     for cam in doc["cameras"]:
         assert {"camera_id", "source", "integration", "distance_m", "in_view", "status",
                 "retention_deadline", "clips"} <= set(cam)
-        assert cam["status"] in ("footage", "gap-at-moment", "no-footage")
+        assert cam["status"] in ("footage", "gap-at-moment", "not-catalogued")
         assert cam["distance_m"] <= 250
         for clip in cam["clips"]:
             assert {"clip_id", "path", "sha256", "start", "end", "offset_s"} <= set(clip)
@@ -55,7 +55,7 @@ def test_status_view_and_order(ingested, run):
     assert cams["CITY-003"]["status"] == "gap-at-moment"   # clip starts 5 s after
     assert cams["CITY-003"]["in_view"] is False            # faces away
     assert cams["CITY-004"]["status"] == "gap-at-moment"   # 7 minutes before, still in window
-    assert cams["PRIV-001"]["status"] == "no-footage"
+    assert cams["PRIV-001"]["status"] == "not-catalogued"
     assert cams["PRIV-001"]["in_view"] is None             # no geometry
     order = list(cams)
     ranks = [{True: 0, None: 1, False: 2}[cams[c]["in_view"]] for c in order]

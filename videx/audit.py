@@ -39,7 +39,7 @@ GENESIS = "0" * 64
 DELETED = "deleted"
 FORMAT = 2
 KEY_ENV = "VIDEX_AUDIT_KEY"
-HASHED_TABLES = ("cameras", "incidents", "clips", "outcomes", "reviews")
+HASHED_TABLES = ("cameras", "incidents", "clips", "outcomes", "reviews", "bookmarks")
 
 
 # ------------------------------------------------------------------ identity
@@ -291,8 +291,8 @@ def verify(cat, deep: bool = False, against: str | Path | None = None,
                         problems.append(RowProblem(table, key, "changed"))
                 if progress:
                     progress(len(batch))
-            for key in log.audited_but_missing(table, cat.KEYS[table], table != "cameras"
-                                               and table != "incidents", DELETED):
+            for key in log.audited_but_missing(table, cat.KEYS[table], table not in
+                                               ("cameras", "incidents"), DELETED):
                 problems.append(RowProblem(table, key, "deleted"))
     return AuditCheck(check.entries, not problems, None, None, deep, checked, problems,
                       checkpoint, notes)

@@ -25,9 +25,8 @@ from videx.timeutil import describe, hms, iso_utc, now_utc
 
 STATUS_FOOTAGE = "footage"
 STATUS_GAP = "gap-at-moment"
-STATUS_NONE = "no-footage"
-STATUS_TEXT = {STATUS_FOOTAGE: "footage catalogued", STATUS_GAP: "gap at the moment",
-               STATUS_NONE: "no footage catalogued"}
+STATUS_NONE = "not-catalogued"   # (not "no-footage": that is an owner's answer, an outcome)
+STATUSES = (STATUS_FOOTAGE, STATUS_GAP, STATUS_NONE)   # their words: videx.display
 SORTS = ("view", "activity")
 CSV_COLUMNS = [
     "incident_id", "occurred_at", "camera_id", "name", "source", "integration", "kind",
@@ -258,11 +257,11 @@ class CanvassResult:
                 and c.deadline_state in ("open", "unknown")]
 
     def summary(self) -> str:
-        counts = {s: sum(1 for c in self.cameras if c.status == s) for s in STATUS_TEXT}
+        counts = {s: sum(1 for c in self.cameras if c.status == s) for s in STATUSES}
         return (f"{self.incident.id}: {len(self.cameras)} camera(s) within "
                 f"{self.radius_m:g} m; {counts[STATUS_FOOTAGE]} with footage at the moment, "
-                f"{counts[STATUS_GAP]} with a gap at the moment, {counts[STATUS_NONE]} with no "
-                f"footage catalogued; {len(self.request_list())} to request before retention "
+                f"{counts[STATUS_GAP]} with a gap at the moment, {counts[STATUS_NONE]} with "
+                f"nothing catalogued; {len(self.request_list())} to request before retention "
                 "runs out (or with retention unknown)")
 
     def parameters(self) -> dict:
@@ -626,7 +625,7 @@ BATCH_COLUMNS = [
 SUMMARY_COLUMNS = [
     "incident_id", "occurred_at", "occurred_local", "time_precision", "lat", "lon",
     "neighborhood", "cameras_within", "in_view", "with_footage", "gap_at_moment",
-    "no_footage", "nearest_camera_m", "to_request", "first_deadline", "least_hours_left"]
+    "not_catalogued", "nearest_camera_m", "to_request", "first_deadline", "least_hours_left"]
 
 
 def batch_rows(result: CanvassResult, zone) -> list[dict]:
@@ -663,7 +662,7 @@ def summary_row(result: CanvassResult, zone) -> dict:
             "cameras_within": len(cams), "in_view": sum(1 for c in cams if c.in_view),
             "with_footage": sum(1 for c in cams if c.status == STATUS_FOOTAGE),
             "gap_at_moment": sum(1 for c in cams if c.status == STATUS_GAP),
-            "no_footage": sum(1 for c in cams if c.status == STATUS_NONE),
+            "not_catalogued": sum(1 for c in cams if c.status == STATUS_NONE),
             "nearest_camera_m": min((c.distance_m for c in cams), default=None),
             "to_request": len(open_),
             "first_deadline": min((c.retention_deadline for c in open_), default=None),

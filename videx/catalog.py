@@ -13,7 +13,8 @@ Slow work (probing, hashing, decoding) happens outside ``write``; the block itse
 write.
 
 Stores (one module each in ``videx.store``): ``cameras``, ``incidents``, ``clips`` (and
-rejects), ``history`` (outcomes and reviews), ``scans``, ``auditlog``.
+rejects), ``history`` (outcomes and reviews), ``bookmarks``, ``scans``, ``sessions`` (the web
+server's sign-ins), ``auditlog``.
 
 Zones: ``input_zone`` is the zone local input is read in (an explicit one, else the catalog's,
 else an error: videx never guesses); ``display_zone`` is the zone instants are shown in (the
@@ -35,11 +36,13 @@ from videx.errors import AuditKeyError, CatalogError, TimestampError
 from videx.store import schema
 from videx.store.auditlog import AuditLog
 from videx.store.backend import Backend, SQLiteBackend
+from videx.store.bookmarks import BookmarkStore
 from videx.store.cameras import CameraStore
 from videx.store.clips import ClipStore
 from videx.store.history import OUTCOMES_SQL, REVIEWS_SQL, HistoryStore
 from videx.store.incidents import IncidentStore
 from videx.store.scans import ScanStore
+from videx.store.sessions import SessionStore
 from videx.timeutil import get_zone, iso_utc, now_utc
 
 DEFAULT_DB = "videx.db"
@@ -86,6 +89,8 @@ class Catalog:
         self.clips = ClipStore(self)
         self.history = HistoryStore(self)
         self.scans = ScanStore(self)
+        self.bookmarks = BookmarkStore(self)
+        self.sessions = SessionStore(self)
         self.auditlog = AuditLog(self)
 
     # ------------------------------------------------------------ description
@@ -314,12 +319,12 @@ class Catalog:
 
     # ------------------------------------------------------------ row content for hashing
     KEYS = {"cameras": "id", "incidents": "id", "clips": "id", "outcomes": "id",
-            "reviews": "id"}
+            "reviews": "id", "bookmarks": "id"}
 
     def row_for_hash(self, table: str, key: str) -> dict | None:
         """A hashed table's row as stored (every column), or None when it does not exist."""
         col = self.KEYS[table]
-        value = int(key) if table in ("clips", "outcomes", "reviews") else key
+        value = int(key) if table in ("clips", "outcomes", "reviews", "bookmarks") else key
         return self.db.one(f"SELECT * FROM {table} WHERE {col} = ?", [value])
 
     def iter_rows_for_hash(self, table: str, chunk: int = 5000) -> Iterator[list[dict]]:

@@ -141,6 +141,10 @@ def incident_block(cat, result) -> dict:
             "window": {"start": iso_utc(result.window_start_ts),
                        "end": iso_utc(result.window_end_ts)},
             "canvass": result.parameters(),
+            "bookmarks": [{"clip_id": b["clip_id"], "offset_s": b["offset_s"],
+                           "note": b["note"], "created_at": b["created_at"],
+                           "created_by": b["created_by"], "acting_as": b["acting_as"]}
+                          for b in cat.bookmarks.for_incident(inc.id)],
             "extracted_by": {"os_user": audit.os_user(), "acting_as": cat.actor},
             "extracted_at": iso_utc(now_utc()), "videx_version": __version__}
 
@@ -392,3 +396,20 @@ def verify_catalog(cat, progress=None) -> Verification:
     note = cat.record("verify catalog", {"checked": n, "altered": len(altered),
                                          "missing": len(missing)})
     return Verification(n, altered, missing, [], audit_note=note)
+
+
+def extract_zip(cat, result, base: str | Path, **options) -> Path:
+    """Package a canvass result (as ``extract``) and store it in one uncompressed zip,
+    ``BASE/package-CASE.zip`` (the web's download); the package folder is removed after."""
+    import shutil
+    import zipfile
+    base = Path(base)
+    name = f"package-{safe_name(result.incident.id)}"
+    extract(cat, result, base / name, **options)
+    archive = base / f"{name}.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for f in sorted((base / name).rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(base).as_posix())
+    shutil.rmtree(base / name, ignore_errors=True)
+    return archive

@@ -50,3 +50,32 @@ def record_review(cat, incident_id: str, clip_id: int, probative: bool,
                    case_no=incident_id):
         row["id"] = cat.history.add_review(row)
     return row
+
+
+MAX_NOTE = 2000
+
+
+def record_bookmark(cat, incident_id: str, clip_id: int, offset_s: float, note: str) -> dict:
+    """Mark a time in a clip for a case, with a note (``offset_s``: seconds from the clip's
+    first frame, inside the clip). Appended and audited; shown on the clip's timeline, the
+    incident page, the report and the package manifest."""
+    import math
+    note = (note or "").strip()
+    if not note:
+        raise OptionError("a bookmark needs a note (what is seen at that time)", "note")
+    if len(note) > MAX_NOTE:
+        raise OptionError(f"the note is too long ({len(note)} characters, at most "
+                          f"{MAX_NOTE})", "note")
+    cat.incidents.require(incident_id)
+    clip = cat.clips.require(clip_id)
+    offset_s = float(offset_s)
+    if not math.isfinite(offset_s) or not 0 <= offset_s <= float(clip["duration_s"]) + 0.001:
+        raise OptionError(f"{offset_s:g} s is not inside clip {clip_id} (0 to "
+                          f"{float(clip['duration_s']):g} s)", "at")
+    row = {"incident_id": incident_id, "clip_id": int(clip_id), "offset_s": round(offset_s, 3),
+           "note": note, "created_at": iso_utc(now_utc()), "created_by": audit.os_user(),
+           "acting_as": cat.actor}
+    with cat.write("bookmark", {"clip": int(clip_id), "offset_s": row["offset_s"],
+                                "note": note}, case_no=incident_id):
+        row["id"] = cat.bookmarks.add(row)
+    return row

@@ -15,14 +15,11 @@ import html
 import math
 from pathlib import Path
 
-from videx import __version__, audit, basemap
-from videx.canvass import STATUS_FOOTAGE, STATUS_GAP, STATUS_NONE, STATUS_TEXT
-from videx.frames import contact_sheet
+from videx import __version__, audit, basemap, display
+from videx.canvass import STATUS_FOOTAGE
 from videx.timeutil import format_local, hms, iso_utc, now_utc
 
-COLOURS = {STATUS_FOOTAGE: "#2f855a", STATUS_GAP: "#d69e2e", STATUS_NONE: "#a0aec0"}
-REQUEST_COLOUR = "#c53030"
-LABEL_PX_PER_CHAR, LABEL_HEIGHT = 6.2, 11.0
+LABEL_PX_PER_CHAR, LABEL_HEIGHT = 6.8, 12.0     # 11 px text
 
 
 def esc(value) -> str:
@@ -74,9 +71,12 @@ def _label_cost(corner, w: float, h: float, size: int, taken: list) -> float:
     return outside + shared
 
 
-def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None) -> str:
+def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None,
+            link=None) -> str:
     """Map of the canvass in Web Mercator, the radius fitting the square; ``tiles`` (from
-    ``basemap.tiles``) are drawn underneath."""
+    ``basemap.tiles``) are drawn underneath. Cameras are coloured as ``videx.display`` says;
+    the view wedges of cameras whose view holds the place are filled, the others only
+    outlined. ``link(camera_id)`` (a URL) makes each camera a link."""
     inc = result.incident
     view = basemap.View(inc.lat, inc.lon, result.radius_m, size)
     scale = view.px_per_m()
@@ -94,8 +94,8 @@ def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None) ->
     points = []
     for cam in result.cameras:
         x, y = view.xy(cam.lat, cam.lon)
-        colour = (REQUEST_COLOUR if cam.deadline_state in ("open", "unknown")
-                  else COLOURS[cam.status])
+        words = display.camera_words(cam)
+        colour = words.colour
         if cam.view:
             heading, fov = cam.view.heading_deg, cam.view.fov_deg
             reach = min(cam.view.range_m or result.radius_m * 0.4, result.radius_m * 1.2)
@@ -104,18 +104,26 @@ def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None) ->
             x0, y0 = x + r * math.sin(a0), y - r * math.cos(a0)
             x1, y1 = x + r * math.sin(a1), y - r * math.cos(a1)
             large = 1 if fov > 180 else 0
-            parts.append(f"<path d='M{x:.1f},{y:.1f} L{x0:.1f},{y0:.1f} A{r:.1f},{r:.1f} 0 "
-                         f"{large} 1 {x1:.1f},{y1:.1f} Z' fill='{colour}' fill-opacity='0.18' "
-                         f"stroke='{colour}' stroke-opacity='0.5'/>")
-        parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='6' fill='{colour}' stroke='white'>"
-                     f"<title>{esc(cam.camera_id)}: {esc(STATUS_TEXT[cam.status])}, "
-                     f"{cam.distance_m:.0f} m</title></circle>")
+            paint = (f"fill='{colour}' fill-opacity='0.22' stroke='{colour}' "
+                     "stroke-opacity='0.6'" if cam.in_view else
+                     f"fill='none' stroke='{colour}' stroke-opacity='0.45' "
+                     "stroke-dasharray='3 3'")
+            parts.append(f"<path class='wedge' d='M{x:.1f},{y:.1f} L{x0:.1f},{y0:.1f} "
+                         f"A{r:.1f},{r:.1f} 0 {large} 1 {x1:.1f},{y1:.1f} Z' {paint}/>")
+        marker = (f"<circle cx='{x:.1f}' cy='{y:.1f}' r='7' fill='{colour}' stroke='white' "
+                  f"stroke-width='2'><title>{esc(cam.camera_id)}: {esc(words.status)}, "
+                  f"{cam.distance_m:.0f} m{', ' + esc(words.deadline) if words.deadline else ''}"
+                  "</title></circle>")
+        if link is not None:
+            marker = (f"<a href='{esc(link(cam.camera_id))}' class='camera' "
+                      f"data-camera='{esc(cam.camera_id)}'>{marker}</a>")
+        parts.append(marker)
         points.append((x, y, cam.camera_id))
     legend_box = (cx + ring * 0.71, cy - ring * 0.71 - 11, cx + ring * 0.71 + 50,
                   cy - ring * 0.71 + 2)
     avoid = [(cx - 12, cy - 12, cx + 12, cy + 12), legend_box, (size - 30, 8, size, 40)]
     for (_, _, text), (lx, ly) in zip(points, place_labels(points, size, avoid)):
-        parts.append(f"<text x='{lx:.1f}' y='{ly + LABEL_HEIGHT - 2:.1f}' font-size='10' "
+        parts.append(f"<text x='{lx:.1f}' y='{ly + LABEL_HEIGHT - 2:.1f}' font-size='11' "
                      f"paint-order='stroke' stroke='#ffffff' stroke-width='3' "
                      f"class='label'>{esc(text)}</text>")
     parts.append(f"<text x='{legend_box[0] + 4:.0f}' y='{legend_box[3] - 2:.0f}' "
@@ -133,10 +141,11 @@ def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None) ->
 TICK_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600)
 
 
-def timeline_svg(result, zone, width: int = 860) -> str:
+def timeline_svg(result, zone, width: int = 860, link=None) -> str:
     """Clips per camera across the window, under a time axis in local time; the moment (or
     the incident's whole day) marked. Cameras with no clip in the window get one line below,
-    not empty rows."""
+    not empty rows. ``link(clip)`` (a URL, e.g. the player at the moment) makes each clip a
+    link."""
     cams = [c for c in result.cameras if c.clips]
     empty = len(result.cameras) - len(cams)
     t0, t1 = result.window_start_ts, result.window_end_ts
@@ -155,29 +164,31 @@ def timeline_svg(result, zone, width: int = 860) -> str:
     while tick <= t1:
         tx = x(tick)
         parts.append(f"<line x1='{tx:.1f}' x2='{tx:.1f}' y1='{axis - 6}' y2='{bottom}' "
-                     f"stroke='#cbd5e0'/><text x='{tx:.1f}' y='{axis - 9}' font-size='10' "
+                     f"stroke='#cbd5e0'/><text x='{tx:.1f}' y='{axis - 9}' font-size='11' "
                      f"text-anchor='middle' class='tick'>"
                      f"{esc(format_local(tick, zone)[11:16])}</text>")
         tick += step
-    parts.append(f"<text x='4' y='12' font-size='10' fill='#4a5568'>"
+    parts.append(f"<text x='4' y='12' font-size='11' fill='#4a5568'>"
                  f"{esc(format_local(t0, zone)[:10])}, {esc(format_local(t0, zone)[-3:])}"
                  "</text>")
     for i, cam in enumerate(cams):
         y = axis + i * row_h
-        parts.append(f"<text x='4' y='{y + 13}' font-size='11'>{esc(cam.camera_id)}</text>")
+        parts.append(f"<text x='4' y='{y + 13}' font-size='11'>{esc(cam.camera_id[:16])}</text>")
         parts.append(f"<rect x='{left}' y='{y + 2}' width='{plot_w}' height='{row_h - 6}' "
                      f"fill='#fed7d7' opacity='0.6'><title>gap</title></rect>")
         for clip in cam.clips:
             s, e = clip.start_ts, clip.end_ts
-            parts.append(f"<rect x='{x(s):.1f}' y='{y + 2}' width='{max(1.5, x(e) - x(s)):.1f}' "
-                         f"height='{row_h - 6}' fill='{COLOURS[STATUS_FOOTAGE]}'><title>clip "
-                         f"{clip.clip_id}: {esc(format_local(s, zone))} to "
-                         f"{esc(format_local(e, zone))}</title></rect>")
+            bar = (f"<rect class='clip' x='{x(s):.1f}' y='{y + 2}' "
+                   f"width='{max(3.0, x(e) - x(s)):.1f}' height='{row_h - 6}' "
+                   f"fill='{display.COVERAGE_COLOURS[STATUS_FOOTAGE]}'><title>clip "
+                   f"{clip.clip_id}: {esc(format_local(s, zone))} to "
+                   f"{esc(format_local(e, zone))}</title></rect>")
+            parts.append(bar if link is None else f"<a href='{esc(link(clip))}'>{bar}</a>")
     if not cams:
         parts.append(f"<text x='{left}' y='{axis + 13}' font-size='11' fill='#718096'>no "
                      "catalogued clip in the window</text>")
     if empty:
-        parts.append(f"<text x='4' y='{height - 4}' font-size='10' fill='#718096'>{empty} "
+        parts.append(f"<text x='4' y='{height - 4}' font-size='11' fill='#718096'>{empty} "
                      f"other camera(s) within {result.radius_m:g} m: no clip in the window"
                      "</text>")
     if not result.incident.exact:   # a whole-day incident: shade the day, no moment line
@@ -189,7 +200,7 @@ def timeline_svg(result, zone, width: int = 860) -> str:
         mx = x(result.moment_ts)
         parts.append(f"<line x1='{mx:.1f}' x2='{mx:.1f}' y1='{axis - 4}' y2='{bottom}' "
                      f"stroke='#c53030' stroke-width='2'/><text x='{mx + 3:.1f}' "
-                     f"y='{axis + 8 if not cams else bottom - 2}' font-size='10' "
+                     f"y='{axis + 8 if not cams else bottom - 2}' font-size='11' "
                      f"fill='#c53030'>moment</text>")
     parts.append("</svg>")
     return "".join(parts)
@@ -238,6 +249,8 @@ def build(cat, result, tiles_url: str | None = None) -> tuple[str, list[str]]:
     """The report's HTML text for one canvass result (every part uses the same result), and
     notes (e.g. basemap tiles that could not be fetched)."""
     import cv2
+
+    from videx.frames import contact_sheet
     zone = cat.display_zone()
     notes = []
     tiles = []
@@ -263,25 +276,33 @@ def build(cat, result, tiles_url: str | None = None) -> tuple[str, list[str]]:
                           "" if near is None else f"{near:.1f}",
                           Markup(sparkline_svg(cat.scans.scores(clip.clip_id), clip.offset_s))])
     requests = [[c.camera_id, c.integration, c.owner_name or "", c.owner_contact or "",
-                 format_local(c.deadline_ts, zone) if c.deadline_ts else "retention unknown: "
-                 "ask now", "" if c.hours_left is None else f"{c.hours_left:.0f}",
-                 c.outcome or ""] for c in result.request_list()]
+                 format_local(c.deadline_ts, zone) if c.deadline_ts else "",
+                 display.deadline_words(c.hours_left, c.deadline_state),
+                 display.outcome_words(c.outcome)]
+                for c in display.by_urgency(result.request_list())]
     lost = [[c.camera_id, c.integration, format_local(c.deadline_ts, zone)]
             for c in result.cameras if c.deadline_state == "lost"]
-    outcomes = [[r["camera_id"], r["status"], r["note"] or "", r["recorded_at"],
+    outcomes = [[r["camera_id"], display.outcome_words(r["status"]), r["note"] or "",
+                 r["recorded_at"],
                  _who(r["recorded_by"], r["acting_as"])]
                 for r in cat.history.outcomes(incident_id)]
+    starts = {k.clip_id: k.start_ts for _, k in result.clips()}
+    bookmarks = []
+    for b in cat.bookmarks.for_incident(incident_id):
+        start = starts.get(b["clip_id"])
+        if start is None:
+            start = (cat.clips.get(b["clip_id"]) or {}).get("start_ts")
+        bookmarks.append([b["clip_id"], hms(b["offset_s"]),
+                          "" if start is None else format_local(start + b["offset_s"], zone),
+                          b["note"], b["created_at"], _who(b["created_by"], b["acting_as"])])
     reviews = [[r["clip_id"], "probative" if r["probative"] else "not probative",
                 r["note"] or "", r["reviewed_at"], _who(r["reviewed_by"], r["acting_as"])]
                for r in cat.history.reviews(incident_id)]
-    cams = [[c.camera_id, c.source, c.integration, f"{c.distance_m:.0f}",
-             {True: "yes", False: "no", None: "unknown"}[c.in_view],
-             STATUS_TEXT[c.status], f"{c.covered_s:.0f} / {c.window_s:.0f} s",
-             c.outcome or ""] for c in result.cameras]
-    legend = "".join(f"<span><i class='dot' style='background:{col}'></i>{esc(STATUS_TEXT[s])}"
-                     f"</span>" for s, col in COLOURS.items())
-    legend += (f"<span><i class='dot' style='background:{REQUEST_COLOUR}'></i>request before "
-               "deadline</span>")
+    cams = [[c.camera_id, c.source, c.integration, f"{c.distance_m:.0f}", w.in_view, w.status,
+             w.coverage, w.outcome] for c in result.cameras
+            for w in (display.camera_words(c),)]
+    legend = "".join(f"<span><i class='dot' style='background:{col}'></i>{esc(words)}"
+                     f"</span>" for words, col in display.legend())
     body = f"""
 <h1>Incident {esc(inc.id)}: video evidence</h1>
 <p>{esc(inc.when(zone))} ({esc(inc.occurred_at)}),
@@ -297,11 +318,12 @@ Window {esc(format_local(result.window_start_ts, zone))} to
 <h2>Clips and activity</h2>{table(['camera', 'clip', 'start', 'moment at',
  'activity near moment (%)', 'activity per second'], clip_rows)}
 <h2>Request before it is overwritten</h2>{table(['camera', 'integration', 'owner', 'contact',
- 'deadline', 'hours left', 'outcome'], requests)}
+ 'deadline', 'time left', 'status'], requests)}
 <h2>Lost (retention passed, nothing catalogued)</h2>{table(['camera', 'integration',
  'deadline'], lost)}
 <h2>Outcomes</h2>{table(['camera', 'status', 'note', 'recorded', 'by'], outcomes)}
 <h2>Reviews</h2>{table(['clip', 'finding', 'note', 'reviewed', 'by'], reviews)}
+<h2>Bookmarks</h2>{table(['clip', 'at', 'true time', 'note', 'marked', 'by'], bookmarks)}
 <p class='muted'>Generated {esc(iso_utc(now_utc()))} by {esc(_who(audit.os_user(), cat.actor))}
 with videx {esc(__version__)}. Times are corrected for each camera's clock offset. This report
 is recorded in the catalog's audit log.</p>"""
@@ -323,6 +345,7 @@ def write(cat, result, out: str | Path, tiles_url: str | None = None
     tmp = out.with_name(out.name + ".part")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
-    note = cat.record("report", {"out": str(out), "tiles": tiles_url, **result.parameters()},
+    note = cat.record("report", {"out": str(out), "tiles": None if tiles_url is None
+                                 else str(tiles_url), **result.parameters()},
                       case_no=result.incident.id)
     return out, notes + ([note] if note else [])

@@ -27,25 +27,24 @@ CANVASS_COLUMNS = ["camera_id", "name", "source", "integration", "distance_m", "
 
 
 def canvass_table_rows(result, zone):
+    """The canvass table's rows, in the display model's words (``videx.display``)."""
+    from videx import display
     rows = []
     for c in result.cameras:
+        words = display.camera_words(c)
         at = [f"#{k.clip_id}@{k.to_dict()['offset_hms'] or 'day'}" for k in c.clips
               if k.contains_moment]
         level, mode = c.activity
-        deadline = "retention unknown: ask now" if c.deadline_state == "unknown" else ""
+        deadline = words.deadline
         if c.deadline_ts is not None:
-            deadline = ("LOST " if c.deadline_state == "lost" else "") + format_local(
-                c.deadline_ts, zone)
-            if c.deadline_state == "open":
-                deadline += f" ({c.hours_left:.0f} h left)"
+            deadline = f"{format_local(c.deadline_ts, zone)} ({deadline})"
         rows.append({"camera_id": c.camera_id, "name": c.name, "source": c.source,
                      "integration": c.integration, "distance_m": round(c.distance_m),
-                     "in_view": {True: "yes", False: "no", None: "unknown"}[c.in_view],
-                     "status": canvass.STATUS_TEXT[c.status],
-                     "covered": f"{c.covered_s:.0f}/{c.window_s:.0f} s",
-                     "moment_at": " ".join(at), "clips": len(c.clips),
+                     "in_view": words.in_view, "status": words.status,
+                     "covered": words.coverage, "moment_at": " ".join(at),
+                     "clips": len(c.clips),
                      "activity": "" if level is None else f"{level:.1f}% {mode}",
-                     "deadline": deadline, "outcome": c.outcome or ""})
+                     "deadline": deadline, "outcome": words.outcome})
     return rows
 
 

@@ -86,6 +86,25 @@ class AuditLog:
             return rows[::-1]
         return self.db.dicts(f"SELECT {ENTRY_COLUMNS} FROM audit ORDER BY id")
 
+    def recent(self, limit: int = 100, case_no: str | None = None, who: str | None = None,
+               before_id: int | None = None) -> list[dict]:
+        """Entries newest first, at most ``limit``: of one case (exactly), by one person (the
+        OS account or the stated name contains ``who``, ignoring case), before an entry id."""
+        sql, params = f"SELECT {ENTRY_COLUMNS} FROM audit WHERE 1 = 1", []
+        if case_no:
+            sql += " AND case_no = ?"
+            params.append(case_no)
+        if who:
+            like = "%" + who.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            sql += (" AND (lower(\"user\") LIKE ? ESCAPE '\\' OR lower(coalesce(acting_as, ''))"
+                    " LIKE ? ESCAPE '\\')")
+            params += [like, like]
+        if before_id:
+            sql += " AND id < ?"
+            params.append(before_id)
+        return self.db.dicts(sql + " ORDER BY id DESC LIMIT ?", params + [limit])
+
     def latest_hashes(self, table: str, keys: list[str]) -> dict[str, str]:
         """{row key: the hash recorded by the newest entry that wrote it} for ``keys``."""
         out: dict[str, str] = {}

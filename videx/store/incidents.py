@@ -37,15 +37,28 @@ class IncidentStore:
     def search(self, text: str | None = None, start_ts: float | None = None,
                end_ts: float | None = None, neighborhood: str | None = None,
                limit: int = 200) -> list[dict]:
-        """Incidents whose case number contains ``text`` (ignoring case), within [start_ts,
-        end_ts) (POSIX s, UTC) and in a neighborhood (ignoring case), newest first, at most
-        ``limit``."""
-        sql, params = _where(start_ts, end_ts, neighborhood)
+        """Incidents whose case number, address or neighborhood contains ``text`` (ignoring
+        case), within [start_ts, end_ts) (POSIX s, UTC) and whose neighborhood contains
+        ``neighborhood`` (ignoring case), newest first, at most ``limit``."""
+        sql, params = _where(start_ts, end_ts, None)
         if text:
-            escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            sql += " AND lower(id) LIKE ? ESCAPE '\\'"
-            params.append(f"%{escaped}%")
+            sql += (" AND (lower(id) LIKE ? ESCAPE '\\' OR lower(coalesce(address, '')) LIKE ? "
+                    "ESCAPE '\\' OR lower(coalesce(neighborhood, '')) LIKE ? ESCAPE '\\')")
+            params += [_contains(text)] * 3
+        if neighborhood:
+            sql += " AND lower(coalesce(neighborhood, '')) LIKE ? ESCAPE '\\'"
+            params.append(_contains(neighborhood))
         return self.db.dicts(sql + " ORDER BY occurred_ts DESC, id LIMIT ?", params + [limit])
+
+    def places(self, text: str, limit: int = 20) -> list[dict]:
+        """Catalogued places (incident and camera addresses) containing ``text``, ignoring
+        case: (address, lat, lon, what) for the "cameras near a place" search."""
+        like = _contains(text)
+        return self.db.dicts(
+            "SELECT address, lat, lon, what FROM (SELECT address, lat, lon, 'incident' AS what "
+            "FROM incidents WHERE lower(address) LIKE ? ESCAPE '\\' UNION SELECT address, lat, "
+            "lon, 'camera' AS what FROM cameras WHERE lower(address) LIKE ? ESCAPE '\\') p "
+            "ORDER BY address, what LIMIT ?", [like, like, limit])
 
     def upsert(self, record: dict, now: str) -> tuple[str, dict | None]:
         return upsert(self.cat, "incidents", record, now)
@@ -65,3 +78,9 @@ def _where(start_ts: float | None, end_ts: float | None,
         sql += " AND lower(neighborhood) = lower(?)"
         params.append(neighborhood)
     return sql, params
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern for "contains ``text``" (ignoring case; % and _ taken literally)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

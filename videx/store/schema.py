@@ -286,6 +286,38 @@ def m008_few_records_per_incident(db: Backend) -> None:
             "ANALYZE outcomes", "ANALYZE reviews")
 
 
+@migration
+def m009_web_sessions_and_bookmarks(db: Backend) -> None:
+    """Server-side sign-in sessions and bookmarks in clips.
+
+    - ``web_sessions``: one row per signed-in browser, keyed by the SHA-256 of the random
+      session id its cookie carries (the id itself is never stored), so signing out, or a
+      user being disabled, ends a session on every server instance of the catalog at once.
+      Not evidence: no row hashes (sign-ins and sign-outs are audited).
+    - ``users.sessions_valid_from`` (POSIX s): sessions started before it are refused; set
+      when a user is disabled, gets a new role or a new password.
+    - ``bookmarks``: a time in a clip marked by a detective for a case, with a note;
+      append-only and row-hashed like reviews.
+    - an index of the audit log by case, for the audit page's case filter.
+    """
+    run(db, """CREATE TABLE web_sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_name TEXT NOT NULL REFERENCES users (name),
+            created_ts {real} NOT NULL,
+            client TEXT, user_agent TEXT)""",
+        "CREATE INDEX idx_web_sessions_user ON web_sessions (user_name)",
+        "ALTER TABLE users ADD COLUMN sessions_valid_from {real} NOT NULL DEFAULT 0",
+        """CREATE TABLE bookmarks (
+            id {id_pk},
+            incident_id TEXT NOT NULL REFERENCES incidents (id),
+            clip_id INTEGER NOT NULL REFERENCES clips (id),
+            offset_s {real} NOT NULL,
+            note TEXT NOT NULL,
+            created_at TEXT NOT NULL, created_by TEXT NOT NULL, acting_as TEXT)""",
+        "CREATE INDEX idx_bookmarks_incident ON bookmarks (incident_id, clip_id, id)",
+        "CREATE INDEX idx_audit_case ON audit (case_no, id)")
+
+
 KNOWN = [name for name, _ in MIGRATIONS]
 
 
