@@ -505,7 +505,7 @@ def test_report_labels_do_not_overlap_and_the_timeline_has_a_time_axis(ingested,
     text = out.read_text()
     boxes = [(float(x), float(y) - LABEL_HEIGHT + 2, float(x) + LABEL_PX_PER_CHAR * len(t),
               float(y) + 2) for x, y, t in re.findall(
-        r"<text x='([\d.-]+)' y='([\d.-]+)' font-size='10' paint-order='stroke'[^>]*>"
+        r"<text x='([\d.-]+)' y='([\d.-]+)' font-size='11' paint-order='stroke'[^>]*>"
         r"([^<]+)</text>", text)]
     assert len(boxes) == 16
     for i, a in enumerate(boxes):

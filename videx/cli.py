@@ -33,6 +33,7 @@ COMMANDS = {
     "canvass": "videx.commands.canvass:canvass_cmd",
     "outcome": "videx.commands.canvass:outcome_cmd",
     "review": "videx.commands.canvass:review_cmd",
+    "bookmark": "videx.commands.canvass:bookmark_cmd",
     "scan": "videx.commands.video:scan_cmd",
     "frame": "videx.commands.video:frame_cmd",
     "contact-sheet": "videx.commands.video:contact_sheet_cmd",

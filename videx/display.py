@@ -79,10 +79,15 @@ def deadline_words(hours_left: float | None, state: str | None) -> str:
 
 
 def coverage_words(covered_s: float, window_s: float) -> str:
-    """"12 of 47 min" (whole minutes; seconds for windows under two minutes)."""
+    """How much of the window the clips cover: "12 of 47 min", "40 s of 47 min" (seconds
+    while under two minutes), "none of 47 min"."""
+    window = f"{window_s:.0f} s" if window_s < 120 else f"{window_s / 60:.0f} min"
+    if covered_s <= 0:
+        return f"none of {window}"
+    covered = f"{covered_s:.0f} s" if covered_s < 120 else f"{covered_s / 60:.0f} min"
     if window_s < 120:
-        return f"{covered_s:.0f} of {window_s:.0f} s"
-    return f"{covered_s / 60:.0f} of {window_s / 60:.0f} min"
+        covered = f"{covered_s:.0f}"
+    return f"{covered} of {window}"
 
 
 def outcome_words(status: str | None) -> str:

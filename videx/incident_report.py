@@ -19,7 +19,7 @@ from videx import __version__, audit, basemap, display
 from videx.canvass import STATUS_FOOTAGE
 from videx.timeutil import format_local, hms, iso_utc, now_utc
 
-LABEL_PX_PER_CHAR, LABEL_HEIGHT = 6.8, 12.0     # 11 px text
+LABEL_PX_PER_CHAR, LABEL_HEIGHT = 6.8, 12.0     # 11 px text (scaled with font_px)
 
 
 def esc(value) -> str:
@@ -27,15 +27,17 @@ def esc(value) -> str:
 
 
 def place_labels(points: list[tuple[float, float, str]], size: int,
-                 avoid: list[tuple[float, float, float, float]]) -> list[tuple[float, float]]:
+                 avoid: list[tuple[float, float, float, float]],
+                 font_px: float = 11.0) -> list[tuple[float, float]]:
     """Top-left corners for text labels next to points, trying eight positions each and
     keeping the one that overlaps other labels, markers and ``avoid`` boxes least."""
+    per_char, height = LABEL_PX_PER_CHAR * font_px / 11, LABEL_HEIGHT * font_px / 11
     boxes: list[tuple[float, float, float, float]] = list(avoid)
     boxes += [(x - 6, y - 6, x + 6, y + 6) for x, y, _ in points]      # the markers
     out = []
     for x, y, text in points:
-        w = LABEL_PX_PER_CHAR * len(text)
-        h = LABEL_HEIGHT
+        w = per_char * len(text)
+        h = height
         options = [(x + 8, y - h / 2), (x - 8 - w, y - h / 2), (x - w / 2, y - 9 - h),
                    (x - w / 2, y + 9), (x + 7, y - 7 - h), (x + 7, y + 7),
                    (x - 7 - w, y - 7 - h), (x - 7 - w, y + 7)]
@@ -72,11 +74,12 @@ def _label_cost(corner, w: float, h: float, size: int, taken: list) -> float:
 
 
 def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None,
-            link=None) -> str:
+            link=None, font_px: float = 11.0) -> str:
     """Map of the canvass in Web Mercator, the radius fitting the square; ``tiles`` (from
     ``basemap.tiles``) are drawn underneath. Cameras are coloured as ``videx.display`` says;
     the view wedges of cameras whose view holds the place are filled, the others only
-    outlined. ``link(camera_id)`` (a URL) makes each camera a link."""
+    outlined. ``link(camera_id)`` (a URL) makes each camera a link. ``font_px``: label size
+    in map pixels (a page that shows the map smaller than ``size`` needs more)."""
     inc = result.incident
     view = basemap.View(inc.lat, inc.lon, result.radius_m, size)
     scale = view.px_per_m()
@@ -122,8 +125,9 @@ def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None,
     legend_box = (cx + ring * 0.71, cy - ring * 0.71 - 11, cx + ring * 0.71 + 50,
                   cy - ring * 0.71 + 2)
     avoid = [(cx - 12, cy - 12, cx + 12, cy + 12), legend_box, (size - 30, 8, size, 40)]
-    for (_, _, text), (lx, ly) in zip(points, place_labels(points, size, avoid)):
-        parts.append(f"<text x='{lx:.1f}' y='{ly + LABEL_HEIGHT - 2:.1f}' font-size='11' "
+    label_h = LABEL_HEIGHT * font_px / 11
+    for (_, _, text), (lx, ly) in zip(points, place_labels(points, size, avoid, font_px)):
+        parts.append(f"<text x='{lx:.1f}' y='{ly + label_h - 2:.1f}' font-size='{font_px:g}' "
                      f"paint-order='stroke' stroke='#ffffff' stroke-width='3' "
                      f"class='label'>{esc(text)}</text>")
     parts.append(f"<text x='{legend_box[0] + 4:.0f}' y='{legend_box[3] - 2:.0f}' "

@@ -190,3 +190,31 @@ def review_cmd(cat, incident_id, clip_id, probative, note):
 
 
 # ---------------------------------------------------------------- video analysis and evidence
+
+
+@click.command(name="bookmark")
+@db_option
+@click.argument("incident_id")
+@click.argument("clip_id", type=int)
+@click.option("--at", "at", required=True,
+              help="Where in the clip, as videx frame --at takes it: an offset (+0:01:05, 65s), "
+                   "the camera's clock time (21:15:30) or an instant (ISO, true time).")
+@click.option("--note", required=True, help="What is seen there.")
+def bookmark_cmd(cat, incident_id, clip_id, at, note):
+    """Mark a time in a clip for an incident, with a note (earlier bookmarks are kept).
+
+    \b
+    Example:
+        videx bookmark HPD-2023-000412 12 --at +0:00:04 --note "white sedan enters"
+        videx bookmark HPD-2023-000412 12 --at 14:29:58 --note "flash"   # camera clock
+    """
+    from videx.frames import parse_clip_time
+    from videx.timeutil import hms
+    clip = cat.clips.require(clip_id)
+    camera = cat.cameras.require(clip["camera_id"])
+    where = parse_opt(lambda v: parse_clip_time(v, clip, cat.input_zone_or_none(
+        camera.get("tz")), cat.input_zone_or_none()), at, "--at")
+    row = history.record_bookmark(cat, incident_id, clip_id, where.offset_s, note)
+    click.echo(f"{incident_id} / clip {clip_id} at {hms(row['offset_s'])} "
+               f"({format_local(clip['start_ts'] + row['offset_s'], cat.display_zone())}): "
+               f"{row['note']}")

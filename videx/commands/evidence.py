@@ -12,6 +12,7 @@ from videx.commands.common import (
     canvass_for,
     db_option,
     format_option,
+    parse_opt,
     progress_bar,
     warn,
     window_options,
@@ -87,11 +88,12 @@ def verify_cmd(cat, folder, check_catalog, fmt):
 @db_option
 @click.argument("incident_id")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file.")
-@click.option("--tiles", "tiles_url", metavar="URL",
-              help="Basemap tile server template, e.g. https://tiles.example.gov/{z}/{x}/{y}.png"
-                   " (tiles are embedded; none by default, the page stays offline).")
+@click.option("--basemap", "--tiles", "basemap", metavar="FILE|FOLDER|URL",
+              help="Streets under the map: a raster PMTiles file, a folder of {z}/{x}/{y}.png "
+                   "tiles or a tile server URL (https://tiles.example.gov/{z}/{x}/{y}.png); "
+                   "the tiles are embedded, the page stays offline. None by default.")
 @window_options
-def report_cmd(cat, incident_id, out, tiles_url, radius, before, after):
+def report_cmd(cat, incident_id, out, basemap, radius, before, after):
     """Write the one-page incident report (self-contained HTML: map, timeline, frames, requests).
 
     \b
@@ -99,10 +101,10 @@ def report_cmd(cat, incident_id, out, tiles_url, radius, before, after):
         videx report HPD-23-004120 --out HPD-23-004120.html
     """
     from videx import incident_report
-    if tiles_url and not all(k in tiles_url for k in ("{z}", "{x}", "{y}")):
-        raise click.BadParameter("the template needs {z}, {x} and {y}", param_hint="--tiles")
+    from videx.basemap import open_tiles
+    tiles = parse_opt(open_tiles, basemap, "--basemap")
     result = canvass_for(cat, incident_id, radius, before, after)
-    path, notes = incident_report.write(cat, result, out, tiles_url)
+    path, notes = incident_report.write(cat, result, out, tiles)
     click.echo(f"wrote {path}")
     for note in notes:
         warn(note)

@@ -87,7 +87,9 @@ def canvass_context(web, cat, result, record) -> dict:
         "result": result, "record": record, "zone": zone, "occurred": inc.when(zone),
         "words": words, "urgent": display.by_urgency(result.request_list()),
         "lost": [c for c in result.cameras if c.deadline_state == "lost"],
-        "map": incident_report.map_svg(result, link=lambda cid: f"/cameras/{quote(cid, '')}"),
+        # drawn 360 px wide with 12 px labels: on a phone it is shown about that size
+        "map": incident_report.map_svg(result, 360, link=lambda cid: f"/cameras/{quote(cid, '')}",
+                                       font_px=12),
         "map_data": json.dumps(map_data(result, words, zone)),
         "timeline": incident_report.timeline_svg(result, zone, link=player),
         "timeline_data": json.dumps(timeline_data(result, zone, player)),
@@ -166,6 +168,11 @@ async def near(web, request, user):
                 raise VidexError("Type a place (an address, or a position like "
                                  "41.7637,-72.6851) and a time (like 2023-05-01 14:30).")
             try:
+                when = parse_instant(when_text, cat.input_zone_or_none())
+            except TimestampError:
+                raise VidexError(f"Time: type a date and time like 2023-05-01 14:30 (you "
+                                 f"typed {when_text!r}).") from None
+            try:
                 lat, lon = geo.parse_latlon(place)
             except (ValueError, VidexError):
                 found = {(p["address"], round(p["lat"], 5), round(p["lon"], 5)): p
@@ -177,11 +184,6 @@ async def near(web, request, user):
                 if len({a.lower() for a, _, _ in found}) > 1:
                     return {"choices": list(found.values())}
                 lat, lon = next(iter(found.values()))["lat"], next(iter(found.values()))["lon"]
-            try:
-                when = parse_instant(when_text, cat.input_zone_or_none())
-            except TimestampError:
-                raise VidexError(f"Time: type a date and time like 2023-05-01 14:30 (you "
-                                 f"typed {when_text!r}).") from None
             case = (q.get("case") or "ad hoc")[:100]
             inc = canvass.adhoc_incident(case, lat, lon, when)
             result = canvass.canvass_incident(cat, inc, record=False)
