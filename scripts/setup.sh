@@ -46,6 +46,18 @@ if [ -z "${VIDEX_NO_BROWSER:-}" ] && ! command -v chromedriver >/dev/null 2>&1; 
   need_system_packages chromium-driver chromedriver || echo "setup: the browser tests of videx serve will be skipped without chromium-driver" >&2
 fi
 
+# axe-core (accessibility checks in the browser tests) and the JavaScript libraries videx
+# vendors, at the versions package-lock.json pins, from the npm registry.
+if [ -z "${VIDEX_NO_BROWSER:-}" ] && [ ! -f node_modules/axe-core/axe.min.js ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    need_system_packages npm npm || echo "setup: the accessibility checks of the browser tests will be skipped without npm" >&2
+  fi
+  if command -v npm >/dev/null 2>&1; then
+    echo "setup: npm ci (axe-core for the browser tests)" >&2
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null || echo "setup: npm ci failed; the accessibility checks will be skipped" >&2
+  fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   "$PY" -m venv .venv

@@ -339,11 +339,16 @@ def test_the_synchronized_view_holds_every_clip_at_the_moment(site):
 
 
 # ------------------------------------------------------------ the map and its basemap
-def _png(colour: tuple[int, int, int]) -> bytes:
+def png_tile(colour: tuple[int, int, int], streets: int = 0) -> bytes:
+    """A 256-pixel PNG tile of one colour, with ``streets`` white lines across it."""
     import cv2
     import numpy as np
     img = np.zeros((256, 256, 3), np.uint8)
     img[:] = colour
+    for k in range(1, streets + 1):
+        at = k * 256 // (streets + 1)
+        cv2.line(img, (0, at), (255, at), (255, 255, 255), 6)
+        cv2.line(img, (at, 0), (at, 255), (255, 255, 255), 6)
     return cv2.imencode(".png", img)[1].tobytes()
 
 
@@ -368,8 +373,8 @@ def test_a_pmtiles_basemap_is_served_by_videx_itself(location, tmp_path):
     from videx.basemap import world_px
     z = 16
     x, y = (int(v // 256) for v in world_px(41.7602, -72.6856, z))
-    tile = _png((200, 220, 240))
-    make_pmtiles(tmp_path / "city.pmtiles", {(z, x, y): tile, (z, x + 1, y): _png((0, 0, 0))})
+    tile = png_tile((200, 220, 240))
+    make_pmtiles(tmp_path / "city.pmtiles", {(z, x, y): tile, (z, x + 1, y): png_tile((0, 0, 0))})
     site = create_app(location, secret="s", cache_dir=tmp_path / "c",
                       basemap=str(tmp_path / "city.pmtiles"))
     client = TestClient(site)
@@ -409,7 +414,7 @@ def test_a_tile_folder_basemap_and_the_report_embeds_its_tiles(location, tmp_pat
         for dy in (-1, 0, 1):
             path = folder / str(z) / str(cx + dx) / f"{cy + dy}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(_png((180, 190, 200)))
+            path.write_bytes(png_tile((180, 190, 200)))
     placed, note = tiles(view, FolderTiles(folder))
     assert placed and note is None
     r = run("report", DEMO_ID, "--out", tmp_path / "r.html", "--tiles", str(folder))

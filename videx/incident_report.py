@@ -84,8 +84,9 @@ def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None,
     view = basemap.View(inc.lat, inc.lon, result.radius_m, size)
     scale = view.px_per_m()
     cx = cy = size / 2
+    role = "img" if link is None else "group"      # links inside: not one image
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{size}' height='{size}' "
-             f"viewBox='0 0 {size} {size}' role='img' aria-label='map'>",
+             f"viewBox='0 0 {size} {size}' role='{role}' aria-label='map'>",
              f"<rect width='{size}' height='{size}' fill='#f7fafc'/>"]
     for t in tiles or []:
         parts.append(f"<image x='{t.x:.1f}' y='{t.y:.1f}' width='{t.side:.2f}' "
@@ -119,7 +120,8 @@ def map_svg(result, size: int = 520, tiles: list[basemap.Tile] | None = None,
                   "</title></circle>")
         if link is not None:
             marker = (f"<a href='{esc(link(cam.camera_id))}' class='camera' "
-                      f"data-camera='{esc(cam.camera_id)}'>{marker}</a>")
+                      f"data-camera='{esc(cam.camera_id)}' aria-label='{esc(cam.camera_id)}: "
+                      f"{esc(words.status)}, {cam.distance_m:.0f} m'>{marker}</a>")
         parts.append(marker)
         points.append((x, y, cam.camera_id))
     legend_box = (cx + ring * 0.71, cy - ring * 0.71 - 11, cx + ring * 0.71 + 50,
@@ -161,7 +163,8 @@ def timeline_svg(result, zone, width: int = 860, link=None) -> str:
         return left + (min(max(t, t0), t1) - t0) / (t1 - t0) * plot_w
 
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-             f"role='img' aria-label='coverage timeline'>"]
+             f"viewBox='0 0 {width} {height}' role='{'img' if link is None else 'group'}' "
+             "aria-label='coverage timeline'>"]
     step = next((s for s in TICK_STEPS_S if (t1 - t0) / s <= 10), TICK_STEPS_S[-1])
     tick = math.ceil(t0 / step) * step
     bottom = axis + row_h * max(1, len(cams))
@@ -187,7 +190,9 @@ def timeline_svg(result, zone, width: int = 860, link=None) -> str:
                    f"fill='{display.COVERAGE_COLOURS[STATUS_FOOTAGE]}'><title>clip "
                    f"{clip.clip_id}: {esc(format_local(s, zone))} to "
                    f"{esc(format_local(e, zone))}</title></rect>")
-            parts.append(bar if link is None else f"<a href='{esc(link(clip))}'>{bar}</a>")
+            parts.append(bar if link is None else
+                         f"<a href='{esc(link(clip))}' aria-label='clip {clip.clip_id}, "
+                         f"{esc(cam.camera_id)}'>{bar}</a>")
     if not cams:
         parts.append(f"<text x='{left}' y='{axis + 13}' font-size='11' fill='#718096'>no "
                      "catalogued clip in the window</text>")

@@ -48,13 +48,13 @@
 
   var inc = data.incident;
   var map = L.map(holder, {zoomSnap: 0.25, scrollWheelZoom: false});
+  // a view first: shapes need one to be placed
+  map.fitBounds(L.latLng(inc.lat, inc.lon).toBounds(data.radius_m * 2), {padding: [12, 12]});
   L.tileLayer(basemap, {maxZoom: 20, maxNativeZoom: 19,
                         attribution: "basemap: the department's own"}).addTo(map);
   L.control.scale({imperial: false}).addTo(map);
-  var ring = L.circle([inc.lat, inc.lon], {radius: data.radius_m, color: "#4a5568",
-                                           weight: 1.5, dashArray: "6 4", fill: false})
-    .addTo(map);
-  map.fitBounds(ring.getBounds(), {padding: [12, 12]});
+  L.circle([inc.lat, inc.lon], {radius: data.radius_m, color: "#4a5568", weight: 1.5,
+                                dashArray: "6 4", fill: false, interactive: false}).addTo(map);
 
   function destination(lat, lon, bearingDeg, metres) {
     var R = 6371008.8, d = metres / R, b = bearingDeg * Math.PI / 180;

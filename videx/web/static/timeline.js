@@ -33,7 +33,7 @@
     var height = bottom + (d.empty ? 22 : 6);
     var x = function (t) { return left + (Math.min(Math.max(t, t0), t1) - t0) / (t1 - t0) * plotW; };
     var svg = el("svg", {width: width, height: height, viewBox: "0 0 " + width + " " + height,
-                         role: "img", "aria-label": "coverage timeline"});
+                         role: "group", "aria-label": "coverage timeline"});
     var step = STEPS.filter(function (s) { return (t1 - t0) / s <= 8; })[0] || 21600;
     for (var tick = Math.ceil(t0 / step) * step; tick <= t1; tick += step) {
       svg.appendChild(el("line", {x1: x(tick), x2: x(tick), y1: axis - 6, y2: bottom,
@@ -49,7 +49,7 @@
                                   fill: "#fed7d7", opacity: 0.6}));
       cam.clips.forEach(function (k) {
         if (k.end <= t0 || k.start >= t1) return;
-        var a = el("a", {href: k.href});
+        var a = el("a", {href: k.href, "aria-label": "clip " + k.id + ", " + cam.id});
         var r = el("rect", {x: x(k.start), y: y + 3, width: Math.max(4, x(k.end) - x(k.start)),
                             height: rowH - 8, fill: "#2f855a", "class": "clip"});
         r.appendChild(el("title", {}, "clip " + k.id + ": " + fmtS.format(new Date(k.start * 1000)) +
