@@ -708,11 +708,21 @@ def ensure_user(location: str, name: str, role: str, password: str) -> None:
             users.add_user(cat, name, role, password)
 
 
-def page_load(base: str, ids: list[str], users_n: int, per_user: int, seed: int = 3):
-    """``users_n`` signed-in clients each fetching ``per_user`` incident pages at once;
-    (latencies in s, failures)."""
+def page_load(bases: list[str], ids: list[str], users_n: int, per_user: int, seed: int = 3):
+    """``users_n`` signed-in clients each fetching ``per_user`` incident pages at once, spread
+    over the server instances at ``bases``; with several instances each client signs in on
+    one and works on the next (a session is the catalog's, not the instance's); (latencies in
+    s, failures)."""
     from concurrent.futures import ThreadPoolExecutor
-    clients = [web_client(base, "bench", "bench-password") for _ in range(users_n)]
+    clients = []
+    for k in range(users_n):
+        signed = web_client(bases[k % len(bases)], "bench", "bench-password")
+        if len(bases) > 1:
+            other = LeanClient(bases[(k + 1) % len(bases)])
+            other.cookie = signed.cookie
+            signed.close()
+            signed = other
+        clients.append(signed)
 
     def one(k, pages=per_user, rng_seed=seed):
         rng = random.Random(rng_seed + k)
@@ -778,13 +788,17 @@ def bench_serve(args):
                     t = time.perf_counter()
                     canvass(cat, i, record=False)
                     lib.append(time.perf_counter() - t)
-            port = 8700 + len(runs)
-            proc = start_server(location, port)
+            instances = args.instances if backend == "postgresql" else 1
+            ports = [8700 + 10 * len(runs) + k for k in range(instances)]
+            procs = []
             try:
-                base = f"http://127.0.0.1:{port}"
-                lat, bad = page_load(base, ids, args.users, args.requests)
+                for port in ports:
+                    procs.append(start_server(location, port))
+                bases = [f"http://127.0.0.1:{port}" for port in ports]
+                base = bases[0]
+                lat, bad = page_load(bases, ids, args.users, args.requests)
                 run = {"backend": backend, "users": args.users, "workers": WORKERS,
-                       "requests": len(lat), "failed": bad,
+                       "instances": instances, "requests": len(lat), "failed": bad,
                        "page_p50_ms": round(statistics.median(lat) * 1000, 1),
                        "page_p95_ms": round(pct(lat, 95) * 1000, 1),
                        "canvass_library_median_ms": round(statistics.median(lib) * 1000, 2)}
@@ -794,11 +808,13 @@ def bench_serve(args):
                     run.update(write_load(base, location, ids, args.write_seconds))
                 runs.append(run)
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                for proc in procs:
+                    proc.terminate()
+                for proc in procs:
+                    try:
+                        proc.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
     finally:
         if cluster:
             cluster.stop()
@@ -807,7 +823,8 @@ def bench_serve(args):
     for r in runs:
         durable = {True: " (fsync, synchronous commits)", False: " (no fsync)"}.get(
             r.get("pg_durable"), "")
-        print(f"serve on {r['backend']}{durable}: incident page p50 {r['page_p50_ms']} ms, p95 "
+        print(f"serve on {r['backend']}{durable}, {r['instances']} instance(s) of "
+              f"{r['workers']} workers: incident page p50 {r['page_p50_ms']} ms, p95 "
               f"{r['page_p95_ms']} ms with {r['users']} concurrent users ({r['failed']} failed);"
               f" the library canvass alone {r['canvass_library_median_ms']} ms")
         if "writes_ok" in r:
@@ -1019,6 +1036,9 @@ def main():
     sv.add_argument("--cameras", type=int, default=10_000)
     sv.add_argument("--clips", type=int, default=10_000_000)
     sv.add_argument("--users", type=int, default=20)
+    sv.add_argument("--instances", type=int, default=1,
+                    help="PostgreSQL: server instances on the one catalog (users spread over "
+                         "them, each signed in on one instance and working on the next)")
     sv.add_argument("--requests", type=int, default=25, help="Pages per user.")
     sv.add_argument("--pg", action="store_true", help="Also on PostgreSQL (a copy).")
     sv.add_argument("--pg-keep", metavar="DIR",

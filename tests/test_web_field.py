@@ -488,3 +488,32 @@ def test_cli_web_and_report_say_deadlines_in_the_same_words(ingested, run, site,
         wording.findall(report))
     assert 'id="request-now"' in page and "Request now" in page
     assert page.index('id="request-now"') < page.index('id="map"')        # urgent first
+
+
+def test_two_instances_on_one_postgresql_catalog_share_sessions(ingested, pg_cluster, run,
+                                                                tmp_path):
+    """How a department adds capacity: two servers on one PostgreSQL catalog; a sign-in on
+    one works on the other, signing out on the other ends it on both, and the record of
+    both is one intact chain."""
+    url = pg_cluster.database()
+    assert run("db", "copy", tmp_path / "videx.db", url).exit_code == 0
+    with catalog.open_catalog(url) as cat:
+        users.add_user(cat, "det", "detective", PASSWORDS["det"])
+    a = TestClient(create_app(url, secret="shared", cache_dir=tmp_path / "a"))
+    b = TestClient(create_app(url, secret="shared", cache_dir=tmp_path / "b"))
+    assert sign_in(a, "det").status_code == 303
+    b.cookies.update(dict(a.cookies))
+    page = b.get(f"/incidents/{DEMO_ID}")
+    assert page.status_code == 200 and "CITY-001" in page.text
+    r = b.post(f"/incidents/{DEMO_ID}/bookmark", follow_redirects=False,
+               data={"csrf": csrf_of(page.text), "clip_id": re.search(
+                   r'href="/clips/(\d+)\?t=', page.text).group(1), "offset_s": "1",
+                   "note": "seen on instance b"})
+    assert r.status_code == 303
+    assert b.post("/logout", data={"csrf": csrf_of(page.text)},
+                  follow_redirects=False).status_code == 303
+    assert a.get("/incidents", follow_redirects=False).status_code == 303
+    with catalog.open_catalog(url) as cat:
+        from videx import audit
+        assert audit.verify(cat, deep=True).ok
+        assert cat.bookmarks.for_incident(DEMO_ID)[0]["acting_as"] == "web:det"

@@ -28,6 +28,8 @@ STATUS_GAP = "gap-at-moment"
 STATUS_NONE = "not-catalogued"   # (not "no-footage": that is an owner's answer, an outcome)
 STATUSES = (STATUS_FOOTAGE, STATUS_GAP, STATUS_NONE)   # their words: videx.display
 SORTS = ("view", "activity")
+# the window every canvass uses unless told otherwise (the CLI's, the web's, the study's)
+RADIUS_M, BEFORE_S, AFTER_S = 250.0, 1800.0, 900.0
 CSV_COLUMNS = [
     "incident_id", "occurred_at", "camera_id", "name", "source", "integration", "kind",
     "distance_m", "in_view", "status", "covered_s", "window_s", "retention_deadline",
@@ -468,8 +470,9 @@ def window(inc: Incident, before_s: float, after_s: float) -> tuple[float, float
     return inc.occurred_ts - before_s - unc, inc.until_ts + after_s + unc
 
 
-def canvass_incident(cat, inc: Incident, radius_m: float = 250.0, before_s: float = 1800.0,
-                     after_s: float = 900.0, now: datetime | None = None,
+def canvass_incident(cat, inc: Incident, radius_m: float = RADIUS_M,
+                     before_s: float = BEFORE_S, after_s: float = AFTER_S,
+                     now: datetime | None = None,
                      record: bool = True, sort: str = "view") -> CanvassResult:
     """Canvass around an incident. Distances in metres, times in seconds.
 
@@ -582,8 +585,8 @@ class CameraGrid:
         return out
 
 
-def canvass_many(cat, incidents: list[Incident], radius_m: float = 250.0,
-                 before_s: float = 1800.0, after_s: float = 900.0,
+def canvass_many(cat, incidents: list[Incident], radius_m: float = RADIUS_M,
+                 before_s: float = BEFORE_S, after_s: float = AFTER_S,
                  now: datetime | None = None, sort: str = "view",
                  progress=None) -> Iterator[CanvassResult]:
     """Canvass many incidents in one pass: the same results as ``canvass_incident`` for each,

@@ -92,12 +92,14 @@ def parse_time_opt(cat, value, hint):
 
 
 def window_options(fn):
-    """``--radius/--before/--after`` as canvass takes them."""
-    fn = click.option("--after", default="15m", show_default=True,
+    """``--radius/--before/--after`` as canvass takes them (defaults: ``canvass.RADIUS_M``,
+    ``BEFORE_S``, ``AFTER_S``)."""
+    from videx.canvass import AFTER_S, BEFORE_S, RADIUS_M
+    fn = click.option("--after", default=f"{AFTER_S / 60:g}m", show_default=True,
                       help="Window after the moment.")(fn)
-    fn = click.option("--before", default="30m", show_default=True,
+    fn = click.option("--before", default=f"{BEFORE_S / 60:g}m", show_default=True,
                       help="Window before the moment.")(fn)
-    return click.option("--radius", default="250m", show_default=True,
+    return click.option("--radius", default=f"{RADIUS_M:g}m", show_default=True,
                         help="Search radius (m, km).")(fn)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from videx.canvass import RADIUS_M
 from videx.errors import OptionError
 
 # how each exposure of the catalog's case table is named in the report's sentences
@@ -14,7 +15,7 @@ EXPOSURE_LABELS = {"probative": "a probative clip", "obtained": "footage obtaine
 
 
 def run_on_catalog(cat, folder: str | Path, exposure: str = "probative",
-                   covariates: tuple[str, ...] = (), radius_m: float = 250.0):
+                   covariates: tuple[str, ...] = (), radius_m: float = RADIUS_M):
     """Build the case table into ``folder/cases.csv``, run the study and write its report
     into ``folder/out``; (the result, the report's paths)."""
     from videx.study.dataset import EXPOSURES, write_dataset
