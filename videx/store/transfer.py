@@ -27,8 +27,9 @@ from videx.timeutil import iso_utc, now_utc
 
 BATCH = 1000
 # dependency order: a row's references are copied before it
-ORDER = ("settings", "videx_migrations", "users", "cameras", "incidents", "clips", "outcomes",
-         "reviews", "rejects", "scans", "activity", "audit", "audit_rows")
+ORDER = ("settings", "videx_migrations", "users", "cameras", "incidents", "clips", "requests",
+         "outcomes", "reviews", "request_files", "rejects", "scans", "activity", "audit",
+         "audit_rows")
 
 
 @dataclass
