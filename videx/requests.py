@@ -552,7 +552,9 @@ def remind(cat, after_s: float = 86400.0, dry_run: bool = False,
         candidates.append(r)
     if dry_run:
         return SendReport("reminder", would_send=tuple(r.code for r in candidates))
-    config = mail.config(cat)
+    if not candidates:
+        return SendReport("reminder")
+    config = mail.config(cat)               # MailError when there is none: nothing changes
     failed, ready = [], []
     for r in candidates:
         why = _cannot_send(r, now_ts, True, reminder=True)
