@@ -368,7 +368,7 @@ def _accept(cat, request, staged: Path, store: Path, meta: UploadMeta, limit: in
         if any(k in info.container for k in ("mp4", "mov")):
             probing.check_iso_bmff(staged, st.st_size)
     except ProbeError as err:
-        kind = "not-video" if _not_video(str(err)) else "damaged"
+        kind = "damaged" if _video_signature(staged) else "not-video"
         return refuse(kind, f"{'not a video' if kind == 'not-video' else 'damaged'}: {err}",
                       digest)
     try:
@@ -490,10 +490,18 @@ def _is_regular(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode)
 
 
-def _not_video(message: str) -> bool:
-    text = message.lower()
-    return any(k in text for k in ("no video stream", "invalid data", "not a video",
-                                   "could not find codec", "unknown format"))
+def _video_signature(path: Path) -> bool:
+    """Whether a file starts like a video container (MP4/MOV, AVI, Matroska/WebM, MPEG-TS,
+    MPEG-PS, FLV, ASF): one that then cannot be read is damaged, anything else is not a
+    video at all."""
+    with open(path, "rb") as fh:
+        head = fh.read(376)
+    return (head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+            or (head[:4] == b"RIFF" and head[8:11] == b"AVI")
+            or head[:4] == b"\x1a\x45\xdf\xa3" or head[:3] == b"FLV"
+            or head[:4] == b"\x00\x00\x01\xba"
+            or head[:16] == bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+            or (len(head) > 188 and head[0] == 0x47 and head[188] == 0x47))
 
 
 def _suffix(container: str, sender_name: str | None) -> str:
