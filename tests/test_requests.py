@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import DEMO_ID, ON_PG, edit
+from conftest import DEMO_ID, edit
 from videx import links, requests
 from videx.history import OPEN
 
@@ -589,7 +589,6 @@ def test_deadline_words():
     assert requests.deadline_words(None) == "unknown: ask now"
 
 
-@pytest.mark.skipif(ON_PG, reason="settings only")
 def test_settings_are_checked(requesting, run):
     r = run("settings", "set", "department_email", "not an address")
     assert r.exit_code == 2 and "'not an address' is not an e-mail address" in r.stderr
