@@ -128,6 +128,13 @@ def test_an_upload_becomes_a_clip_with_the_offset_applied_and_its_chain_of_custo
     assert cams["RING-002"]["clips"][0]["contains_moment"] is True
     assert cams["RING-002"]["outcome"] == "uploaded"
     assert run("audit", "verify", "--deep").exit_code == 0
+    # footage received through a link is footage obtained, for the study
+    r = run("study", "dataset", "--exposure", "obtained", "--out", "cases.csv")
+    assert r.exit_code == 0, r.output
+    import csv
+    with open("cases.csv", newline="") as fh:
+        exposed = [row["case_id"] for row in csv.DictReader(fh) if row["video"] == "yes"]
+    assert exposed == [DEMO_ID]
 
 
 def test_the_typed_start_and_the_creation_time_both_get_the_offset(cat):
