@@ -446,3 +446,28 @@ def test_receipt_times(cat):
     assert before <= result.receipt.received_ts <= time.time()
     assert result.to_dict()["received_at"] == iso_utc(result.receipt.received_ts)
     assert shutil.which("ffprobe")
+
+
+def test_the_receipt_is_e_mailed_where_smtp_is_configured(cat, run, tmp_path, monkeypatch):
+    import email
+    from email import policy
+
+    from test_requests import start_smtp
+    req = req_for(cat, "RING-002")
+    r = run("requests", "receive", req.code, RING2, "--email-receipt")
+    assert r.exit_code == 0 and "Warning: no SMTP server configured" in r.stderr
+    controller, inbox, port, _ = start_smtp(tmp_path, tls=False)
+    try:
+        monkeypatch.setenv("VIDEX_SMTP_URL", f"smtp://127.0.0.1:{port}?tls=none")
+        run("settings", "set", "department_email", "videorequests@hpd.example.org")
+        r = run("requests", "receive", req.code, EXPORT, "--email-receipt")
+        assert r.exit_code == 0, r.output
+        (envelope,) = inbox.envelopes
+        assert envelope.rcpt_tos == ["ring-002@example.org"]
+        msg = email.message_from_bytes(envelope.original_content, policy=policy.default)
+        body = msg.get_body(("plain",)).get_content()
+        assert f"SHA-256: {sha(EXPORT)}" in body and f"Size: {EXPORT.stat().st_size} bytes" \
+            in body and "Result: Received and kept as evidence." in body
+        assert last_entry(cat)["command"] == "request receipt"
+    finally:
+        controller.stop()

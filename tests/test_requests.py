@@ -605,3 +605,20 @@ def test_settings_are_checked(requesting, run):
     assert shown["public_url"]["value"] == PUBLIC
     assert run("settings", "unset", "letter_closing").exit_code == 0
     assert json.loads(run("settings", "show", "--format", "json").stdout)[5]["default"] is True
+
+
+def test_requests_and_their_history_survive_a_copy_between_backends(requesting, run,
+                                                                    tmp_path):
+    """db copy carries requests, their files and statuses (requests before the outcomes that
+    refer to them) and the copy verifies deep."""
+    import os
+    made = created(run, "NOW-1", "--all-open")
+    run("requests", "withdraw", made[0]["code"])
+    source = os.environ["VIDEX_DB"]
+    r = run("db", "copy", source, tmp_path / "copy.db")
+    assert r.exit_code == 0, r.output
+    r = run("requests", "list", "--db", tmp_path / "copy.db", "--format", "json")
+    copied = json.loads(r.stdout)
+    assert [c["code"] for c in copied] == [m["code"] for m in made]
+    assert copied[0]["status"] == "withdrawn"
+    assert run("audit", "verify", "--deep", "--db", tmp_path / "copy.db").exit_code == 0
