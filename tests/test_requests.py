@@ -154,6 +154,14 @@ def test_an_upload_link_opens_only_its_request_until_expiry_or_withdrawal(reques
     again = run("requests", "withdraw", a["code"])
     assert again.exit_code == 1
     assert f"request {a['code']} was withdrawn" in again.stderr
+    # a dead link is not handed out again: not listed, no letter
+    listed = {r["code"]: r for r in json.loads(run("requests", "list", "--format",
+                                                   "json").stdout)}
+    assert listed[a["code"]]["upload_url"] is None and listed[a["code"]]["link_usable"] is False
+    assert listed[b["code"]]["upload_url"] == b["upload_url"]
+    r = run("requests", "letter", a["code"], "--out", "dead.html")
+    assert r.exit_code == 1 and "its upload link no longer works" in r.stderr
+    assert not Path("dead.html").exists()
 
 
 def test_the_canvass_shows_the_request_status_and_outcome_feeds_it(requesting, run):

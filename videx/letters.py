@@ -279,6 +279,9 @@ def write_letter(cat, code: str, outs: list[str], now_ts: float | None = None) -
             raise OptionError(f"{out} exists: a letter is never written over a file", "out")
         kinds.append(kind)
     req = requests.get(cat, code)
+    if not req.link_usable():
+        raise VidexError(f"request {req.code} is {req.shown_status()} and its upload link "
+                         "no longer works: no letter for it (make a new request)")
     url = requests.upload_url(cat, req)
     contents = [letter_html(cat, req, url, now_ts).encode("utf-8") if kind == "html"
                 else bytes(letter_email(cat, req, url, now_ts)) for kind in kinds]

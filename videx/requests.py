@@ -312,15 +312,21 @@ def upload_url(cat, request: Request, key: links.LinkKey | None = None) -> str:
     return links.upload_url(public_url(cat), token_of(key or links.catalog_key(cat), request))
 
 
-def upload_urls(cat, requests: list[Request]) -> tuple[dict[str, str | None], str | None]:
+def upload_urls(cat, requests: list[Request], now: float | None = None
+                ) -> tuple[dict[str, str | None], str | None]:
     """({code: upload link or None}, why links are missing or None): for listings, which
-    show the links they can and say once why not."""
+    show the links they can and say once why not. A link that no longer works (withdrawn,
+    expired) is None: nobody should send it on."""
+    usable = [r for r in requests if r.link_usable(now)]
+    out: dict[str, str | None] = {r.code: None for r in requests}
+    if not usable:
+        return out, None
     try:
         base, key = public_url(cat), links.catalog_key(cat)
     except (links.LinkKeyError, OptionError) as err:
-        return {r.code: None for r in requests}, f"upload links not shown: {err}"
-    out, note = {}, None
-    for r in requests:
+        return out, f"upload links not shown: {err}"
+    note = None
+    for r in usable:
         try:
             out[r.code] = links.upload_url(base, token_of(key, r))
         except links.LinkKeyError as err:
