@@ -471,3 +471,28 @@ def test_the_receipt_is_e_mailed_where_smtp_is_configured(cat, run, tmp_path, mo
         assert last_entry(cat)["command"] == "request receipt"
     finally:
         controller.stop()
+
+
+def test_a_complete_file_left_in_the_store_is_adopted_a_different_one_never_replaced(
+        cat, store):
+    """What a process killed between the move into the store and the commit leaves (a
+    complete file under its hash's name) is adopted by the next accept of the same bytes,
+    after hashing it again; a different file under that name is never replaced."""
+    req = req_for(cat, "RING-002")
+    digest = sha(RING2)
+    left = store / digest[:2] / f"{digest}.mp4"
+    left.parent.mkdir(parents=True)
+    shutil.copyfile(RING2, left)
+    os.chmod(left, 0o444)
+    inode = left.stat().st_ino
+    result = upload(cat, req, RING2)
+    assert result.catalogued and result.stored_path == str(left)
+    assert left.stat().st_ino == inode and sha(left) == digest
+    other = FIXTURES / "clips" / "CITY-001" / "20230501_142956.mp4"
+    impostor = store / sha(other)[:2] / f"{sha(other)}.mp4"
+    impostor.parent.mkdir(parents=True, exist_ok=True)
+    impostor.write_bytes(b"not what the name says")
+    with pytest.raises(intake.IntakeError, match="the evidence store holds a different file"):
+        upload(cat, req, other, start="14:30")
+    assert impostor.read_bytes() == b"not what the name says"
+    assert cat.clips.count() == 1 and staging_empty(cat)
