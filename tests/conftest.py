@@ -33,9 +33,12 @@ DEMO_ID = "HPD-23-004120"
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """Point VIDEX_DB at a fresh file and run from tmp_path; no stray identity or key."""
+    """Point VIDEX_DB at a fresh file and run from tmp_path; no stray identity, key or mail
+    server (the link secret's default folder is this test's too)."""
     monkeypatch.setenv("VIDEX_DB", str(tmp_path / "videx.db"))
-    for name in ("VIDEX_DEBUG", "VIDEX_AS", "VIDEX_AUDIT_KEY"):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("VIDEX_DEBUG", "VIDEX_AS", "VIDEX_AUDIT_KEY", "VIDEX_LINK_KEY",
+                 "VIDEX_SMTP_URL", "VIDEX_SMTP_PASSWORD", "VIDEX_SMTP_CAFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -9,8 +9,8 @@ What ``verify`` detects:
 
 - chain: an entry altered, removed or reordered; the newest entries removed (against the
   recorded head); an entry's row hashes altered;
-- ``deep``: every camera, incident, clip, outcome or review whose current content differs from
-  its last audited state, every such row with no audited state, and every audited row that is
+- ``deep``: every camera, incident, clip, outcome, review, request or request file whose
+  current content differs from its last audited state, every such row with no audited state, and every audited row that is
   gone;
 - ``against`` a checkpoint kept outside the catalog: truncation, deletion of the whole log, or
   a chain recomputed from an entry on (which otherwise verifies, since SHA-256 needs no key);
@@ -39,7 +39,8 @@ GENESIS = "0" * 64
 DELETED = "deleted"
 FORMAT = 2
 KEY_ENV = "VIDEX_AUDIT_KEY"
-HASHED_TABLES = ("cameras", "incidents", "clips", "outcomes", "reviews", "bookmarks")
+HASHED_TABLES = ("cameras", "incidents", "clips", "outcomes", "reviews", "bookmarks",
+                 "requests", "request_files")
 
 
 # ------------------------------------------------------------------ identity
@@ -291,8 +292,8 @@ def verify(cat, deep: bool = False, against: str | Path | None = None,
                         problems.append(RowProblem(table, key, "changed"))
                 if progress:
                     progress(len(batch))
-            for key in log.audited_but_missing(table, cat.KEYS[table], table not in
-                                               ("cameras", "incidents"), DELETED):
+            for key in log.audited_but_missing(table, cat.KEYS[table],
+                                               table in cat.INTEGER_KEYS, DELETED):
                 problems.append(RowProblem(table, key, "deleted"))
     return AuditCheck(check.entries, not problems, None, None, deep, checked, problems,
                       checkpoint, notes)

@@ -13,7 +13,8 @@ Slow work (probing, hashing, decoding) happens outside ``write``; the block itse
 write.
 
 Stores (one module each in ``videx.store``): ``cameras``, ``incidents``, ``clips`` (and
-rejects), ``history`` (outcomes and reviews), ``bookmarks``, ``scans``, ``sessions`` (the web
+rejects), ``history`` (outcomes and reviews), ``bookmarks``, ``requests`` (requests to
+camera owners and the files their links received), ``scans``, ``sessions`` (the web
 server's sign-ins), ``auditlog``.
 
 Zones: ``input_zone`` is the zone local input is read in (an explicit one, else the catalog's,
@@ -41,6 +42,7 @@ from videx.store.cameras import CameraStore
 from videx.store.clips import ClipStore
 from videx.store.history import OUTCOMES_SQL, REVIEWS_SQL, HistoryStore
 from videx.store.incidents import IncidentStore
+from videx.store.requests import RequestStore
 from videx.store.scans import ScanStore
 from videx.store.sessions import SessionStore
 from videx.timeutil import get_zone, iso_utc, now_utc
@@ -91,6 +93,7 @@ class Catalog:
         self.scans = ScanStore(self)
         self.bookmarks = BookmarkStore(self)
         self.sessions = SessionStore(self)
+        self.requests = RequestStore(self)
         self.auditlog = AuditLog(self)
 
     # ------------------------------------------------------------ description
@@ -123,6 +126,11 @@ class Catalog:
         self.require_tx()
         self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) "
                         "DO UPDATE SET value = excluded.value", [key, json.dumps(value)])
+
+    def delete_setting(self, key: str) -> None:
+        """Remove a setting (it reads as its default again), inside ``write``."""
+        self.require_tx()
+        self.db.execute("DELETE FROM settings WHERE key = ?", [key])
 
     @property
     def bounds(self) -> tuple[float, float, float, float] | None:
@@ -319,12 +327,16 @@ class Catalog:
 
     # ------------------------------------------------------------ row content for hashing
     KEYS = {"cameras": "id", "incidents": "id", "clips": "id", "outcomes": "id",
-            "reviews": "id", "bookmarks": "id"}
+            "reviews": "id", "bookmarks": "id", "requests": "id", "request_files": "id"}
+    INTEGER_KEYS = frozenset({"clips", "outcomes", "reviews", "bookmarks", "requests",
+                              "request_files"})
 
     def row_for_hash(self, table: str, key: str) -> dict | None:
         """A hashed table's row as stored (every column), or None when it does not exist."""
         col = self.KEYS[table]
-        value = int(key) if table in ("clips", "outcomes", "reviews", "bookmarks") else key
+            "reviews": "id", "bookmarks": "id", "requests": "id", "request_files": "id"}
+    INTEGER_KEYS = frozenset({"clips", "outcomes", "reviews", "bookmarks", "requests",
+                              "request_files"})
         return self.db.one(f"SELECT * FROM {table} WHERE {col} = ?", [value])
 
     def iter_rows_for_hash(self, table: str, chunk: int = 5000) -> Iterator[list[dict]]:

@@ -45,6 +45,8 @@ COMMANDS = {
     "db": "videx.commands.db:db_group",
     "users": "videx.commands.users:users_group",
     "serve": "videx.commands.serve:serve_cmd",
+    "requests": "videx.commands.requests:requests_group",
+    "settings": "videx.commands.settings:settings_group",
 }
 
 

@@ -61,3 +61,18 @@ class CatalogError(VidexError):
 
 class AuditKeyError(VidexError):
     """The audit chain is keyed and the key is missing or wrong."""
+
+
+class LinkKeyError(VidexError):
+    """The upload-link secret (a key file outside the catalog) is missing, unreadable or not
+    this catalog's."""
+
+
+class MailError(VidexError):
+    """No SMTP server is configured, or it refused or could not be reached (the message never
+    holds a password)."""
+
+
+class IntakeError(VidexError):
+    """A received file could not be taken in for a reason on the server's side (a full disk,
+    no evidence store); nothing was catalogued."""

@@ -4,6 +4,10 @@ Entries are appended, never replaced: a second outcome for the same camera, or a
 of the same clip, is added with its own time, author and note; the latest is the current one.
 Each entry records the operating-system account of the process and any name stated with
 ``--as`` beside it.
+
+A request to a camera owner (``videx.requests``) keeps its status history here too: its
+entries carry its ``request_id``, and an outcome recorded by hand for a camera with an open
+request becomes that request's status (see ``REQUEST_STATUSES`` for how the words map).
 """
 
 from __future__ import annotations
@@ -13,6 +17,19 @@ from videx.errors import OptionError
 from videx.timeutil import iso_utc, now_utc
 
 OUTCOMES = ("requested", "obtained", "declined", "overwritten", "no-footage")
+
+# One vocabulary: a request's status is an outcome (its entries carry the request's id).
+# ``videx outcome`` records the five above by hand; a request moves through these:
+REQUEST_STATUSES = ("drafted", "sent", "reminded", "uploaded", "declined", "no-footage",
+                    "withdrawn")
+# ... and how the two map: "requested" (asked outside videx) is an open request like "sent";
+# "obtained" (footage in hand by other means) closes a request like "uploaded"; a stated
+# "overwritten" closes it too. An open request whose deadline has passed with nothing
+# received is *shown* as "overwritten" (computed, never stored).
+STATUSES = OUTCOMES + tuple(s for s in REQUEST_STATUSES if s not in OUTCOMES)
+OPEN = ("drafted", "sent", "reminded", "requested")
+RECEIVED = ("uploaded", "obtained")
+SHOWN = STATUSES      # every status a request can be shown with ("overwritten" included)
 
 
 def latest(entries: list[dict], key: str) -> dict:
@@ -31,9 +48,14 @@ def record_outcome(cat, incident_id: str, camera_id: str, status: str,
     cat.cameras.require(camera_id)
     row = {"incident_id": incident_id, "camera_id": camera_id, "status": status, "note": note,
            "recorded_at": iso_utc(now_utc()), "recorded_by": audit.os_user(),
-           "acting_as": cat.actor}
+           "acting_as": cat.actor, "request_id": None}
     with cat.write("outcome", {"camera": camera_id, "status": status, "note": note},
-                   case_no=incident_id):
+                   case_no=incident_id) as tx:
+        # an open request for this camera takes the outcome as its status (one vocabulary)
+        for req in reversed(cat.requests.list(incident_id, camera_id)):
+            if req["status"] in OPEN:
+                row["request_id"], tx.args["request"] = req["id"], req["code"]
+                break
         row["id"] = cat.history.add_outcome(row)
     return row
 

@@ -279,3 +279,68 @@ filename_preset("compact", r"(?<!\d)(?P<Y>\d{4})(?P<m>\d{2})(?P<d>\d{2})[_-](?P<
 # Spaced exports: ``2023-05-01 14-30-12.mp4``.
 filename_preset("spaced", r"(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2}) (?P<H>\d{2})[-.]"
                           r"(?P<M>\d{2})[-.](?P<S>\d{2})")
+
+
+# ------------------------------------------------------------------ owner uploads
+_CLOCK = re.compile(r"^\s*(?P<H>\d{1,2})[:.](?P<M>\d{2})(?:[:.](?P<S>\d{2}))?\s*"
+                    r"(?P<ampm>[AaPp]\.?[Mm]\.?)?\s*$")
+
+
+def typed_start(text: str, zone: ZoneInfo | None, near: datetime) -> datetime:
+    """A start time a camera owner typed as their camera shows it, as a camera-clock instant
+    (UTC): a date and time (``2023-05-01 22:31:05``, ISO forms, read in ``zone`` unless they
+    carry an offset), or a time of day alone (``22:31``, ``10:31:05 pm``), put on the day that
+    brings it closest to ``near`` (the requested window as the camera shows it).
+    TimestampError when it cannot be read."""
+    raw = str(text or "").strip()
+    if len(raw) > 40:
+        raise TimestampError("the typed start time is too long")
+    m = _CLOCK.match(raw)
+    if not m:
+        return parse_instant(raw, zone)
+    hour, minute, second = int(m["H"]), int(m["M"]), int(m["S"] or 0)
+    if m["ampm"]:
+        if not 1 <= hour <= 12:
+            raise TimestampError(f"{raw!r}: an hour with am/pm is 1-12")
+        hour = hour % 12 + (12 if m["ampm"][0] in "Pp" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise TimestampError(f"{raw!r} is not a time of day")
+    if zone is None:
+        raise TimestampError(f"time {raw!r} has no zone to be read in")
+    local_near = near.astimezone(zone)
+    best = None
+    for days in (-1, 0, 1):
+        day = (local_near + timedelta(days=days)).date()
+        when = localize(datetime(day.year, day.month, day.day, hour, minute, second),
+                        zone).astimezone(UTC)
+        if best is None or abs(when - near) < abs(best - near):
+            best = when
+    return best
+
+
+@time_source("owner-upload", stage="manual")
+def _owner_upload(path: Path, ctx: Context) -> Found | None:
+    """A file a camera owner sent through an upload link (``videx.intake``): the start from a
+    vendor file-name preset on the sender's file name, else the time the sender typed as
+    their camera shows it, else the container's creation time. Every one is the camera's
+    clock (the offset applies). Applies only when ``ctx.extra["owner_upload"]`` says so."""
+    upload = ctx.extra.get("owner_upload")
+    if upload is None:
+        return None
+    name = upload.get("file_name")
+    if name:
+        try:
+            named = start_from_name(name, ctx.zone)
+        except TimestampError:
+            named = None          # a name that looks like a time but is not one: go on
+        if named:
+            return Found(named[0], f"owner upload: sender's file name {name!r}, {named[1]}")
+    if upload.get("start"):
+        when = typed_start(upload["start"], ctx.zone, upload["near"])
+        zone = ctx.zone.key if ctx.zone else "UTC"
+        return Found(when, f"owner upload: start typed by the sender {upload['start']!r} "
+                           f"(the camera's clock, {zone})", "low")
+    if ctx.creation_time:
+        return Found(parse_instant(ctx.creation_time, "UTC"), "owner upload: container "
+                     f"creation_time {ctx.creation_time}", "low")
+    return None

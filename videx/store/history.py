@@ -20,9 +20,9 @@ class HistoryStore:
     def add_outcome(self, row: dict) -> int:
         entry_id = self.db.insert_id(
             "INSERT INTO outcomes (incident_id, camera_id, status, note, recorded_at, "
-            "recorded_by, acting_as) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "recorded_by, acting_as, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [row["incident_id"], row["camera_id"], row["status"], row["note"],
-             row["recorded_at"], row["recorded_by"], row["acting_as"]])
+             row["recorded_at"], row["recorded_by"], row["acting_as"], row.get("request_id")])
         self.cat.touch("outcomes", entry_id)
         return entry_id
 
@@ -72,7 +72,8 @@ class HistoryStore:
             "GROUP BY incident_id")}
 
     def first_obtained(self) -> dict[str, str]:
-        """{incident id: when footage was first recorded as obtained}."""
+        """{incident id: when footage was first recorded as obtained} (``obtained``, or
+        ``uploaded`` through a request's link: the same fact)."""
         return {r[0]: r[1] for r in self.db.rows(
-            "SELECT incident_id, min(recorded_at) FROM outcomes WHERE status = 'obtained' "
-            "GROUP BY incident_id")}
+            "SELECT incident_id, min(recorded_at) FROM outcomes WHERE status IN ('obtained', "
+            "'uploaded') GROUP BY incident_id")}

@@ -318,6 +318,82 @@ def m009_web_sessions_and_bookmarks(db: Backend) -> None:
         "CREATE INDEX idx_audit_case ON audit (case_no, id)")
 
 
+OUTCOME_STATUSES = ("requested", "obtained", "declined", "overwritten", "no-footage", "drafted",
+                    "sent", "reminded", "uploaded", "withdrawn")
+
+
+@migration(rehash=("outcomes",), rebuilds=True)
+def m010_requests(db: Backend) -> None:
+    """Requests to private camera owners, and what their upload links received.
+
+    - ``requests``: one request for one camera's footage of one incident: a short code for the
+      letter, snapshots of the camera, owner and contact, the window (UTC; the camera's clock
+      offset and zone at the time, to show it as the owner's camera does), the deadline, the
+      upload link's expiry and the SHA-256 of its token (never the token), who made it. Rows
+      are written once; the status is history (below).
+    - ``request_files``: every file an upload link (or a detective, in person) handed in:
+      catalogued, duplicate or refused, with the chain of custody (sender's file name as text,
+      stated name, client address, user agent, bytes, SHA-256, time received).
+    - ``outcomes`` take the request statuses (drafted, sent, reminded, uploaded, withdrawn;
+      declined and no-footage were there) and a ``request_id``: a request's status history is
+      its outcome entries, so the canvass shows it where it shows a camera's outcome.
+    """
+    run(db, """CREATE TABLE requests (
+            id {id_pk},
+            code TEXT NOT NULL UNIQUE,
+            incident_id TEXT NOT NULL REFERENCES incidents (id),
+            camera_id TEXT NOT NULL REFERENCES cameras (id),
+            camera_name TEXT, camera_address TEXT,
+            owner_name TEXT, owner_contact TEXT, owner_email TEXT,
+            window_start TEXT NOT NULL, window_start_ts {real} NOT NULL,
+            window_end TEXT NOT NULL, window_end_ts {real} NOT NULL,
+            clock_offset_s {real} NOT NULL DEFAULT 0,
+            camera_tz TEXT, display_tz TEXT,
+            deadline TEXT, deadline_ts {real},
+            expires_at TEXT NOT NULL, expires_ts {real} NOT NULL,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            token_nonce TEXT NOT NULL,
+            link_key_id TEXT NOT NULL,
+            detective TEXT, detective_contact TEXT,
+            created_at TEXT NOT NULL, created_by TEXT NOT NULL, acting_as TEXT)""",
+        "CREATE INDEX idx_requests_incident ON requests (incident_id, camera_id)",
+        """CREATE TABLE request_files (
+            id {id_pk},
+            request_id INTEGER NOT NULL REFERENCES requests (id),
+            received_at TEXT NOT NULL, received_ts {real} NOT NULL,
+            result TEXT NOT NULL CHECK (result IN ('catalogued', 'duplicate', 'refused')),
+            clip_id INTEGER REFERENCES clips (id),
+            sha256 TEXT, size_bytes INTEGER,
+            file_name TEXT, stated_name TEXT, client_addr TEXT, user_agent TEXT,
+            start_typed TEXT, channel TEXT NOT NULL, reason TEXT)""",
+        "CREATE INDEX idx_request_files_request ON request_files (request_id, id)")
+    statuses = ", ".join(f"'{s}'" for s in OUTCOME_STATUSES)
+    if db.dialect == "sqlite":   # no ALTER for a CHECK: rebuild the table
+        columns = [r[1] for r in db.rows("PRAGMA table_info(outcomes)")]
+        run(db, f"""CREATE TABLE outcomes_new (
+            id {{id_pk}},
+            incident_id TEXT NOT NULL REFERENCES incidents (id),
+            camera_id TEXT NOT NULL REFERENCES cameras (id),
+            status TEXT NOT NULL CHECK (status IN ({statuses})),
+            note TEXT, recorded_at TEXT NOT NULL, recorded_by TEXT NOT NULL,
+            acting_as TEXT,
+            request_id INTEGER REFERENCES requests (id))""")
+        cols = ", ".join(f'"{c}"' for c in columns)
+        run(db, f"INSERT INTO outcomes_new ({cols}) SELECT {cols} FROM outcomes",
+            "DROP TABLE outcomes", "ALTER TABLE outcomes_new RENAME TO outcomes",
+            "CREATE INDEX idx_outcomes_incident ON outcomes (incident_id, camera_id, id)")
+    else:
+        for name, definition in db.rows(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
+                "'outcomes'::regclass AND contype = 'c'"):
+            if "status" in definition:
+                run(db, f'ALTER TABLE outcomes DROP CONSTRAINT "{name}"')
+        run(db, f"ALTER TABLE outcomes ADD CONSTRAINT outcomes_status_check CHECK (status IN "
+                f"({statuses}))",
+            "ALTER TABLE outcomes ADD COLUMN request_id BIGINT REFERENCES requests (id)")
+    run(db, "CREATE INDEX idx_outcomes_request ON outcomes (request_id, id)")
+
+
 KNOWN = [name for name, _ in MIGRATIONS]
 
 

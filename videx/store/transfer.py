@@ -28,7 +28,8 @@ from videx.timeutil import iso_utc, now_utc
 BATCH = 1000
 # dependency order: a row's references are copied before it
 ORDER = ("settings", "videx_migrations", "users", "web_sessions", "cameras", "incidents", "clips",
-         "outcomes", "reviews", "bookmarks", "rejects", "scans", "activity", "audit",
+         "requests", "outcomes", "reviews", "bookmarks", "request_files", "rejects", "scans",
+         "activity", "audit",
          "audit_rows")
 
 

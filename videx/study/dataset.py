@@ -3,7 +3,8 @@
 Exposure definitions (``video`` = yes/no):
 
 - ``probative``: at least one clip reviewed as probative for the incident;
-- ``obtained``: a canvass outcome of ``obtained`` for at least one camera;
+- ``obtained``: a canvass outcome of ``obtained`` (or ``uploaded``: a request's upload link
+  received footage) for at least one camera;
 - ``coverage``: at least one catalogued clip from a camera within the radius, and in view when
   the camera's geometry is known, contains the incident moment;
 - ``nearby``: a registered camera (of a source / integration, in view, active on the day, when
