@@ -335,8 +335,11 @@ def test_the_letter_prints_on_one_page_and_its_qr_code_is_the_link(requesting, r
         pdf = print_pdf(sized, tmp_path)
         assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1, size
     png = tmp_path / "letter.png"
+    # the screenshot waits for the page to settle (a loaded machine renders slowly)
     subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu",
                     f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=820,1160",
+                    "--virtual-time-budget=10000", "--run-all-compositor-stages-before-draw",
+                    "--disable-background-networking", "--no-first-run",
                     f"--screenshot={png}", Path("letter.html").resolve().as_uri()],
                    capture_output=True, timeout=120)
     decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imread(str(png)))

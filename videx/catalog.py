@@ -334,9 +334,7 @@ class Catalog:
     def row_for_hash(self, table: str, key: str) -> dict | None:
         """A hashed table's row as stored (every column), or None when it does not exist."""
         col = self.KEYS[table]
-            "reviews": "id", "bookmarks": "id", "requests": "id", "request_files": "id"}
-    INTEGER_KEYS = frozenset({"clips", "outcomes", "reviews", "bookmarks", "requests",
-                              "request_files"})
+        value = int(key) if table in self.INTEGER_KEYS else key
         return self.db.one(f"SELECT * FROM {table} WHERE {col} = ?", [value])
 
     def iter_rows_for_hash(self, table: str, chunk: int = 5000) -> Iterator[list[dict]]:

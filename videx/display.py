@@ -90,6 +90,17 @@ def coverage_words(covered_s: float, window_s: float) -> str:
     return f"{covered} of {window}"
 
 
+def clock_offset_words(offset_s: float) -> str | None:
+    """A camera clock's error for people ("runs 2 min 10 s fast"), None when under 1 s."""
+    if abs(offset_s) < 1:
+        return None
+    s = int(round(abs(offset_s)))
+    parts = ([f"{s // 3600} h"] if s >= 3600 else []) + (
+        [f"{s % 3600 // 60} min"] if s % 3600 >= 60 else []) + (
+        [f"{s % 60} s"] if s % 60 else [])
+    return f"runs {' '.join(parts)} {'fast' if offset_s > 0 else 'slow'}"
+
+
 def outcome_words(status: str | None) -> str:
     """What happened with the footage, for people ("" when nothing was recorded)."""
     return OUTCOME_WORDS.get(status, status) if status else ""

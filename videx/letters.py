@@ -64,7 +64,8 @@ def qr_png(url: str) -> bytes:
 
 def facts(cat, req, url: str, now_ts: float | None = None) -> dict:
     """The letter's content as plain text, once, for every rendering."""
-    from videx.requests import deadline_words, offset_words
+    from videx.display import clock_offset_words
+    from videx.requests import deadline_words
     now_ts = time.time() if now_ts is None else now_ts
     dept = {k: settings.get(cat, f"department_{k}") for k in ("name", "address", "phone",
                                                                 "email")}
@@ -85,7 +86,7 @@ def facts(cat, req, url: str, now_ts: float | None = None) -> dict:
         "code": req.code, "case": req.incident_id, "date": f"{from_ts(now_ts).astimezone(req.zone):%Y-%m-%d}",
         "owner": req.owner_name or "Camera owner", "camera": req.camera_name or req.camera_id,
         "address": req.camera_address or "", "camera_window": req.camera_window_text(),
-        "local_window": req.local_window_text(), "offset": offset_words(req.clock_offset_s),
+        "local_window": req.local_window_text(), "offset": clock_offset_words(req.clock_offset_s),
         "deadline": deadline, "hours_left": hours,
         "expires": format_local(req.expires_ts, req.zone), "url": url,
         "reason": settings.get(cat, "letter_reason"),

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from videx import audit, links
+from videx import audit, display, links
 from videx.errors import NotFound, OptionError, VidexError
 from videx.history import OPEN, RECEIVED, SHOWN
 from videx.timeutil import format_local, from_ts, get_zone, iso_utc
@@ -72,25 +72,10 @@ def normalize_code(text: str) -> str:
 
 
 def deadline_words(hours_left: float | None) -> str:
-    """How long until the footage is probably overwritten: "7 d 22 h left", "5 h left",
-    "overdue 3 h", or "unknown: ask now"."""
-    if hours_left is None:
-        return "unknown: ask now"
-    h = abs(hours_left)
-    text = f"{int(h // 24)} d {int(h % 24)} h" if h >= 24 else f"{int(h)} h" if h >= 1 else \
-        f"{int(h * 60)} min"
-    return f"{text} left" if hours_left >= 0 else f"overdue {text}"
-
-
-def offset_words(offset_s: float) -> str | None:
-    """The camera clock's error for people ("runs 2 min 10 s fast"), None when under 1 s."""
-    if abs(offset_s) < 1:
-        return None
-    s = int(round(abs(offset_s)))
-    parts = ([f"{s // 3600} h"] if s >= 3600 else []) + (
-        [f"{s % 3600 // 60} min"] if s % 3600 >= 60 else []) + (
-        [f"{s % 60} s"] if s % 60 else [])
-    return f"runs {' '.join(parts)} {'fast' if offset_s > 0 else 'slow'}"
+    """How long until the footage is probably overwritten, in the display model's words
+    ("7 d 22 h left", "overdue 3 h", "retention unknown: ask now")."""
+    state = "unknown" if hours_left is None else "open" if hours_left > 0 else "lost"
+    return display.deadline_words(hours_left, state)
 
 
 def email_in(contact: str | None) -> str | None:
