@@ -56,7 +56,8 @@ def test_every_row_is_accounted_for(fixture_result):
 
 def test_every_estimate_carries_its_variance_type(fixture_result):
     labels = {e["label"]: e["variance"] for e in fixture_result.estimates()}
-    assert labels["Crude RR"] == "Katz log interval"
+    assert labels["Crude RR"] == "Katz log interval; does not account for clustering by " \
+                                 "neighborhood"
     t = "cluster-robust by neighborhood (16 clusters, t(15) critical values)"
     assert labels["Crude RR, cluster-robust"] == t
     assert labels["Adjusted RR (modified Poisson)"] == t
@@ -120,7 +121,8 @@ def test_the_headline_says_higher_lower_or_no_difference(tmp_path, a, c, words):
     f = table(tmp_path, "c.csv", "cleared,video", rows)
     r = run_study(build_spec({"cases": str(f), "exposure_label": "a camera within 50 m"}))
     assert f"i.e. {words}." in r.headline()
-    assert r.headline().startswith("Cases with a camera within 50 m were cleared")
+    assert r.headline().startswith(f"Cases with a camera within 50 m: {a / 60:.1%} cleared "
+                                   f"({a}/60), against 33.3% without (20/60)")
     assert "-" not in r.headline().split("i.e.")[1]
 
 
@@ -158,8 +160,9 @@ def test_outcome_perfectly_predicted_by_a_category_is_refused_with_the_reason(tm
     doc = json.loads(r.stdout)
     assert doc["adjusted"] is None
     assert doc["refused"]["adjusted"].startswith(
-        "clearance is perfectly predicted by area=b (no case in it was cleared)")
-    assert "No adjusted estimate: clearance is perfectly predicted by area=b" in doc["headline"]
+        "the outcome (cleared) is perfectly predicted by area=b (no case in it was cleared)")
+    assert ("No adjusted estimate: the outcome (cleared) is perfectly predicted by area=b"
+            in doc["headline"])
     assert "Warning" not in r.stderr and "warn" not in r.stderr.lower()
 
 
@@ -178,7 +181,7 @@ def test_degenerate_covariates_are_refused(tmp_path, rows, reason):
 def test_empty_group_and_single_row_headlines_give_the_true_reason(tmp_path):
     f = table(tmp_path, "c.csv", "cleared,video", ["yes,yes", "no,yes", "yes,yes"])
     r = run_study(build_spec({"cases": str(f)}))
-    assert r.headline() == "No risk ratio: no case without video: nothing to compare."
+    assert r.headline() == "No risk ratio: no case without relevant video: nothing to compare."
     f = table(tmp_path, "d.csv", "cleared,video", ["no,yes"] * 5 + ["yes,no"] * 5)
     r = run_study(build_spec({"cases": str(f)}))
     assert r.crude.rr == 0
@@ -191,7 +194,9 @@ def test_exposure_perfectly_predicted_refuses_weighting(tmp_path):
     f = table(tmp_path, "c.csv", "cleared,video,area", rows)
     r = run_study(build_spec({"cases": str(f), "covariates": ("area",)}))
     assert r.ipw is None
-    assert r.refused["IPW"].startswith("video is perfectly predicted by area=")
+    assert r.refused["IPW"] == ("the exposure (relevant video) is perfectly predicted by area=a "
+                                "(every case has it): propensity weighting cannot compare these "
+                                "cases")
 
 
 # ------------------------------------------------------------------ covariate types
@@ -288,7 +293,8 @@ def test_cli_run_writes_everything(run, tmp_path):
     assert not re.search(r"(src|href)=['\"]https?:", html)   # self-contained, no network
     md = (out / "report.md").read_text()
     assert "association" in md and "investigative effort" in md
-    assert "odds ratio (Woolf) - not a % change in clearance" in md
+    assert ("odds ratio (Woolf; does not account for clustering by neighborhood) - not a % "
+            "change in the proportion cleared") in md
     assert "model-based, as R glm" in md
 
 

@@ -277,7 +277,7 @@ def test_zero_cells_get_an_interval_that_works_or_a_reason():
     assert r.rr is None and "unbounded" in r.rr_refused and r.rd_ci is not None
     # 10/10 vs 10/10: nothing to say about a ratio (Katz would give (1, 1))
     r = crude.compare(10, 10, 10, 10)
-    assert r.rr is None and "every case in both groups was cleared" in r.rr_refused
+    assert r.rr is None and r.rr_refused == "every case was cleared: nothing to compare"
     assert r.rd == 0 and r.rd_ci[0] < 0 < r.rd_ci[1]
 
 

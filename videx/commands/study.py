@@ -72,6 +72,8 @@ def study_dataset(cat, exposure, radius, source, integration, in_view, active, c
               help="Blank exposure: leave the row out (drop, default) or read it as no.")
 @click.option("--exposure-label", help="How to call the exposure in the report (default "
                                        "'relevant video', e.g. 'a camera within 50 m').")
+@click.option("--outcome-label", help="How to call the outcome: what a case with it 'was' "
+                                      "(default 'cleared', e.g. 'relevant video found').")
 @click.option("--covariate", "covariates", multiple=True, help="Adjust for COLUMN (repeatable).")
 @click.option("--categorical", multiple=True, help="Treat covariate COLUMN as categorical.")
 @click.option("--numeric", multiple=True, help="Treat covariate COLUMN as numeric.")
@@ -118,7 +120,7 @@ def study_run(spec_path, out, fmt, **options):
     from videx.study.report import write_report  # matplotlib: only once there are results
     paths = write_report(result, out)
     if fmt == "json":
-        click.echo(output.to_json(result.to_dict()))
+        click.echo(output.to_json(result.to_dict(relative_to=out)))
         for line in result.value_map_lines():      # the summary shows these; JSON users too
             click.echo(line, err=True)
     else:
