@@ -266,18 +266,42 @@ def test_the_written_spec_reproduces_every_number(run, tmp_path, monkeypatch):
     monkeypatch.chdir(elsewhere)                       # follow the report's own instruction
     r = run("study", "run", "--spec", out / "study.toml", "--out", tmp_path / "again")
     assert r.exit_code == 0, r.output
-    first = json.loads((out / "results.json").read_text())
-    again = json.loads((tmp_path / "again" / "results.json").read_text())
-    for key in ("crude", "crude_cluster", "adjusted", "ipw", "mantel_haenszel", "survival",
-                "evalue", "subgroups", "heterogeneity", "bootstrap", "estimates",
-                "input_sha256"):
-        assert again[key] == first[key], key
+    # byte for byte: the spec inside records the table relative to the folder and its hash
+    # on the first run too (issue 18: cases_sha256 null -> hash, relative -> absolute)
+    first = (out / "results.json").read_bytes()
+    assert (tmp_path / "again" / "results.json").read_bytes() == first
+    assert (tmp_path / "again" / "study.toml").read_text() == spec_text
+    doc = json.loads(first)
+    assert list(doc)[:2] == ["alpha", "confidence_level"] and doc["alpha"] == 0.05
+    assert doc["spec"]["cases_sha256"] == doc["input_sha256"]
+    assert not doc["spec"]["cases"].startswith("/")
+    r = run("study", "run", "--spec", out / "study.toml", "--out", out)     # in place
+    assert (out / "results.json").read_bytes() == first
     copy = tmp_path / "changed.csv"
     copy.write_text(CASES.read_text() + CASES.read_text().splitlines()[1] + "\n")
     (out / "study.toml").write_text(spec_text.replace(
         spec_text.split("cases = ")[1].split("\n")[0], json.dumps(str(copy))))
     r = run("study", "run", "--spec", out / "study.toml", "--out", tmp_path / "x")
     assert r.exit_code == 1 and "the case table changed since this spec was written" in r.stderr
+
+
+def test_a_run_from_the_command_line_reruns_byte_for_byte_from_its_spec(run, tmp_path,
+                                                                       monkeypatch):
+    table = tmp_path / "data" / "cases.csv"
+    table.parent.mkdir()
+    table.write_text(CASES.read_text())
+    monkeypatch.chdir(table.parent)
+    r = run("study", "run", "--cases", "cases.csv", "--outcome", "clearance=Cleared by arrest",
+            "--exposure", "video=yes,y", "--covariate", "category", "--cluster",
+            "neighborhood", "--bootstrap", "30", "--out", tmp_path / "one")
+    assert r.exit_code == 0, r.output
+    monkeypatch.chdir(tmp_path)
+    r = run("study", "run", "--spec", tmp_path / "one" / "study.toml", "--out", "two")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "one" / "results.json").read_bytes() == (
+        tmp_path / "two" / "results.json").read_bytes()
+    assert json.loads((tmp_path / "two" / "results.json").read_text())["spec"]["cases"] == \
+        "../data/cases.csv"
 
 
 def test_cli_run_writes_everything(run, tmp_path):
@@ -382,3 +406,91 @@ def test_a_row_wider_than_the_header_is_named(tmp_path):
     path = write(tmp_path / "t.csv", "case,cleared\n1,yes\n2,no,extra\n")
     with pytest.raises(InputError, match=r"row 3: more cells than the header"):
         read_cases(path)
+
+
+# ------------------------------------------------------------------ --trim
+def test_trim_leaves_the_cases_out_and_says_how_many(tmp_path):
+    # docs: "--trim T: leave out cases with a propensity outside T..1-T (counted)"; the
+    # propensity model is refitted on the cases kept (issue 18: it clipped them instead)
+    import numpy as np
+    import pandas as pd
+
+    from videx.study import models
+    rng = np.random.default_rng(3)
+    n = 800
+    age = rng.normal(0, 1.6, n)
+    x = rng.binomial(1, 1 / (1 + np.exp(-2.2 * age)))
+    y = rng.binomial(1, 0.2 + 0.15 * x + 0.05 * (age > 0))
+    frame = pd.DataFrame({"y": y, "x": x, "age": age})
+    trimmed = models.ipw(frame["y"], frame["x"], frame[["age"]], trim=0.05)
+    first = np.asarray(models.propensity(frame["x"], frame[["age"]]).predict())
+    keep = (first >= 0.05) & (first <= 0.95)
+    assert trimmed.trimmed == int((~keep).sum()) > 20 and trimmed.n == int(keep.sum())
+    by_hand = models.ipw(frame["y"][keep], frame["x"][keep], frame[["age"]][keep])
+    assert trimmed.rr == pytest.approx(by_hand.rr, rel=1e-12)
+    assert trimmed.rr_ci == pytest.approx(by_hand.rr_ci, rel=1e-9)
+    assert trimmed.max_weight == by_hand.max_weight
+    assert (f"--trim 0.05: {trimmed.trimmed} case(s) with a propensity outside 0.05-0.95 left "
+            f"out of the weighting; the weighted estimates describe the other {trimmed.n}"
+            in trimmed.warnings[-1])
+    f = tmp_path / "c.csv"
+    frame.assign(cleared=np.where(y == 1, "yes", "no"), video=np.where(x == 1, "yes", "no")
+                 ).to_csv(f, index=False)
+    r = run_study(build_spec({"cases": str(f), "covariates": ("age",), "trim": 0.05}))
+    from videx.study.report import blocks
+    text = " ".join(str(b[1]) for b in blocks(r, {}, ""))
+    assert (f"--trim 0.05: {trimmed.trimmed} case(s) with a propensity outside 0.05-0.95 "
+            f"left out; the weighted estimates describe the other {trimmed.n}.") in text
+    assert r.ipw.rr == pytest.approx(trimmed.rr, rel=1e-12)
+
+
+# ------------------------------------------------------------------ labels from the data
+def test_labels_reach_every_sentence_and_clearance_words_only_for_clearance(tmp_path, run):
+    # issue 18: with the outcome "relevant video found" and the exposure "a city camera
+    # within 100 m" the report still said "cleared", "clearance of shootings", "video"
+    rows = []
+    for i in range(400):
+        cam = i % 5 < 2
+        found = (i % 7 < 3) if cam else (i % 7 < 1)
+        rows.append(f"{'Y' if found else 'N'},{'Y' if cam else 'N'},{['a', 'b', 'c'][i % 3]},"
+                    f"d{i % 9},2022-0{1 + i % 9}-01,{f'2022-1{i % 3}-15' if found else ''},"
+                    f"{f'2022-1{i % 3}-20' if cam and found and i % 4 == 0 else ''}")
+    f = table(tmp_path, "c.csv", "found,camera,area,district,occ,found_at,camera_at", rows)
+    out = tmp_path / "o"
+    r = run("study", "run", "--cases", f, "--outcome", "found=Y", "--exposure", "camera=Y",
+            "--outcome-label", "relevant video found", "--exposure-label",
+            "a city camera within 100 m", "--covariate", "area", "--cluster", "district",
+            "--stratify", "area", "--subgroup", "area", "--occurred", "occ", "--cleared-at",
+            "found_at", "--exposure-time", "camera_at", "--bootstrap", "20", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("Cases with a city camera within 100 m: ")
+    assert "relevant video found" in r.stdout.splitlines()[0]
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["labels"] == {"exposure": "a city camera within 100 m",
+                             "outcome": "relevant video found"}
+    assert doc["title"] == ("Video-impact study: relevant video found, with and without a "
+                            "city camera within 100 m")
+    md = (out / "report.md").read_text().split("## Reproduce")[0]
+    html = (out / "report.html").read_text().split("<h2>Reproduce</h2>")[0]
+    for text in (r.stdout, md, re.sub(r"base64,[A-Za-z0-9+/=]+", "", html), doc["headline"],
+                 doc["association_note"], json.dumps(doc["estimates"])):
+        assert not re.search(r"clear|arrest|shooting", text, re.I), re.search(
+            r".{60}(clear|arrest|shooting).{60}", text, re.I | re.S)
+        assert not re.search(r"\bvideo\b(?! found)", text.replace("Video-impact", "")), \
+            re.search(r".{60}\bvideo\b(?! found).{60}", text.replace("Video-impact", ""),
+                      re.S)
+    assert "IPW: weighted share relevant video found" in r.stdout
+    assert "An unmeasured confounder associated with both a city camera within 100 m and " \
+           "relevant video found" in r.stdout
+    assert "## Time until relevant video found" in md
+    assert re.search(r"i\.e\. relevant video found \d+% more often\.", doc["headline"])
+
+
+def test_unadjusted_and_tiny_p_values_are_worded(tmp_path):
+    rows = ["yes,yes"] * 80 + ["no,yes"] * 20 + ["yes,no"] * 10 + ["no,no"] * 90
+    f = table(tmp_path, "c.csv", "cleared,video", rows)
+    r = run_study(build_spec({"cases": str(f)}))
+    assert "Unadjusted (modified Poisson, no covariate), the risk ratio is 8.00" in r.headline()
+    assert "Adjusted for nothing" not in r.summary()
+    assert "Fisher's exact test p < 0.0001" in r.summary()
+    assert "p = 0" not in r.summary() and "p = 0.0\n" not in r.summary()

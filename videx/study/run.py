@@ -31,13 +31,14 @@ if TYPE_CHECKING:   # the statistics modules load when the table has been read (
 def association_note(words: Words) -> str:
     """What the figures are, and are not, in the study's own words."""
     w = words
+    example = ("for example, video found during an investigation can reflect investigative "
+               "effort (cases worked harder yield both more video and more arrests), and video "
+               "logged after an arrest makes the comparison look better than it is. "
+               if w.clearance else "")
     return (f"These figures describe an association, not proof that {w.exposure} causes "
             f"{w.outcome_noun}. Cases {w.with_()} can differ from cases {w.without()} in ways "
-            f"that also change how often they are {w.outcome}: for example, video found during "
-            "an investigation can reflect investigative effort (cases worked harder yield both "
-            "more video and more arrests), and video logged after an arrest makes the "
-            "comparison look better than it is. Adjustment removes only the differences that "
-            "were measured.")
+            f"that also change how often they are {w.outcome}" + (": " if example else ". ")
+            + example + "Adjustment removes only the differences that were measured.")
 
 
 ASSOCIATION_NOTE = association_note(Words())

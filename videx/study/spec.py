@@ -157,8 +157,7 @@ class Words:
         return "cases still open" if self.clearance else f"cases not yet {self.outcome}"
 
     def title(self) -> str:
-        return f"Video-impact study: {self.outcome_noun} of cases with and without " \
-               f"{self.exposure}"
+        return f"Video-impact study: {self.outcome_noun}, with and without {self.exposure}"
 
 
 @dataclass(frozen=True)
