@@ -1,5 +1,6 @@
 """The study on messy case tables, from specs, through the CLI and from the catalog."""
 
+import csv
 import json
 import math
 import re
@@ -494,3 +495,49 @@ def test_unadjusted_and_tiny_p_values_are_worded(tmp_path):
     assert "Adjusted for nothing" not in r.summary()
     assert "Fisher's exact test p < 0.0001" in r.summary()
     assert "p = 0" not in r.summary() and "p = 0.0\n" not in r.summary()
+
+
+# ------------------------------------------------------------------ the table from the catalog
+def test_dataset_writes_the_spec_that_names_the_exposure(city, run, tmp_path):
+    out = tmp_path / "cases.csv"
+    r = run("study", "dataset", "--exposure", "nearby", "--radius", "50m", "--source", "city",
+            "--out", out)
+    assert r.exit_code == 0, r.output
+    spec = tmp_path / "cases.toml"
+    assert r.stdout.splitlines()[1] == (f"{spec}: the spec that runs it (exposure called 'a "
+                                        f"city camera within 50 m'): videx study run --spec "
+                                        f"{spec}")
+    text = spec.read_text()
+    assert 'cases = "cases.csv"' in text and 'exposure_label = "a city camera within 50 m"' \
+        in text and 'outcome = "cleared=yes"' in text and 'outcome_no = "no"' in text
+    r = run("study", "run", "--spec", spec, "--out", tmp_path / "o")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("Cases with a city camera within 50 m: ")
+    from videx.study.dataset import EXPOSURE_LABELS, NearbyRule, exposure_label
+    assert set(EXPOSURE_LABELS) == {"probative", "obtained", "coverage", "nearby"}
+    assert exposure_label("nearby", 100.0) == "a camera within 100 m"
+    assert exposure_label("nearby", 75.5, NearbyRule(in_view=True, active=True)) == (
+        "a camera within 75.5 m with the place in view active on the day")
+
+
+def test_dataset_never_invents_an_outcome(db, run, tmp_path):
+    # issue 18: a list without a clearance column gave cleared=no for every case
+    assert run("init", "--tz", "America/New_York", "--bounds", "41.72,-72.72,41.81,-72.64"
+               ).exit_code == 0
+    rows = [f"S{i},2023-05-{1 + i % 28:02d}T14:00:00Z,41.76,-72.68" for i in range(30)]
+    assert run("incidents", "import", table(tmp_path, "i.csv", "id,occurred_at,lat,lon",
+                                            rows)).exit_code == 0
+    out = tmp_path / "cases.csv"
+    r = run("study", "dataset", "--exposure", "nearby", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "30 cases, 0 with video (nearby), 0 cleared" in r.stdout
+    assert r.stderr.splitlines()[0] == (
+        "Warning: no incident has a clearance recorded (its list had no cleared or cleared_at "
+        "column): the cleared column is blank, so study run has no outcome to analyse; import "
+        "the incident list again with its clearance column (e.g. --map cleared=COLUMN)")
+    rows = list(csv.DictReader(out.open()))
+    assert {r_["cleared"] for r_ in rows} == {""}
+    r = run("study", "run", "--spec", tmp_path / "cases.toml", "--out", tmp_path / "o")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == ("Error: no case left to analyse: 30 rows, all dropped (30 "
+                                "blank outcome (cleared))")

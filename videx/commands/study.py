@@ -33,7 +33,7 @@ def study_group():
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write.")
 def study_dataset(cat, exposure, radius, source, integration, in_view, active, carry,
                   count_exceptional, out):
-    """Write the study's case table (one row per incident) from the catalog.
+    """Write the study's case table (one row per incident) and the spec that runs it.
 
     \b
     Example:
@@ -50,6 +50,18 @@ def study_dataset(cat, exposure, radius, source, integration, in_view, active, c
                            NearbyRule(source, integration, in_view, active), tuple(carry))
     click.echo(f"{counts['out']}: {counts['cases']} cases, {counts['exposed']} with video "
                f"({exposure}), {counts['cleared']} cleared")
+    click.echo(f"{counts['spec']}: the spec that runs it (exposure called "
+               f"{counts['exposure_label']!r}): videx study run --spec {counts['spec']}")
+    unknown = counts["clearance_unknown"]
+    if unknown == counts["cases"] and unknown:
+        warn("no incident has a clearance recorded (its list had no cleared or cleared_at "
+             "column): the cleared column is blank, so study run has no outcome to analyse; "
+             "import the incident list again with its clearance column (e.g. --map "
+             "cleared=COLUMN)")
+    elif unknown:
+        warn(f"{unknown} of {counts['cases']} incidents have no clearance recorded: their "
+             "cleared cell is blank (study run leaves them out, or reads them as not cleared "
+             "with --missing-outcome no)")
     warn(counts["audit_note"])
 
 

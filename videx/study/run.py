@@ -288,6 +288,18 @@ class StudyResult:
             "input_sha256": self.data.input_sha256,
             "versions": self.versions,
         }
+        plain = False if self.spec.cluster else None     # intervals that treat cases as
+        for key in ("crude", "crude_complete", "mantel_haenszel"):   # independent
+            if doc[key] is not None:
+                doc[key]["clustered"] = plain
+        if doc["survival"] is not None:
+            doc["survival"]["clustered"] = (self.survival.covariance.startswith("cluster-robust")
+                                            or plain)
+            doc["survival"]["logrank_clustered"] = plain
+        if doc["adjusted"] is not None:
+            doc["adjusted"]["clustered"] = self.adjusted.clustered or plain
+        if doc["ipw"] is not None:
+            doc["ipw"]["clustered"] = self.ipw.clustered or plain
         return strict_json(doc)
 
 
