@@ -1,7 +1,9 @@
 """Run the whole video-impact study from a spec and collect one frozen result.
 
 Every statsmodels warning raised on the way is caught and becomes a note in the result (the
-console and the report show them); no estimate that failed is shown as a number.
+console and the report show them); no estimate that failed is shown as a number: it is in
+``refused`` with the reason. Intervals follow ``videx.study.inference``; the sentences use the
+spec's labels (``Words``).
 """
 
 from __future__ import annotations
