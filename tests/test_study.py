@@ -541,3 +541,29 @@ def test_dataset_never_invents_an_outcome(db, run, tmp_path):
     assert r.exit_code == 1
     assert r.stderr.strip() == ("Error: no case left to analyse: 30 rows, all dropped (30 "
                                 "blank outcome (cleared))")
+
+
+def test_every_interval_states_its_level_and_whether_it_accounts_for_clusters(
+        fixture_result, tmp_path):
+    from videx.study.report import write_report
+    r = fixture_result
+    paths = write_report(r, tmp_path / "o")
+    doc = json.loads(paths["results"].read_text())
+    for e in doc["estimates"]:
+        assert e["ci_level"] == 95 and e["clustered"] in (True, False), e["label"]
+        assert ("cluster-robust" in e["variance"] or "clusters" in e["variance"]) == \
+            e["clustered"] or "does not account for clustering by neighborhood" in e["variance"]
+    for key in ("crude", "crude_complete", "adjusted", "ipw", "mantel_haenszel", "survival"):
+        if doc[key] is not None:
+            assert doc[key]["clustered"] in (True, False), key
+    assert doc["clusters"] == {"column": "neighborhood", "count": 16, "reference": "t(15)",
+                               "small_sample_factor": "G/(G-1)"}
+    for text in (paths["markdown"].read_text().split("## Reproduce")[0], r.summary()):
+        # every interval: "95% CI" (tables say it in their header), never a bare "CI"
+        assert not re.search(r"(?<!95% )\bCI\b", text), re.search(r".{40}(?<!95% )\bCI\b.{40}",
+                                                                  text)
+    md = paths["markdown"].read_text()
+    table = md.split("## All estimates")[1].split("\n\n")[1].splitlines()
+    assert table[0] == ("| estimate | risk ratio | 95% CI | variance | accounts for clusters "
+                        "| caution |")
+    assert all(row.split(" | ")[4] in ("yes", "no") for row in table[2:])

@@ -100,7 +100,9 @@ class CrudeResult:
         d["flags"] = list(self.flags)
         return d
 
-    def summary(self, label: str | None = None, cluster: str | None = None) -> str:
+    def summary(self, cluster: str | None = None) -> str:
+        """The comparison in words; ``cluster`` (the study's cluster column) labels each
+        interval as not accounting for it."""
         from videx.study.inference import format_p, unclustered
         w = self.words
         e, u = self.exposed, self.unexposed
