@@ -30,6 +30,7 @@ if TYPE_CHECKING:   # the statistics modules load when the table has been read (
     from videx.study import models, sensitivity
     from videx.study import survival as survival_mod
 
+
 def association_note(words: Words) -> str:
     """What the figures are, and are not, in the study's own words."""
     w = words
@@ -92,18 +93,9 @@ class StudyResult:
         return self.headline_interval()[1] if self.headline_interval() else ""
 
     def headline_interval(self) -> tuple[tuple[float, float], str, bool | None] | None:
-        """(interval, its variance label, whether it accounts for clusters: None without
-        --cluster) of the headline risk ratio: cluster-robust when the study has clusters
-        and it can be estimated, otherwise the crude interval, labelled."""
-        from videx.study.inference import unclustered
-        c = self.crude
-        if c.rr is None or c.rr_ci is None:
-            return None
-        if self.crude_cluster and "rr" in self.crude_cluster:
-            k = self.crude_cluster["rr"]
-            return k.ci, k.variance, True
-        return (c.rr_ci, unclustered(c.rr_method, self.spec.cluster),
-                False if self.spec.cluster else None)
+        """(interval, its variance label, whether it accounts for clusters) of the headline
+        risk ratio (``headline_interval``)."""
+        return headline_interval(self.crude, self.crude_cluster, self.spec.cluster)
 
     def estimates(self) -> list[dict]:
         """Every risk-ratio-scale estimate with its interval's level, variance type and
@@ -305,6 +297,20 @@ class StudyResult:
         return strict_json(doc)
 
 
+def headline_interval(crude, crude_cluster: dict | None, cluster: str | None
+                      ) -> tuple[tuple[float, float], str, bool | None] | None:
+    """(interval, its variance label, whether it accounts for clusters: None without
+    --cluster) of the headline risk ratio: cluster-robust when the study has clusters and it
+    can be estimated, otherwise the crude interval, labelled; None without a ratio."""
+    from videx.study.inference import unclustered
+    if crude.rr is None or crude.rr_ci is None:
+        return None
+    if crude_cluster and "rr" in crude_cluster:
+        k = crude_cluster["rr"]
+        return k.ci, k.variance, True
+    return crude.rr_ci, unclustered(crude.rr_method, cluster), False if cluster else None
+
+
 def strict_json(doc):
     """``doc`` with every NaN or infinity replaced by None (JSON has neither), and a note
     naming where that happened."""
@@ -433,10 +439,8 @@ def _run(spec: StudySpec, data: StudyData | None) -> StudyResult:
             sub["cluster"].rename(spec.cluster) if spec.cluster else None, words)
         notes += surv.notes
         refused.update(surv.refused)
-    result_stub = StudyResult(spec, data, crude, crude_complete, crude_cluster, None, None,
-                              None, None, {}, [], [], None, None, {}, refused, [], clusters)
     evalues = {}
-    head = result_stub.headline_interval()
+    head = headline_interval(crude, crude_cluster, spec.cluster)
     if head:
         ev = _attempt(refused, "E-value, crude", lambda: sensitivity.evalue(
             "crude", crude.rr, head[0], f"{level}% CI, {head[1]}", words))
