@@ -238,7 +238,9 @@ def load(spec: StudySpec) -> StudyData:
                          f"{sha[:12]}..., recorded {spec.cases_sha256[:12]}...): remove "
                          "cases_sha256 from the spec to run on the new table",
                          file=spec.cases)
-    if spec.occurred and "year" not in raw.columns and spec.occurred in raw.columns:
+    derived_year = bool(spec.occurred and "year" not in raw.columns
+                        and spec.occurred in raw.columns)
+    if derived_year:
         years = parse_dates(raw[spec.occurred]).dt.year      # NaN where not a date
         raw["year"] = pd.Series(np.where(years.isna(), "", years.fillna(0).astype(int)
                                          .astype(str)), index=raw.index, dtype=object)
@@ -314,7 +316,7 @@ def load(spec: StudySpec) -> StudyData:
                                                     ("the subgroups", spec.subgroups))
                                 if name in names)
             what = f"a blank {name}" + (f" (no readable {spec.occurred} date)"
-                                        if name == "year" and spec.occurred else "")
+                                        if name == "year" and derived_year else "")
             notes.append(f"{blank} row(s) with {what} are left out of {uses} by {name}")
     survival_dropped: dict[str, int] = {}
     if spec.occurred and spec.cleared_at:
