@@ -439,3 +439,25 @@ def test_evalue_uses_the_headline_interval():
     assert ev.evalue_ci == pytest.approx(sensitivity.evalue_ci(r.crude.rr, *ci), rel=1e-12)
     assert round(ev.evalue_ci, 2) == 2.30
     assert ev.interval == f"95% CI, {label}"
+
+
+def test_few_cluster_reference_matches_stata_regress_vce_cluster():
+    # Stata: regress invest mvalue kstock, vce(cluster company) on the Grunfeld data, 10
+    # clusters (statsmodels/regression/tests/results/results_grunfeld_ols_robust_cluster.py):
+    # intervals use t(9) (crit 2.2621571627982), p-values t(9) (mvalue: t 7.2706499090564,
+    # p .00004710548549), and the joint test F(2, 9) = 51.5906071659, p .0000117341240941.
+    # videx reads every cluster-robust interval, p-value and Wald test the same way.
+    from statsmodels.regression.tests.results.results_grunfeld_ols_robust_cluster import (
+        results_cluster as stata,
+    )
+
+    from videx.study.inference import Reference
+    ref = Reference(10)
+    assert ref.name == "t(9)"
+    assert ref.crit(0.05) == pytest.approx(2.2621571627982, rel=1e-12)
+    assert ref.p(7.2706499090564) == pytest.approx(.00004710548549, rel=1e-9)
+    assert ref.p(2.7149150406994) == pytest.approx(.02380515903536, rel=1e-9)
+    p, test = ref.wald(2 * stata.F, 2)
+    assert test == "F(2, 9)" and p == pytest.approx(.0000117341240941, rel=1e-9)
+    assert Reference(30).name == "z" and Reference(None).crit(0.05) == pytest.approx(
+        1.959963984540054, rel=1e-12)
