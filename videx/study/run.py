@@ -245,7 +245,8 @@ class StudyResult:
             "labels": {"exposure": self.spec.exposure_label,
                        "outcome": self.spec.outcome_label},
             "clusters": ({"column": self.spec.cluster, "count": self.clusters,
-                          "reference": Reference(self.clusters).name,
+                          "reference": (Reference(self.clusters).name
+                                        if self.clusters and self.clusters >= 2 else None),
                           "small_sample_factor": "G/(G-1)"} if self.spec.cluster else None),
             "n": self.n,
             "n_input": self.data.n_input,

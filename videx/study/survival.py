@@ -160,11 +160,12 @@ def survival(time: np.ndarray, event: np.ndarray, group: np.ndarray,
     label = "model-based"
     if groups is not None:
         g = int(groups.max() + 1) if len(groups) else 0
-        label = cluster_label(name, g)
         try:
             require_clusters(g, name)
+            label = cluster_label(name, g)
         except Refused as err:
             refused.setdefault("Cox", str(err))
+            label = f"cluster-robust by {name}: not estimable with {g} cluster"
     if "Cox" not in refused:
         try:
             hr, hr_ci = _cox(time, event, pd.DataFrame({"video": group}), alpha, groups,
