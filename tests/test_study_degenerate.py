@@ -105,6 +105,8 @@ CASES = {
             "subgroups.0.variance": "Katz log interval; does not account for clustering by "
                                     "hood",
             "subgroups.0.clustered": False,
+            "clusters.count": 1, "clusters.reference": None,
+            "survival.covariance": "cluster-robust by hood: not estimable with 1 cluster",
             "ipw": None, "adjusted": None, "survival.hr": None, "bootstrap": None},
         headline=["(95% CI 1.14 to 2.24, Katz log interval; does not account for clustering "
                   "by hood), i.e. 60% higher clearance. A cluster-robust interval is not "
