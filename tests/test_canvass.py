@@ -1,5 +1,6 @@
 import csv
 import json
+import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -259,3 +260,135 @@ def test_the_radius_is_decided_by_great_circle_distance(db, lat):
     assert all(c.in_view is True and 249.9 <= c.distance_m <= 250.0 for c in one.cameras)
     batch = next(canvass.canvass_many(db, [inc], radius_m=radius))
     assert [c.camera_id for c in batch.cameras] == [c.camera_id for c in one.cameras]
+
+
+# ------------------------------------------------------------------ real-shaped registries
+def open_data_city(tmp_path, run, incidents=2000, cameras=1500):
+    """A registry as city open-data portals publish it (an id and a place, nothing else:
+    no name, kind, owner, view, range or retention), two cameras of known retention beside
+    the first incident (a day old), and ``incidents`` shootings."""
+    import random
+    rng = random.Random(7)
+    cams = [(f"C{i:04d}", round(41.72 + rng.random() * 0.09, 6),
+             round(-72.72 + rng.random() * 0.08, 6)) for i in range(cameras)]
+    cam_csv = tmp_path / "opendata.csv"
+    cam_csv.write_text("id,lat,lon\n" + "".join(f"{i},{a:.6f},{o:.6f}\n" for i, a, o in cams))
+    recent = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    incs = [("I0000", recent, 41.7600, -72.6800)] + [
+        (f"I{i:04d}", datetime(2023, 1 + i % 12, 1 + i % 28, i % 24, 15, tzinfo=timezone.utc),
+         round(41.72 + rng.random() * 0.09, 6), round(-72.72 + rng.random() * 0.08, 6))
+        for i in range(1, incidents)]
+    inc_csv = tmp_path / "shootings.csv"
+    inc_csv.write_text("id,occurred_at,lat,lon\n" + "".join(
+        f"{i},{t:%Y-%m-%dT%H:%M:%SZ},{a:.6f},{o:.6f}\n" for i, t, a, o in incs))
+    kept = tmp_path / "kept.csv"        # 7 and 30 days of retention, ~20 m from I0000
+    kept.write_text("id,lat,lon,retention_days\nK7,41.7602,-72.6800,7\n"
+                    "K30,41.7600,-72.6802,30\n")
+    assert run("init", "--tz", "America/New_York", "--bounds", "41.72,-72.72,41.81,-72.64"
+               ).exit_code == 0
+    for f in (cam_csv, kept):
+        r = run("cameras", "import", f, "--set", "source=city")
+        assert r.exit_code == 0, r.output
+    r = run("incidents", "import", inc_csv)
+    assert r.exit_code == 0, r.output
+    cams += [("K7", 41.7602, -72.6800), ("K30", 41.7600, -72.6802)]
+    return cams, incs, recent
+
+
+def within_m(cams, incs, radius_m=250.0):
+    """{incident id: sorted (distance in m, camera id) of the cameras within radius_m},
+    haversine on the mean Earth radius, computed here independently of videx.geo."""
+    import numpy as np
+    r = 6_371_008.8
+    clat, clon = (np.radians([c[k] for c in cams]) for k in (1, 2))
+    out = {}
+    for i, _, lat, lon in incs:
+        p = math.radians(lat)
+        a = (np.sin((clat - p) / 2) ** 2
+             + np.cos(p) * np.cos(clat) * np.sin((clon - math.radians(lon)) / 2) ** 2)
+        d = 2 * r * np.arcsin(np.sqrt(a))
+        out[i] = sorted((float(d[k]), cams[k][0]) for k in np.flatnonzero(d <= radius_m))
+    return out
+
+
+def test_batch_canvass_of_an_open_data_registry_in_every_format(db, run, tmp_path):
+    # issue 18: "canvass --all --summary" died on min() over unknown retentions as soon as an
+    # incident had two cameras without one, which is every open-data camera list
+    cams, incs, recent = open_data_city(tmp_path, run)
+    near = within_m(cams, incs)
+    assert sum(len(v) >= 2 for v in near.values()) > 1000     # the case that crashed
+    r = run("canvass", "--all", "--summary", "--format", "csv")
+    assert r.exit_code == 0, r.output
+    assert "2000 incident(s) canvassed" in r.stderr
+    rows = {x["incident_id"]: x for x in csv.DictReader(r.stdout.splitlines())}
+    assert len(rows) == 2000
+    for i, dist in near.items():
+        row = rows[i]
+        assert int(row["cameras_within"]) == len(dist), i
+        assert row["nearest_camera_m"] == ("" if not dist else row["nearest_camera_m"])
+        if dist:
+            assert float(row["nearest_camera_m"]) == pytest.approx(dist[0][0], abs=0.2), i
+        assert (row["in_view"], row["with_footage"], row["not_catalogued"]) == (
+            "0", "0", str(len(dist)))
+        if i != "I0000":     # no known retention: all to request now, no deadline to give
+            unknown = sum(1 for _, cam in dist if cam.startswith("C"))   # K7, K30: lost
+            assert row["to_request"] == row["retention_unknown"] == str(unknown), i
+            assert row["first_deadline"] == "" and row["least_hours_left"] == ""
+    first = rows["I0000"]
+    assert int(first["to_request"]) == len(near["I0000"]) >= 3
+    assert int(first["retention_unknown"]) == len(near["I0000"]) - 2      # all but K7, K30
+    assert first["first_deadline"] == f"{recent + timedelta(days=7):%Y-%m-%dT%H:%M:%SZ}"
+    assert float(first["least_hours_left"]) == pytest.approx(6 * 24, abs=0.2)
+
+    doc = json.loads(run("canvass", "--all", "--summary", "--format", "json").stdout)
+    assert {d["incident_id"]: d["first_deadline"] for d in doc} == {
+        i: (x["first_deadline"] or None) for i, x in rows.items()}
+    assert all(d["least_hours_left"] is None for d in doc if d["incident_id"] != "I0000")
+    geo = json.loads(run("canvass", "--all", "--summary", "--format", "geojson").stdout)
+    assert len(geo["features"]) == 2000
+    assert geo["features"][0]["geometry"]["coordinates"] == [
+        float(rows[geo["features"][0]["properties"]["incident_id"]]["lon"]),
+        float(rows[geo["features"][0]["properties"]["incident_id"]]["lat"])]
+    table = run("canvass", "--all", "--summary")
+    assert table.exit_code == 0 and len(table.stdout.splitlines()) == 2002   # header, rule
+
+    # one row per incident and camera; an incident with none in reach still has its row
+    expected = sum(max(1, len(d)) for d in near.values())
+    r = run("canvass", "--all", "--format", "csv")
+    assert r.exit_code == 0, r.output
+    full = list(csv.DictReader(r.stdout.splitlines()))
+    assert len(full) == expected
+    states = {(x["camera_id"], x["deadline_state"]) for x in full if x["incident_id"] == "I0000"}
+    assert {("K7", "open"), ("K30", "open")} <= states
+    assert {x["deadline_state"] for x in full if x["camera_id"].startswith("C")} == {"unknown"}
+    assert {x["deadline_state"] for x in full if x["incident_id"] != "I0000"
+            and x["camera_id"].startswith("K")} == {"lost"}      # 2023: retention passed
+    assert all(x["name"] == "" and x["retention_deadline"] == "" for x in full
+               if x["camera_id"].startswith("C"))
+    for fmt, key in (("json", None), ("geojson", "features")):
+        got = json.loads(run("canvass", "--all", "--format", fmt).stdout)
+        assert len(got[key] if key else got) == expected
+    table = run("canvass", "--all")
+    assert table.exit_code == 0 and len(table.stdout.splitlines()) == expected + 2
+
+    # one incident, every format, and its HTML report
+    doc = json.loads(run("canvass", "I0000", "--format", "json").stdout)
+    assert len(doc["cameras"]) == len(near["I0000"])
+    unknown = [c for c in doc["cameras"] if c["camera_id"].startswith("C")]
+    assert all(c["retention_days"] is None and c["view"] is None and c["name"] is None
+               and c["deadline_state"] == "unknown" for c in unknown)
+    geo = json.loads(run("canvass", "I0000", "--format", "geojson").stdout)
+    assert [f["properties"]["feature"] for f in geo["features"]].count("camera") == len(
+        near["I0000"])
+    assert not [f for f in geo["features"] if f["properties"]["feature"] == "view"]
+    assert len(list(csv.DictReader(run("canvass", "I0000", "--format", "csv").stdout
+                                   .splitlines()))) == len(near["I0000"])
+    text = run("canvass", "I0000").stdout
+    assert text.count("retention unknown: ask now") == len(near["I0000"]) - 2
+    out = tmp_path / "I0000.html"
+    r = run("report", "I0000", "--out", out)
+    assert r.exit_code == 0, r.output
+    html = out.read_text()
+    assert all(c["camera_id"] in html for c in doc["cameras"])
+    requests = html[html.index("Request before it is overwritten"):html.index("<h2>Lost")]
+    assert requests.count("retention unknown: ask now") == len(near["I0000"]) - 2

@@ -1,5 +1,6 @@
 """The study on messy case tables, from specs, through the CLI and from the catalog."""
 
+import csv
 import json
 import math
 import re
@@ -56,7 +57,8 @@ def test_every_row_is_accounted_for(fixture_result):
 
 def test_every_estimate_carries_its_variance_type(fixture_result):
     labels = {e["label"]: e["variance"] for e in fixture_result.estimates()}
-    assert labels["Crude RR"] == "Katz log interval"
+    assert labels["Crude RR"] == "Katz log interval; does not account for clustering by " \
+                                 "neighborhood"
     t = "cluster-robust by neighborhood (16 clusters, t(15) critical values)"
     assert labels["Crude RR, cluster-robust"] == t
     assert labels["Adjusted RR (modified Poisson)"] == t
@@ -120,7 +122,8 @@ def test_the_headline_says_higher_lower_or_no_difference(tmp_path, a, c, words):
     f = table(tmp_path, "c.csv", "cleared,video", rows)
     r = run_study(build_spec({"cases": str(f), "exposure_label": "a camera within 50 m"}))
     assert f"i.e. {words}." in r.headline()
-    assert r.headline().startswith("Cases with a camera within 50 m were cleared")
+    assert r.headline().startswith(f"Cases with a camera within 50 m: {a / 60:.1%} cleared "
+                                   f"({a}/60), against 33.3% without (20/60)")
     assert "-" not in r.headline().split("i.e.")[1]
 
 
@@ -158,8 +161,9 @@ def test_outcome_perfectly_predicted_by_a_category_is_refused_with_the_reason(tm
     doc = json.loads(r.stdout)
     assert doc["adjusted"] is None
     assert doc["refused"]["adjusted"].startswith(
-        "clearance is perfectly predicted by area=b (no case in it was cleared)")
-    assert "No adjusted estimate: clearance is perfectly predicted by area=b" in doc["headline"]
+        "the outcome (cleared) is perfectly predicted by area=b (no case in it was cleared)")
+    assert ("No adjusted estimate: the outcome (cleared) is perfectly predicted by area=b"
+            in doc["headline"])
     assert "Warning" not in r.stderr and "warn" not in r.stderr.lower()
 
 
@@ -178,7 +182,7 @@ def test_degenerate_covariates_are_refused(tmp_path, rows, reason):
 def test_empty_group_and_single_row_headlines_give_the_true_reason(tmp_path):
     f = table(tmp_path, "c.csv", "cleared,video", ["yes,yes", "no,yes", "yes,yes"])
     r = run_study(build_spec({"cases": str(f)}))
-    assert r.headline() == "No risk ratio: no case without video: nothing to compare."
+    assert r.headline() == "No risk ratio: no case without relevant video: nothing to compare."
     f = table(tmp_path, "d.csv", "cleared,video", ["no,yes"] * 5 + ["yes,no"] * 5)
     r = run_study(build_spec({"cases": str(f)}))
     assert r.crude.rr == 0
@@ -191,7 +195,9 @@ def test_exposure_perfectly_predicted_refuses_weighting(tmp_path):
     f = table(tmp_path, "c.csv", "cleared,video,area", rows)
     r = run_study(build_spec({"cases": str(f), "covariates": ("area",)}))
     assert r.ipw is None
-    assert r.refused["IPW"].startswith("video is perfectly predicted by area=")
+    assert r.refused["IPW"] == ("the exposure (relevant video) is perfectly predicted by area=a "
+                                "(every case has it): propensity weighting cannot compare these "
+                                "cases")
 
 
 # ------------------------------------------------------------------ covariate types
@@ -261,18 +267,42 @@ def test_the_written_spec_reproduces_every_number(run, tmp_path, monkeypatch):
     monkeypatch.chdir(elsewhere)                       # follow the report's own instruction
     r = run("study", "run", "--spec", out / "study.toml", "--out", tmp_path / "again")
     assert r.exit_code == 0, r.output
-    first = json.loads((out / "results.json").read_text())
-    again = json.loads((tmp_path / "again" / "results.json").read_text())
-    for key in ("crude", "crude_cluster", "adjusted", "ipw", "mantel_haenszel", "survival",
-                "evalue", "subgroups", "heterogeneity", "bootstrap", "estimates",
-                "input_sha256"):
-        assert again[key] == first[key], key
+    # byte for byte: the spec inside records the table relative to the folder and its hash
+    # on the first run too (issue 18: cases_sha256 null -> hash, relative -> absolute)
+    first = (out / "results.json").read_bytes()
+    assert (tmp_path / "again" / "results.json").read_bytes() == first
+    assert (tmp_path / "again" / "study.toml").read_text() == spec_text
+    doc = json.loads(first)
+    assert list(doc)[:2] == ["alpha", "confidence_level"] and doc["alpha"] == 0.05
+    assert doc["spec"]["cases_sha256"] == doc["input_sha256"]
+    assert not doc["spec"]["cases"].startswith("/")
+    r = run("study", "run", "--spec", out / "study.toml", "--out", out)     # in place
+    assert (out / "results.json").read_bytes() == first
     copy = tmp_path / "changed.csv"
     copy.write_text(CASES.read_text() + CASES.read_text().splitlines()[1] + "\n")
     (out / "study.toml").write_text(spec_text.replace(
         spec_text.split("cases = ")[1].split("\n")[0], json.dumps(str(copy))))
     r = run("study", "run", "--spec", out / "study.toml", "--out", tmp_path / "x")
     assert r.exit_code == 1 and "the case table changed since this spec was written" in r.stderr
+
+
+def test_a_run_from_the_command_line_reruns_byte_for_byte_from_its_spec(run, tmp_path,
+                                                                       monkeypatch):
+    table = tmp_path / "data" / "cases.csv"
+    table.parent.mkdir()
+    table.write_text(CASES.read_text())
+    monkeypatch.chdir(table.parent)
+    r = run("study", "run", "--cases", "cases.csv", "--outcome", "clearance=Cleared by arrest",
+            "--exposure", "video=yes,y", "--covariate", "category", "--cluster",
+            "neighborhood", "--bootstrap", "30", "--out", tmp_path / "one")
+    assert r.exit_code == 0, r.output
+    monkeypatch.chdir(tmp_path)
+    r = run("study", "run", "--spec", tmp_path / "one" / "study.toml", "--out", "two")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "one" / "results.json").read_bytes() == (
+        tmp_path / "two" / "results.json").read_bytes()
+    assert json.loads((tmp_path / "two" / "results.json").read_text())["spec"]["cases"] == \
+        "../data/cases.csv"
 
 
 def test_cli_run_writes_everything(run, tmp_path):
@@ -288,7 +318,8 @@ def test_cli_run_writes_everything(run, tmp_path):
     assert not re.search(r"(src|href)=['\"]https?:", html)   # self-contained, no network
     md = (out / "report.md").read_text()
     assert "association" in md and "investigative effort" in md
-    assert "odds ratio (Woolf) - not a % change in clearance" in md
+    assert ("odds ratio (Woolf; does not account for clustering by neighborhood) - not a % "
+            "change in the proportion cleared") in md
     assert "model-based, as R glm" in md
 
 
@@ -376,3 +407,163 @@ def test_a_row_wider_than_the_header_is_named(tmp_path):
     path = write(tmp_path / "t.csv", "case,cleared\n1,yes\n2,no,extra\n")
     with pytest.raises(InputError, match=r"row 3: more cells than the header"):
         read_cases(path)
+
+
+# ------------------------------------------------------------------ --trim
+def test_trim_leaves_the_cases_out_and_says_how_many(tmp_path):
+    # docs: "--trim T: leave out cases with a propensity outside T..1-T (counted)"; the
+    # propensity model is refitted on the cases kept (issue 18: it clipped them instead)
+    import numpy as np
+    import pandas as pd
+
+    from videx.study import models
+    rng = np.random.default_rng(3)
+    n = 800
+    age = rng.normal(0, 1.6, n)
+    x = rng.binomial(1, 1 / (1 + np.exp(-2.2 * age)))
+    y = rng.binomial(1, 0.2 + 0.15 * x + 0.05 * (age > 0))
+    frame = pd.DataFrame({"y": y, "x": x, "age": age})
+    trimmed = models.ipw(frame["y"], frame["x"], frame[["age"]], trim=0.05)
+    first = np.asarray(models.propensity(frame["x"], frame[["age"]]).predict())
+    keep = (first >= 0.05) & (first <= 0.95)
+    assert trimmed.trimmed == int((~keep).sum()) > 20 and trimmed.n == int(keep.sum())
+    by_hand = models.ipw(frame["y"][keep], frame["x"][keep], frame[["age"]][keep])
+    assert trimmed.rr == pytest.approx(by_hand.rr, rel=1e-12)
+    assert trimmed.rr_ci == pytest.approx(by_hand.rr_ci, rel=1e-9)
+    assert trimmed.max_weight == by_hand.max_weight
+    assert (f"--trim 0.05: {trimmed.trimmed} case(s) with a propensity outside 0.05-0.95 left "
+            f"out of the weighting; the weighted estimates describe the other {trimmed.n}"
+            in trimmed.warnings[-1])
+    f = tmp_path / "c.csv"
+    frame.assign(cleared=np.where(y == 1, "yes", "no"), video=np.where(x == 1, "yes", "no")
+                 ).to_csv(f, index=False)
+    r = run_study(build_spec({"cases": str(f), "covariates": ("age",), "trim": 0.05}))
+    from videx.study.report import blocks
+    text = " ".join(str(b[1]) for b in blocks(r, {}, ""))
+    assert (f"--trim 0.05: {trimmed.trimmed} case(s) with a propensity outside 0.05-0.95 "
+            f"left out; the weighted estimates describe the other {trimmed.n}.") in text
+    assert r.ipw.rr == pytest.approx(trimmed.rr, rel=1e-12)
+
+
+# ------------------------------------------------------------------ labels from the data
+def test_labels_reach_every_sentence_and_clearance_words_only_for_clearance(tmp_path, run):
+    # issue 18: with the outcome "relevant video found" and the exposure "a city camera
+    # within 100 m" the report still said "cleared", "clearance of shootings", "video"
+    rows = []
+    for i in range(400):
+        cam = i % 5 < 2
+        found = (i % 7 < 3) if cam else (i % 7 < 1)
+        rows.append(f"{'Y' if found else 'N'},{'Y' if cam else 'N'},{['a', 'b', 'c'][i % 3]},"
+                    f"d{i % 9},2022-0{1 + i % 9}-01,{f'2022-1{i % 3}-15' if found else ''},"
+                    f"{f'2022-1{i % 3}-20' if cam and found and i % 4 == 0 else ''}")
+    f = table(tmp_path, "c.csv", "found,camera,area,district,occ,found_at,camera_at", rows)
+    out = tmp_path / "o"
+    r = run("study", "run", "--cases", f, "--outcome", "found=Y", "--exposure", "camera=Y",
+            "--outcome-label", "relevant video found", "--exposure-label",
+            "a city camera within 100 m", "--covariate", "area", "--cluster", "district",
+            "--stratify", "area", "--subgroup", "area", "--occurred", "occ", "--cleared-at",
+            "found_at", "--exposure-time", "camera_at", "--bootstrap", "20", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("Cases with a city camera within 100 m: ")
+    assert "relevant video found" in r.stdout.splitlines()[0]
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["labels"] == {"exposure": "a city camera within 100 m",
+                             "outcome": "relevant video found"}
+    assert doc["title"] == ("Video-impact study: relevant video found, with and without a "
+                            "city camera within 100 m")
+    md = (out / "report.md").read_text().split("## Reproduce")[0]
+    html = (out / "report.html").read_text().split("<h2>Reproduce</h2>")[0]
+    for text in (r.stdout, md, re.sub(r"base64,[A-Za-z0-9+/=]+", "", html), doc["headline"],
+                 doc["association_note"], json.dumps(doc["estimates"])):
+        assert not re.search(r"clear|arrest|shooting", text, re.I), re.search(
+            r".{60}(clear|arrest|shooting).{60}", text, re.I | re.S)
+        assert not re.search(r"\bvideo\b(?! found)", text.replace("Video-impact", "")), \
+            re.search(r".{60}\bvideo\b(?! found).{60}", text.replace("Video-impact", ""),
+                      re.S)
+    assert "IPW: weighted share relevant video found" in r.stdout
+    assert "An unmeasured confounder associated with both a city camera within 100 m and " \
+           "relevant video found" in r.stdout
+    assert "## Time until relevant video found" in md
+    assert re.search(r"i\.e\. relevant video found \d+% more often\.", doc["headline"])
+
+
+def test_unadjusted_and_tiny_p_values_are_worded(tmp_path):
+    rows = ["yes,yes"] * 80 + ["no,yes"] * 20 + ["yes,no"] * 10 + ["no,no"] * 90
+    f = table(tmp_path, "c.csv", "cleared,video", rows)
+    r = run_study(build_spec({"cases": str(f)}))
+    assert "Unadjusted (modified Poisson, no covariate), the risk ratio is 8.00" in r.headline()
+    assert "Adjusted for nothing" not in r.summary()
+    assert "Fisher's exact test p < 0.0001" in r.summary()
+    assert "p = 0" not in r.summary() and "p = 0.0\n" not in r.summary()
+
+
+# ------------------------------------------------------------------ the table from the catalog
+def test_dataset_writes_the_spec_that_names_the_exposure(city, run, tmp_path):
+    out = tmp_path / "cases.csv"
+    r = run("study", "dataset", "--exposure", "nearby", "--radius", "50m", "--source", "city",
+            "--out", out)
+    assert r.exit_code == 0, r.output
+    spec = tmp_path / "cases.toml"
+    assert r.stdout.splitlines()[1] == (f"{spec}: the spec that runs it (exposure called 'a "
+                                        f"city camera within 50 m'): videx study run --spec "
+                                        f"{spec}")
+    text = spec.read_text()
+    assert 'cases = "cases.csv"' in text and 'exposure_label = "a city camera within 50 m"' \
+        in text and 'outcome = "cleared=yes"' in text and 'outcome_no = "no"' in text
+    r = run("study", "run", "--spec", spec, "--out", tmp_path / "o")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("Cases with a city camera within 50 m: ")
+    from videx.study.dataset import EXPOSURE_LABELS, NearbyRule, exposure_label
+    assert set(EXPOSURE_LABELS) == {"probative", "obtained", "coverage", "nearby"}
+    assert exposure_label("nearby", 100.0) == "a camera within 100 m"
+    assert exposure_label("nearby", 75.5, NearbyRule(in_view=True, active=True)) == (
+        "a camera within 75.5 m with the place in view active on the day")
+
+
+def test_dataset_never_invents_an_outcome(db, run, tmp_path):
+    # issue 18: a list without a clearance column gave cleared=no for every case
+    assert run("init", "--tz", "America/New_York", "--bounds", "41.72,-72.72,41.81,-72.64"
+               ).exit_code == 0
+    rows = [f"S{i},2023-05-{1 + i % 28:02d}T14:00:00Z,41.76,-72.68" for i in range(30)]
+    assert run("incidents", "import", table(tmp_path, "i.csv", "id,occurred_at,lat,lon",
+                                            rows)).exit_code == 0
+    out = tmp_path / "cases.csv"
+    r = run("study", "dataset", "--exposure", "nearby", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert "30 cases, 0 with video (nearby), 0 cleared" in r.stdout
+    assert r.stderr.splitlines()[0] == (
+        "Warning: no incident has a clearance recorded (its list had no cleared or cleared_at "
+        "column): the cleared column is blank, so study run has no outcome to analyse; import "
+        "the incident list again with its clearance column (e.g. --map cleared=COLUMN)")
+    rows = list(csv.DictReader(out.open()))
+    assert {r_["cleared"] for r_ in rows} == {""}
+    r = run("study", "run", "--spec", tmp_path / "cases.toml", "--out", tmp_path / "o")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == ("Error: no case left to analyse: 30 rows, all dropped (30 "
+                                "blank outcome (cleared))")
+
+
+def test_every_interval_states_its_level_and_whether_it_accounts_for_clusters(
+        fixture_result, tmp_path):
+    from videx.study.report import write_report
+    r = fixture_result
+    paths = write_report(r, tmp_path / "o")
+    doc = json.loads(paths["results"].read_text())
+    for e in doc["estimates"]:
+        assert e["ci_level"] == 95 and e["clustered"] in (True, False), e["label"]
+        assert ("cluster-robust" in e["variance"] or "clusters" in e["variance"]) == \
+            e["clustered"] or "does not account for clustering by neighborhood" in e["variance"]
+    for key in ("crude", "crude_complete", "adjusted", "ipw", "mantel_haenszel", "survival"):
+        if doc[key] is not None:
+            assert doc[key]["clustered"] in (True, False), key
+    assert doc["clusters"] == {"column": "neighborhood", "count": 16, "reference": "t(15)",
+                               "small_sample_factor": "G/(G-1)"}
+    for text in (paths["markdown"].read_text().split("## Reproduce")[0], r.summary()):
+        # every interval: "95% CI" (tables say it in their header), never a bare "CI"
+        assert not re.search(r"(?<!95% )\bCI\b", text), re.search(r".{40}(?<!95% )\bCI\b.{40}",
+                                                                  text)
+    md = paths["markdown"].read_text()
+    table = md.split("## All estimates")[1].split("\n\n")[1].splitlines()
+    assert table[0] == ("| estimate | risk ratio | 95% CI | variance | accounts for clusters "
+                        "| caution |")
+    assert all(row.split(" | ")[4] in ("yes", "no") for row in table[2:])

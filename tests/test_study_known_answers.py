@@ -277,7 +277,7 @@ def test_zero_cells_get_an_interval_that_works_or_a_reason():
     assert r.rr is None and "unbounded" in r.rr_refused and r.rd_ci is not None
     # 10/10 vs 10/10: nothing to say about a ratio (Katz would give (1, 1))
     r = crude.compare(10, 10, 10, 10)
-    assert r.rr is None and "every case in both groups was cleared" in r.rr_refused
+    assert r.rr is None and r.rr_refused == "every case was cleared: nothing to compare"
     assert r.rd == 0 and r.rd_ci[0] < 0 < r.rd_ci[1]
 
 
@@ -356,3 +356,108 @@ def test_cox_efron_score_residuals_predict_leave_one_out_changes():
         change = full.params - cox.fit(time[keep], event[keep], X[keep]).params
         errors.append(np.abs(change - dfbeta[i]).max() / np.abs(change).max())
     assert np.median(errors) < 0.015
+
+
+def test_score_interval_for_the_ratio_matches_fagerland_lydersen_laake():
+    # Fagerland, Lydersen and Laake (2017), Statistical Analysis of Contingency Tables, and
+    # their R package contingencytables (tests of MiettinenNurminen_asymptotic_score_CI_
+    # ratio_2x2 on perondi_2004): 7/34 vs 1/34, "estimate = 7.0000 (95% CI 1.2086 to
+    # 43.0330)".
+    lo, hi = crude.score_ratio_interval(7, 34, 1, 34)
+    assert lo == pytest.approx(1.2086, abs=5e-5)
+    assert hi == pytest.approx(43.0330, abs=5e-4)
+
+
+def test_score_interval_inverts_the_score_test_where_a_group_never_varies():
+    # 60/100 vs 5/5: statsmodels' closed-form score interval returns complex roots here and a
+    # lower limit (0.619) above the estimate (0.60). The interval videx reports is, by the
+    # definition of a score interval (Miettinen and Nurminen 1985), the set of ratios the
+    # score test does not reject: at each limit the statistic is exactly z.
+    from statsmodels.stats.proportion import score_test_proportions_2indep
+    lo, hi = crude.score_ratio_interval(60, 100, 5, 5)
+    assert lo < 0.6 < hi
+    for limit in (lo, hi):
+        stat = score_test_proportions_2indep(60, 100, 5, 5, value=limit, compare="ratio",
+                                             correction=True, return_results=True).statistic
+        assert abs(stat) == pytest.approx(1.959963984540054, abs=1e-6)
+    r = crude.compare(60, 100, 5, 5)
+    assert r.rr_ci == (lo, hi) and r.rr_method == "Miettinen-Nurminen score interval"
+
+
+def test_cluster_robust_covariance_matches_stata_poisson_vce_cluster():
+    # Stata: poisson accident yr_con op_75_79, vce(cluster ship) on the ship accidents data
+    # (5 clusters, 34 rows); data and Stata's output ship with statsmodels
+    # (statsmodels/discrete/tests/results/results_count_robust_cluster.py and ships.csv).
+    # Stata's ML commands scale the cluster sandwich by G/(G-1) only: videx's one factor.
+    from statsmodels.discrete.tests.results.results_count_robust_cluster import (
+        results_poisson_clu as stata,
+    )
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
+    d = pd.read_csv(Path(statsmodels.__file__).parent
+                    / "discrete/tests/results/ships.csv").dropna()
+    X = d[["yr_con", "op_75_79"]].astype(float).assign(const=1.0)
+    groups = pd.factorize(d["ship"])[0]
+    fit, cov, _ = crude.robust_fit(GLM(d["accident"], X, family=families.Poisson()), groups)
+    assert fit.params.to_numpy() == pytest.approx(stata.params_table[:, 0], rel=1e-6)
+    assert np.asarray(cov) == pytest.approx(stata.cov, rel=1e-6)
+    # Stata's e(chi2): the Wald test of both slopes with that covariance
+    b = fit.params.to_numpy()[:2]
+    assert float(b @ np.linalg.solve(np.asarray(cov)[:2, :2], b)) == pytest.approx(
+        stata.chi2, rel=1e-6)
+
+
+def test_adjusted_p_value_uses_the_interval_reference_distribution():
+    # the p-value and the interval come from the same distribution: t(G-1) with few
+    # clusters, so p < alpha exactly when the interval excludes 1 (issue 18: a z p of 0.045
+    # was printed beside a t interval of 0.97-2.69)
+    f = simulate(5, n=600)
+    f["cluster"] = np.arange(len(f)) % 12
+    adj = models.adjusted(f["y"], f["x"], f[["conf", "age"]],
+                          f["cluster"].rename("area"), 0.05)
+    assert adj.reference == "t(11)"
+    b = math.log(adj.rr)
+    se = (math.log(adj.rr_ci[1]) - b) / stats.t.ppf(0.975, 11)
+    assert adj.rr_p == pytest.approx(2 * stats.t.sf(abs(b / se), 11), rel=1e-9)
+    for alpha in (0.01, 0.05, 0.2):
+        a = models.adjusted(f["y"], f["x"], f[["conf", "age"]],
+                            f["cluster"].rename("area"), alpha)
+        assert (a.rr_p < alpha) == (not a.rr_ci[0] <= 1 <= a.rr_ci[1])
+
+
+def test_evalue_uses_the_headline_interval():
+    # VanderWeele and Ding's E-value of the interval limit, applied to the interval the
+    # headline quotes: cluster-robust on the fixture (issue 18: 2.59 from the Katz interval
+    # was printed beside a headline with the cluster-robust one, whose limit gives 2.30)
+    from videx.study import load_spec, run_study
+    r = run_study(load_spec(Path(__file__).parent.parent / "fixtures/study/study.toml",
+                            {"bootstrap": 0}))
+    ci, label, clustered = r.headline_interval()
+    assert clustered and label.startswith("cluster-robust by neighborhood")
+    ev = r.evalues["crude"]
+    assert ev.rr_ci == ci
+    assert ev.evalue_ci == pytest.approx(sensitivity.evalue_ci(r.crude.rr, *ci), rel=1e-12)
+    assert round(ev.evalue_ci, 2) == 2.30
+    assert ev.interval == f"95% CI, {label}"
+
+
+def test_few_cluster_reference_matches_stata_regress_vce_cluster():
+    # Stata: regress invest mvalue kstock, vce(cluster company) on the Grunfeld data, 10
+    # clusters (statsmodels/regression/tests/results/results_grunfeld_ols_robust_cluster.py):
+    # intervals use t(9) (crit 2.2621571627982), p-values t(9) (mvalue: t 7.2706499090564,
+    # p .00004710548549), and the joint test F(2, 9) = 51.5906071659, p .0000117341240941.
+    # videx reads every cluster-robust interval, p-value and Wald test the same way.
+    from statsmodels.regression.tests.results.results_grunfeld_ols_robust_cluster import (
+        results_cluster as stata,
+    )
+
+    from videx.study.inference import Reference
+    ref = Reference(10)
+    assert ref.name == "t(9)"
+    assert ref.crit(0.05) == pytest.approx(2.2621571627982, rel=1e-12)
+    assert ref.p(7.2706499090564) == pytest.approx(.00004710548549, rel=1e-9)
+    assert ref.p(2.7149150406994) == pytest.approx(.02380515903536, rel=1e-9)
+    p, test = ref.wald(2 * stata.F, 2)
+    assert test == "F(2, 9)" and p == pytest.approx(.0000117341240941, rel=1e-9)
+    assert Reference(30).name == "z" and Reference(None).crit(0.05) == pytest.approx(
+        1.959963984540054, rel=1e-12)

@@ -59,6 +59,10 @@ def test_fast_scan_sees_motion_from_keyframes(truth):
         if c.get("keyframe_interval_s", 2) > 2 or c.get("codec") == "mjpeg":
             continue        # see test_fast_scan_is_honest_about_long_gops
         r = scan_file(str(CLIPS / c["path"]), fast=True)
+        if c.get("freeze_s"):   # the phone's stall leaves 3.6 s without a keyframe: said why
+            assert r.mode == "full" and r.note.startswith(
+                "fast scan not meaningful: no keyframe for 3.6 s (from 3 s to 6.6 s)")
+            continue
         assert r.mode == "fast" and r.frames < c["duration_s"] * 10 / 3
         if c["motion_spans_s"]:
             assert r.peak >= 1.0, c["path"]
@@ -425,6 +429,48 @@ def test_fast_scan_is_honest_about_long_gops(truth):
     assert r.note.startswith("fast scan not meaningful: keyframes every 10 s")
     for a, b in c["motion_spans_s"]:                    # the motion a keyframe pass misses
         assert max(r.scores[int(a):int(b)]) >= MOTION_SCORE
+
+
+def moving_box_clip(path, *x264_args):
+    """A 6 s, 10 fps, 160x120 clip of a white box crossing a grey street (the box moves in
+    every second), encoded with the given keyframe options."""
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "color=c=0x606060:s=160x120:r=10:d=6", "-f", "lavfi", "-i",
+                    "color=c=white:s=30x30:r=10:d=6", "-filter_complex",
+                    "[0][1]overlay=x='10+t*20':y=50,noise=alls=3:allf=t", "-c:v", "libx264",
+                    *x264_args, "-pix_fmt", "yuv420p", str(path)], check=True)
+    keys = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                           "packet=pts_time,flags", "-of", "csv=p=0", str(path)],
+                          check=True, capture_output=True, text=True).stdout.split()
+    return [float(k.split(",")[0]) for k in keys if "K" in k.split(",")[1]]
+
+
+def test_fast_scan_of_a_clip_with_a_single_keyframe_decodes_every_frame(tmp_path):
+    # one keyframe in the whole clip (-g larger than the 60 frames): a keyframe pass would
+    # see one picture and report a busy street as still
+    path = tmp_path / "phone.mp4"
+    assert moving_box_clip(path, "-g", "1000", "-x264-params", "scenecut=0") == [0.0]
+    r = scan_file(str(path), fast=True)
+    assert r.mode == "full" and r.frames == 60
+    assert r.active_seconds() == [0, 1, 2, 3, 4, 5]
+    assert r.note == ("fast scan not meaningful: a single keyframe in the whole 6 s clip, so "
+                      "there are no two pictures to compare; every frame was decoded instead")
+    assert r.summary().startswith("clip None: full scan of 60 frames, 6 active second(s)")
+    assert r.summary().endswith(f"({r.note})")
+
+
+def test_fast_scan_refuses_a_clip_with_a_long_stretch_without_keyframes(tmp_path):
+    # keyframes at 0 and 1 s only: their median interval (1 s) looks fine, but the last 5 s
+    # have none, and the box moves through all of them
+    path = tmp_path / "dvr.mp4"
+    keys = moving_box_clip(path, "-g", "1000", "-x264-params", "scenecut=0",
+                           "-force_key_frames", "0,1")
+    assert keys == [0.0, 1.0]
+    r = scan_file(str(path), fast=True)
+    assert r.mode == "full" and r.active_seconds() == [0, 1, 2, 3, 4, 5]
+    assert r.note == ("fast scan not meaningful: no keyframe for 5 s (from 1 s to 6 s), longer "
+                      "than the 2.5 s a keyframe pass can judge; every frame was decoded "
+                      "instead")
 
 
 def test_a_full_scan_replaces_a_fast_one_without_force(ingested, run):

@@ -12,7 +12,9 @@ rate, so variable-frame-rate phone video lands on the right seconds. Two modes:
 - ``fast``: keyframes only (ffmpeg ``-skip_frame nokey``). The score of each second is the
   change between the keyframes around it. Coarse, and only meaningful when keyframes come
   often: with keyframes further apart than ``FAST_MAX_KEYFRAME_S`` (a DVR export with one every
-  10 s), a fast request decodes every frame instead and says so in the result's ``note``.
+  10 s), a single keyframe in the whole clip (short phone and DVR exports), or any stretch of
+  the clip longer than that without a keyframe, a fast request decodes every frame instead and
+  says why in the result's ``note`` (``fast_scan_refusal``).
   Fast scores compare pictures up to 2 s apart, so they run higher than full-mode scores for
   the same motion: every result and canvass figure carries its mode.
 
@@ -137,6 +139,27 @@ def _merge(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out]
 
 
+def fast_scan_refusal(line: Timeline, duration_s: float) -> str | None:
+    """Why a keyframe-only pass cannot judge this clip, or None when it can.
+
+    A fast scan measures change between consecutive keyframes, so it needs at least two of
+    them, and no stretch of the clip (from its start to the first keyframe, between two
+    keyframes, or from the last keyframe to its end, ``duration_s`` seconds) longer than
+    ``FAST_MAX_KEYFRAME_S`` without one: motion inside such a stretch is never seen."""
+    keys = sorted(line.keyframes)
+    if len(keys) < 2:
+        return (f"{'a single keyframe' if keys else 'no keyframe'} in the whole "
+                f"{duration_s:g} s clip, so there are no two pictures to compare")
+    if (line.keyframe_interval_s or 0) > FAST_MAX_KEYFRAME_S:
+        return f"keyframes every {line.keyframe_interval_s:g} s"
+    edges = [0.0, *keys, max(duration_s, keys[-1])]
+    longest, start, end = max((b - a, a, b) for a, b in zip(edges, edges[1:]))
+    if longest > FAST_MAX_KEYFRAME_S:
+        return (f"no keyframe for {longest:g} s (from {start:g} s to {end:g} s), longer than "
+                f"the {FAST_MAX_KEYFRAME_S:g} s a keyframe pass can judge")
+    return None
+
+
 def scan_file(path: str, fast: bool = False, mask_top: float = DEFAULT_MASK_TOP,
               clip_id: int | None = None, meta: dict | None = None,
               frame_times: Timeline | None = None) -> ScanResult:
@@ -153,10 +176,11 @@ def scan_file(path: str, fast: bool = False, mask_top: float = DEFAULT_MASK_TOP,
         w0, h0, duration = info.display_width, info.display_height, info.duration_s
     line = frame_times or timeline(path)
     note = None
-    if fast and (line.keyframe_interval_s or 0) > FAST_MAX_KEYFRAME_S:
-        fast = False
-        note = (f"fast scan not meaningful: keyframes every {line.keyframe_interval_s:g} s; "
-                "every frame was decoded instead")
+    if fast:
+        why = fast_scan_refusal(line, duration)
+        if why:
+            fast = False
+            note = f"fast scan not meaningful: {why}; every frame was decoded instead"
     times = line.keyframes if fast else line.frames
     width = SCAN_WIDTH
     height = max(2, int(round(h0 * width / w0 / 2)) * 2)

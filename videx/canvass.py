@@ -628,7 +628,8 @@ BATCH_COLUMNS = [
 SUMMARY_COLUMNS = [
     "incident_id", "occurred_at", "occurred_local", "time_precision", "lat", "lon",
     "neighborhood", "cameras_within", "in_view", "with_footage", "gap_at_moment",
-    "not_catalogued", "nearest_camera_m", "to_request", "first_deadline", "least_hours_left"]
+    "not_catalogued", "nearest_camera_m", "to_request", "retention_unknown", "first_deadline",
+    "least_hours_left"]
 
 
 def batch_rows(result: CanvassResult, zone) -> list[dict]:
@@ -656,9 +657,15 @@ def batch_rows(result: CanvassResult, zone) -> list[dict]:
 
 
 def summary_row(result: CanvassResult, zone) -> dict:
-    """One row per incident: how many cameras, in view, with footage, to request, and when."""
+    """One row per incident: how many cameras, in view, with footage, to request, and when.
+
+    Any camera field may be unknown (a city's open-data list gives only an id and a place):
+    ``retention_unknown`` counts the cameras to request whose retention is not known (ask
+    now); ``first_deadline`` (UTC ISO) and ``least_hours_left`` come from the others and are
+    None when no camera to request has a known retention."""
     inc, cams = result.incident, result.cameras
     open_ = result.request_list()
+    known = [c for c in open_ if c.deadline_ts is not None]
     return {"incident_id": inc.id, "occurred_at": inc.occurred_at,
             "occurred_local": inc.when(zone), "time_precision": inc.time_precision,
             "lat": inc.lat, "lon": inc.lon, "neighborhood": inc.neighborhood,
@@ -668,8 +675,9 @@ def summary_row(result: CanvassResult, zone) -> dict:
             "not_catalogued": sum(1 for c in cams if c.status == STATUS_NONE),
             "nearest_camera_m": min((c.distance_m for c in cams), default=None),
             "to_request": len(open_),
-            "first_deadline": min((c.retention_deadline for c in open_), default=None),
-            "least_hours_left": min((c.hours_left for c in open_), default=None)}
+            "retention_unknown": sum(1 for c in open_ if c.deadline_state == "unknown"),
+            "first_deadline": iso_utc(min((c.deadline_ts for c in known), default=None)),
+            "least_hours_left": min((c.hours_left for c in known), default=None)}
 
 
 def record_batch(cat, parameters: dict, incidents: int, selection: dict) -> str | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from videx import cameras, geo, output
+from videx.canvass import RADIUS_M
 from videx.commands.common import VidexGroup, db_option, format_option, parse_opt, warn
+from videx.study.dataset import EXPOSURES
 
 
 @click.group(name="study", cls=VidexGroup)
@@ -15,9 +17,9 @@ def study_group():
 
 @study_group.command(name="dataset")
 @db_option
-@click.option("--exposure", type=click.Choice(["probative", "obtained", "coverage", "nearby"]),
+@click.option("--exposure", type=click.Choice(EXPOSURES),
               default="probative", show_default=True, help="What counts as relevant video.")
-@click.option("--radius", default="250m", show_default=True,
+@click.option("--radius", default=f"{RADIUS_M:g}m", show_default=True,
               help="Radius for coverage and nearby (m, km, ft).")
 @click.option("--source", type=click.Choice(cameras.SOURCES),
               help="nearby: only cameras of this source.")
@@ -33,7 +35,7 @@ def study_group():
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV to write.")
 def study_dataset(cat, exposure, radius, source, integration, in_view, active, carry,
                   count_exceptional, out):
-    """Write the study's case table (one row per incident) from the catalog.
+    """Write the study's case table (one row per incident) and the spec that runs it.
 
     \b
     Example:
@@ -50,6 +52,18 @@ def study_dataset(cat, exposure, radius, source, integration, in_view, active, c
                            NearbyRule(source, integration, in_view, active), tuple(carry))
     click.echo(f"{counts['out']}: {counts['cases']} cases, {counts['exposed']} with video "
                f"({exposure}), {counts['cleared']} cleared")
+    click.echo(f"{counts['spec']}: the spec that runs it (exposure called "
+               f"{counts['exposure_label']!r}): videx study run --spec {counts['spec']}")
+    unknown = counts["clearance_unknown"]
+    if unknown == counts["cases"] and unknown:
+        warn("no incident has a clearance recorded (its list had no cleared or cleared_at "
+             "column): the cleared column is blank, so study run has no outcome to analyse; "
+             "import the incident list again with its clearance column (e.g. --map "
+             "cleared=COLUMN)")
+    elif unknown:
+        warn(f"{unknown} of {counts['cases']} incidents have no clearance recorded: their "
+             "cleared cell is blank (study run leaves them out, or reads them as not cleared "
+             "with --missing-outcome no)")
     warn(counts["audit_note"])
 
 
@@ -72,6 +86,8 @@ def study_dataset(cat, exposure, radius, source, integration, in_view, active, c
               help="Blank exposure: leave the row out (drop, default) or read it as no.")
 @click.option("--exposure-label", help="How to call the exposure in the report (default "
                                        "'relevant video', e.g. 'a camera within 50 m').")
+@click.option("--outcome-label", help="How to call the outcome: what a case with it 'was' "
+                                      "(default 'cleared', e.g. 'relevant video found').")
 @click.option("--covariate", "covariates", multiple=True, help="Adjust for COLUMN (repeatable).")
 @click.option("--categorical", multiple=True, help="Treat covariate COLUMN as categorical.")
 @click.option("--numeric", multiple=True, help="Treat covariate COLUMN as numeric.")
@@ -118,7 +134,7 @@ def study_run(spec_path, out, fmt, **options):
     from videx.study.report import write_report  # matplotlib: only once there are results
     paths = write_report(result, out)
     if fmt == "json":
-        click.echo(output.to_json(result.to_dict()))
+        click.echo(output.to_json(result.to_dict(relative_to=out)))
         for line in result.value_map_lines():      # the summary shows these; JSON users too
             click.echo(line, err=True)
     else:

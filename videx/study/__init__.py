@@ -1,4 +1,5 @@
-"""The video-impact study: clearance of shootings with and without relevant video.
+"""The video-impact study: an outcome (clearance by default) of cases with and without an
+exposure (relevant video by default), with the labels the analyst gives both.
 
 Usable from Python::
 

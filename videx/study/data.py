@@ -238,9 +238,12 @@ def load(spec: StudySpec) -> StudyData:
                          f"{sha[:12]}..., recorded {spec.cases_sha256[:12]}...): remove "
                          "cases_sha256 from the spec to run on the new table",
                          file=spec.cases)
-    if spec.occurred and "year" not in raw.columns and spec.occurred in raw.columns:
-        years = parse_dates(raw[spec.occurred]).dt.year
-        raw["year"] = years.astype("Int64").astype(str).replace("<NA>", "")
+    derived_year = bool(spec.occurred and "year" not in raw.columns
+                        and spec.occurred in raw.columns)
+    if derived_year:
+        years = parse_dates(raw[spec.occurred]).dt.year      # NaN where not a date
+        raw["year"] = pd.Series(np.where(years.isna(), "", years.fillna(0).astype(int)
+                                         .astype(str)), index=raw.index, dtype=object)
     missing = [c for c in needed_columns(spec) if c not in raw.columns]
     if missing:
         raise InputError(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
@@ -304,8 +307,17 @@ def load(spec: StudySpec) -> StudyData:
             notes.append(f"{int(blank.sum())} row(s) with a blank {spec.cluster} are clusters "
                          "of their own")
         frame["cluster"] = col
-    for name in (*spec.stratify, *spec.subgroups):
+    for name in dict.fromkeys((*spec.stratify, *spec.subgroups)):
         frame[by_column(name)] = casefold(raw.loc[keep, name])
+        blank = int((frame[by_column(name)] == "").sum())
+        if blank:
+            uses = " and ".join(u for u, names in (("the Mantel-Haenszel strata",
+                                                     spec.stratify),
+                                                    ("the subgroups", spec.subgroups))
+                                if name in names)
+            what = f"a blank {name}" + (f" (no readable {spec.occurred} date)"
+                                        if name == "year" and derived_year else "")
+            notes.append(f"{blank} row(s) with {what} are left out of {uses} by {name}")
     survival_dropped: dict[str, int] = {}
     if spec.occurred and spec.cleared_at:
         survival_dropped = _survival_columns(spec, raw.loc[keep], frame)
@@ -327,8 +339,8 @@ def load(spec: StudySpec) -> StudyData:
 def casefold(col: pd.Series) -> pd.Series:
     """Case-folded text cells, folding each distinct value once."""
     distinct = pd.unique(col.to_numpy(dtype=object))
-    return pd.Series(col.map({v: v.casefold() for v in distinct}).to_numpy(dtype=object),
-                     index=col.index)
+    folded = {v: (v.casefold() if isinstance(v, str) else "") for v in distinct}
+    return pd.Series(col.map(folded).to_numpy(dtype=object), index=col.index)
 
 
 def _as_numbers(col: pd.Series) -> pd.Series:

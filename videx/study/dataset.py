@@ -16,7 +16,13 @@ Exposure definitions (``video`` = yes/no):
 
 ``video_at`` records when the video was logged (first probative review, outcome time, or clip
 ingest time) so that video logged after the clearance can be examined. Outcome ``cleared`` is
-clearance by arrest; exceptional clearances count only with ``count_exceptional``.
+clearance by arrest; exceptional clearances count only with ``count_exceptional``. An incident
+whose clearance is not recorded (its list had no clearance column) gets a blank ``cleared``
+cell, never "no": the table never invents an outcome.
+
+Beside the table, ``write_dataset`` writes the spec that runs it (``cases.toml`` for
+``cases.csv``): the outcome and exposure columns, and the exposure's label
+(``EXPOSURE_LABELS``: "a camera within 50 m" for ``nearby`` at 50 m).
 """
 
 from __future__ import annotations
@@ -27,13 +33,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videx import geo
-from videx.canvass import STATUS_FOOTAGE, CameraGrid, Incident, camera_active, canvass_incident
+from videx.canvass import (
+    RADIUS_M,
+    STATUS_FOOTAGE,
+    CameraGrid,
+    Incident,
+    camera_active,
+    canvass_incident,
+)
 from videx.errors import OptionError
 from videx.output import safe_cell
 from videx.store.cameras import CanvassCamera
 from videx.timeutil import format_local
 
 EXPOSURES = ("probative", "obtained", "coverage", "nearby")
+EXPOSURE_LABELS = {          # how the study's report names each exposure ({radius_m}: metres)
+    "probative": "a probative clip",
+    "obtained": "footage obtained",
+    "coverage": "a clip covering the moment (cameras within {radius_m:g} m)",
+    "nearby": "a camera within {radius_m:g} m",
+}
 MAX_NEAREST_M = 50_000.0
 COLUMNS = ["case_id", "occurred_at", "time_precision", "year", "category", "neighborhood",
            "victims", "shotspotter", "video", "video_at", "nearest_camera_m", "cameras_within",
@@ -51,6 +70,23 @@ class NearbyRule:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+def exposure_label(exposure: str, radius_m: float = RADIUS_M, rule: NearbyRule | None = None
+                   ) -> str:
+    """The report's name for an exposure: ``EXPOSURE_LABELS`` with the radius (metres), and
+    for ``nearby`` the rule's source, integration, view and activity."""
+    if exposure not in EXPOSURE_LABELS:
+        raise OptionError(f"unknown exposure {exposure!r} (use one of {', '.join(EXPOSURES)})",
+                          "exposure")
+    radius = round(float(radius_m), 1)
+    label = EXPOSURE_LABELS[exposure].format(radius_m=radius)
+    if exposure == "nearby" and rule is not None:
+        kind = " ".join(k for k in (rule.source, rule.integration) if k)
+        label = (f"a {kind} camera within {radius:g} m" if kind else label) + (
+            " with the place in view" if rule.in_view else "") + (
+            " active on the day" if rule.active else "")
+    return label
 
 
 def _counted(grid: CameraGrid, inc: Incident, reach_m: float, rule: NearbyRule
@@ -101,7 +137,7 @@ def exposure_times(cat, exposure: str, radius_m: float) -> dict[str, str]:
     return found
 
 
-def build_rows(cat, exposure: str, radius_m: float = 250.0, count_exceptional: bool = False,
+def build_rows(cat, exposure: str, radius_m: float = RADIUS_M, count_exceptional: bool = False,
                rule: NearbyRule | None = None, carry: tuple[str, ...] = ()) -> list[dict]:
     """One row per catalogued incident, ready for ``videx study run``."""
     if exposure == "nearby":
@@ -122,8 +158,9 @@ def build_rows(cat, exposure: str, radius_m: float = 250.0, count_exceptional: b
                               f"columns: {', '.join(sorted(kept)) or 'none'})", "carry")
     rows = []
     for inc in incidents:
-        cleared = bool(inc["cleared"]) and (inc["clearance_type"] != "exceptional"
-                                            or count_exceptional)
+        cleared = None if inc["cleared"] is None else (
+            bool(inc["cleared"]) and (inc["clearance_type"] != "exceptional"
+                                      or count_exceptional))
         extra = json.loads(inc["extra"] or "{}")
         nearest, within = near.get(inc["id"], (None, None))
         row = {
@@ -137,7 +174,7 @@ def build_rows(cat, exposure: str, radius_m: float = 250.0, count_exceptional: b
             "video_at": exposed.get(inc["id"], ""),
             "nearest_camera_m": "" if nearest is None else nearest,
             "cameras_within": "" if within is None else within,
-            "cleared": "yes" if cleared else "no",
+            "cleared": "" if cleared is None else "yes" if cleared else "no",
             "clearance_type": inc["clearance_type"] or "",
             "cleared_at": inc["cleared_at"] or "",
         }
@@ -147,10 +184,12 @@ def build_rows(cat, exposure: str, radius_m: float = 250.0, count_exceptional: b
     return rows
 
 
-def write_dataset(cat, out: str | Path, exposure: str, radius_m: float = 250.0,
+def write_dataset(cat, out: str | Path, exposure: str, radius_m: float = RADIUS_M,
                   count_exceptional: bool = False, rule: NearbyRule | None = None,
                   carry: tuple[str, ...] = ()) -> dict:
-    """Write the case table CSV (spreadsheet-safe cells); returns counts for the summary."""
+    """Write the case table CSV (spreadsheet-safe cells) and, beside it, the spec that runs
+    it (``<name>.toml``); returns counts for the summary (``clearance_unknown``: incidents
+    whose cleared cell is blank because no clearance was recorded)."""
     rows = build_rows(cat, exposure, radius_m, count_exceptional, rule, carry)
     out = Path(out)
     columns = COLUMNS + [c for c in carry if c not in COLUMNS]
@@ -161,11 +200,28 @@ def write_dataset(cat, out: str | Path, exposure: str, radius_m: float = 250.0,
         for r in rows:
             writer.writerow([safe_cell(r[c]) for c in columns])
     tmp.replace(out)
+    label = exposure_label(exposure, radius_m, rule if exposure == "nearby" else None)
+    spec_path = write_spec(out, label)
     counts = {"cases": len(rows), "exposed": sum(r["video"] == "yes" for r in rows),
-              "cleared": sum(r["cleared"] == "yes" for r in rows), "exposure": exposure,
-              "out": str(out)}
+              "cleared": sum(r["cleared"] == "yes" for r in rows),
+              "clearance_unknown": sum(r["cleared"] == "" for r in rows), "exposure": exposure,
+              "exposure_label": label, "out": str(out), "spec": str(spec_path)}
     counts["audit_note"] = cat.record("study dataset", {
         **counts, "radius_m": radius_m, "count_exceptional": count_exceptional,
         "nearby": (rule or NearbyRule()).to_dict() if exposure == "nearby" else None,
         "carry": list(carry)})
     return counts
+
+
+def write_spec(table: Path, label: str) -> Path:
+    """The spec that runs the study on ``table`` (``<name>.toml`` beside it, the table's path
+    relative to it): cleared=yes / no, video=yes / no, the exposure's label."""
+    from videx.study.spec import build_spec, spec_to_toml
+    path = table.with_suffix(".toml") if table.suffix != ".toml" else \
+        table.with_name(table.name + ".spec.toml")
+    spec = build_spec({"cases": str(table), "outcome": "cleared=yes", "outcome_no": "no",
+                       "exposure": "video=yes", "exposure_no": "no", "exposure_label": label})
+    path.write_text("# written by videx study dataset: videx study run --spec "
+                    f"{path.name} (add --covariate, --cluster ...)\n"
+                    + spec_to_toml(spec, written_to=path))
+    return path

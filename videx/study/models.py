@@ -1,25 +1,28 @@
 """Adjusted, weighted and stratified estimates (statsmodels fits; the study's own M-estimator
-for weighting).
+for weighting). Intervals and p-values follow ``videx.study.inference``.
 
 - Modified Poisson regression (Zou 2004): Poisson GLM on the 0/1 outcome with a robust
   sandwich covariance (HC0, requested explicitly: statsmodels' GLM treats HC1-HC3 as HC0), or
-  cluster-robust by a column. The adjusted risk ratio.
+  cluster-robust by a column (CR1: G/(G - 1)). The adjusted risk ratio, and its p-value from
+  the same reference distribution as its interval.
 - Logistic regression: the adjusted odds ratio with its model-based interval (inverse
   information, what R's ``glm`` and Stata's ``logit`` report) and its robust one, labelled.
 - Log-binomial regression: a second adjusted RR, reported only when it converges with every
   fitted probability inside (0, 1).
 - Mantel-Haenszel risk ratio across strata (Greenland-Robins variance), Cochran's Q test of
-  homogeneity of the stratum risk ratios, and the Breslow-Day test for the odds ratios.
+  homogeneity of the stratum risk ratios, and the Breslow-Day test for the odds ratios; cases
+  are treated as independent (labelled so when the study has clusters).
 - Inverse-probability weighting: a propensity model (logit or probit), then normalised
-  (Hajek) weighted clearance rates, solved with the propensity model as one M-estimator whose
-  sandwich covariance accounts for estimating the weights, per row or per cluster. No
-  propensity is clipped unless asked (``trim``), and then the cases touched are counted; the
-  weights reported are the weights used.
-- A test of heterogeneity of the risk ratio across subgroups (interaction terms, Wald test).
+  (Hajek) weighted rates, solved with the propensity model as one M-estimator whose sandwich
+  covariance accounts for estimating the weights, per row or per cluster. No propensity is
+  clipped; ``trim`` leaves out the cases whose propensity falls outside trim..1-trim (counted)
+  and refits the propensity model on the others. The weights reported are the weights used.
+- A test of heterogeneity of the risk ratio across subgroups (interaction terms, Wald test:
+  chi-square, or F(q, G - 1) with few clusters; refused when its covariance is singular).
 
 Fits that cannot be trusted are refused with the reason (``Refused``): a covariate level in
-which clearance (or video) never varies, a covariate with one value, collinear covariates, too
-few cases. With fewer than 30 clusters intervals use t(G - 1) critical values.
+which the outcome (or the exposure) never varies, a covariate with one value, collinear
+covariates, too few cases, a group whose outcome never varies, a single cluster.
 """
 
 from __future__ import annotations
@@ -32,14 +35,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from videx.study.crude import FEW_CLUSTERS, critical
+from videx.study.crude import counts, robust_fit
+from videx.study.inference import (
+    FEW_CLUSTERS,
+    Reference,
+    Refused,
+    check_rank,
+    cluster_label,
+    format_p,
+    interval,
+    outcome_problem,
+    require_clusters,
+    unclustered,
+)
+from videx.study.spec import Words
 
 MIN_CASES = 10
 HUGE_COEFFICIENT = 15.0
-
-
-class Refused(Exception):
-    """An estimate that cannot be made from these data, with the reason in plain words."""
+EXPOSURE = "video"          # the exposure's column in every design matrix
+__all__ = ["Adjusted", "IPW", "MantelHaenszel", "Refused", "adjusted", "interaction_test",
+           "ipw", "mantel_haenszel", "FEW_CLUSTERS"]
 
 
 def z_crit(alpha: float) -> float:
@@ -48,44 +63,52 @@ def z_crit(alpha: float) -> float:
 
 @dataclass(frozen=True)
 class Covariance:
-    """How an estimate's variance was computed, and the critical value its interval uses."""
+    """How an estimate's variance was computed, and the reference its interval uses."""
 
     kind: str                  # "HC0", "cluster", "model"
     label: str
     clusters: int | None = None
 
+    @property
+    def reference(self) -> Reference:
+        return Reference(self.clusters if self.kind == "cluster" else None)
+
     def crit(self, alpha: float) -> float:
-        return critical(alpha, self.clusters if self.kind == "cluster" else None)[0]
+        return self.reference.crit(alpha)
 
 
-def covariance_for(cluster: pd.Series | None) -> tuple[str, dict, Covariance]:
-    """statsmodels cov_type, its kwds, and the Covariance description."""
+def covariance_for(cluster: pd.Series | None) -> tuple[np.ndarray | None, Covariance]:
+    """Cluster codes (None without clusters) and the Covariance description; refuses a
+    single cluster."""
     if cluster is None:
-        return "HC0", {}, Covariance("HC0", "robust sandwich (HC0)")
+        return None, Covariance("HC0", "robust sandwich (HC0)")
     groups = pd.factorize(cluster)[0]
-    g = int(groups.max() + 1)
-    dist = critical(0.05, g)[1]
-    label = f"cluster-robust by {cluster.name} ({g} clusters" + (
-        f", {dist} critical values)" if dist != "z" else ")")
-    return "cluster", {"groups": groups}, Covariance("cluster", label, g)
+    g = int(groups.max() + 1) if len(groups) else 0
+    require_clusters(g, str(cluster.name))
+    return groups, Covariance("cluster", cluster_label(str(cluster.name), g), g)
 
 
-def _ci(b: float, se: float, crit: float) -> tuple[float, float]:
-    return math.exp(b - crit * se), math.exp(b + crit * se)
+def _name(col: str, words: Words) -> str:
+    return words.exposure if col == EXPOSURE else col
 
 
-def diagnose(y: pd.Series, x: pd.Series, covariates: pd.DataFrame,
+def diagnose(y: pd.Series, x: pd.Series, covariates: pd.DataFrame, words: Words,
              logistic: bool = False) -> None:
     """Raise Refused when an adjusted model of ``y`` on ``x`` and ``covariates`` cannot be
     fitted meaningfully; the message names the cause."""
+    w = words
     n = len(y)
     if n < MIN_CASES:
-        raise Refused(f"only {n} case(s) with every covariate: too few for an adjusted model")
+        raise Refused(f"only {n} case(s) with every covariate: too few for an adjusted model "
+                      f"(at least {MIN_CASES})")
     if x.nunique() < 2:
-        raise Refused("every case " + ("has" if x.iloc[0] == 1 else "lacks") + " video: "
-                      "nothing to compare")
-    if y.nunique() < 2:
-        raise Refused("every case " + ("was" if y.iloc[0] == 1 else "was not") + " cleared")
+        raise Refused(outcome_problem(*counts(pd.DataFrame({"x": x, "y": y})), w)[1])
+    if set(np.unique(y)) <= {0, 1}:               # a 0/1 outcome (a continuous one, in the
+        problem = outcome_problem(*counts(pd.DataFrame({"x": x, "y": y})), w)   # tests: no)
+        if problem:
+            raise Refused(problem[1])
+    elif y.nunique() < 2:
+        raise Refused("the outcome has the same value in every case")
     for col in covariates.columns:
         values = covariates[col]
         if values.nunique() < 2:
@@ -94,11 +117,13 @@ def diagnose(y: pd.Series, x: pd.Series, covariates: pd.DataFrame,
             level = values == 1
             inside = y[level]
             if inside.sum() == 0:
-                raise Refused(f"clearance is perfectly predicted by {col} (no case in it was "
-                              "cleared): merge that level with another or leave it out")
+                raise Refused(f"the outcome ({w.outcome}) is perfectly predicted by {col} (no "
+                              f"case in it was {w.outcome}): merge that level with another "
+                              "or leave it out")
             if logistic and inside.sum() == len(inside):
-                raise Refused(f"clearance is perfectly predicted by {col} (every case in it "
-                              "was cleared): merge that level with another or leave it out")
+                raise Refused(f"the outcome ({w.outcome}) is perfectly predicted by {col} "
+                              f"(every case in it was {w.outcome}): merge that level with "
+                              "another or leave it out")
     if logistic:
         return                                  # the design was checked for the Poisson model
     design = np.column_stack([np.ones(n), x.to_numpy(float), covariates.to_numpy(float)])
@@ -108,23 +133,26 @@ def diagnose(y: pd.Series, x: pd.Series, covariates: pd.DataFrame,
                       f"{', '.join(covariates.columns)}); leave one out")
 
 
-def positivity(x: pd.Series, covariates: pd.DataFrame) -> None:
-    """Raise Refused when video is perfectly predicted by a covariate level (propensity 0 or
-    1 for those cases: weighting cannot compare them)."""
+def positivity(x: pd.Series, covariates: pd.DataFrame, words: Words) -> None:
+    """Raise Refused when the exposure is perfectly predicted by a covariate level (propensity
+    0 or 1 for those cases: weighting cannot compare them)."""
     for col in covariates.columns:
         values = covariates[col]
         if set(values.unique()) <= {0.0, 1.0} and "=" in col:
             inside = x[values == 1]
             if len(inside) and inside.nunique() == 1:
                 has = "every case has" if inside.iloc[0] == 1 else "no case has"
-                raise Refused(f"video is perfectly predicted by {col} ({has} video): "
-                              "propensity weighting cannot compare these cases")
+                raise Refused(f"the exposure ({words.exposure}) is perfectly predicted by "
+                              f"{col} ({has} it): propensity weighting cannot compare these "
+                              "cases")
 
 
 # ------------------------------------------------------------------ adjusted models
 @dataclass(frozen=True)
 class Adjusted:
-    """Adjusted RR (modified Poisson) and OR (logistic, model-based and robust intervals)."""
+    """Adjusted RR (modified Poisson) and OR (logistic, model-based and robust intervals).
+    ``rr_p``: two-sided p-value of RR = 1 from the interval's reference distribution
+    (``reference``: ``z`` or ``t(G-1)``)."""
 
     rr: float
     rr_ci: tuple[float, float]
@@ -140,6 +168,9 @@ class Adjusted:
     rr_ci_z: tuple[float, float] | None = None
     or_refused: str | None = None
     warnings: list[str] = field(default_factory=list)
+    reference: str = "z"
+    clustered: bool = False
+    or_variance: str = "model-based"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -148,73 +179,86 @@ class Adjusted:
 
     def summary(self, level: int = 95) -> str:
         text = (f"adjusted RR {self.rr:.2f} ({level}% CI {self.rr_ci[0]:.2f} to "
-                f"{self.rr_ci[1]:.2f}), {self.method}, {self.covariance}")
+                f"{self.rr_ci[1]:.2f}, {self.covariance}; {format_p(self.rr_p)}), "
+                f"{self.method}")
         if self.odds_ratio is not None:
-            text += (f"; adjusted OR {self.odds_ratio:.2f} (model-based {self.or_ci[0]:.2f} "
-                     f"to {self.or_ci[1]:.2f})")
+            text += (f"; adjusted OR {self.odds_ratio:.2f} ({level}% CI {self.or_ci[0]:.2f} "
+                     f"to {self.or_ci[1]:.2f}, {self.or_variance})")
         elif self.or_refused:
-            text += f"; adjusted OR not estimated: {self.or_refused}"
+            text += f"; adjusted OR: not estimable: {self.or_refused}"
         return text
 
 
 def _design(x: pd.Series, covariates: pd.DataFrame) -> pd.DataFrame:
-    X = pd.concat([x.astype(float).rename("video"), covariates.astype(float)], axis=1)
+    X = pd.concat([x.astype(float).rename(EXPOSURE), covariates.astype(float)], axis=1)
     X.insert(0, "const", 1.0)
     return X
 
 
+def _se(cov, name: str) -> float:
+    v = float(cov.loc[name, name]) if hasattr(cov, "loc") else float(cov)
+    return math.sqrt(v) if v > 0 else (0.0 if v == 0 else float("nan"))
+
+
 def adjusted(y: pd.Series, x: pd.Series, covariates: pd.DataFrame,
-             cluster: pd.Series | None = None, alpha: float = 0.05) -> Adjusted:
-    """Adjusted estimates of the exposure effect on clearance (see module docstring); raises
-    Refused for data that cannot give one."""
+             cluster: pd.Series | None = None, alpha: float = 0.05,
+             words: Words | None = None) -> Adjusted:
+    """Adjusted estimates of the exposure effect on the outcome (see module docstring);
+    raises Refused for data that cannot give one."""
     from statsmodels.genmod import families
     from statsmodels.genmod.generalized_linear_model import GLM
-    diagnose(y, x, covariates)
+    words = words or Words()
+    diagnose(y, x, covariates, words)
+    groups, cov = covariance_for(cluster)
     X = _design(x, covariates)
-    cov_type, cov_kwds, cov = covariance_for(cluster)
+    ref = cov.reference
+    crit = ref.crit(alpha)
     notes = []
-    if cov.kind == "cluster" and cov.clusters < FEW_CLUSTERS:
-        notes.append(f"only {cov.clusters} clusters: intervals use t({cov.clusters - 1}) "
-                     "critical values")
-    crit = cov.crit(alpha)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pois = GLM(y.astype(float), X, family=families.Poisson()).fit(cov_type=cov_type,
-                                                                      cov_kwds=cov_kwds)
-    b, se = float(pois.params["video"]), float(pois.bse["video"])
-    if not (math.isfinite(b) and math.isfinite(se) and se > 0) or any(
-            abs(v) > HUGE_COEFFICIENT for v in pois.params.drop("const")):
-        raise Refused(_huge(pois.params, "the Poisson model"))
+        pois, vcov, mvar = robust_fit(GLM(y.astype(float), X, family=families.Poisson()),
+                                      groups)
+    b, se = float(pois.params[EXPOSURE]), _se(vcov, EXPOSURE)
+    if not math.isfinite(b) or any(abs(v) > HUGE_COEFFICIENT
+                                   for v in pois.params.drop("const")):
+        raise Refused(_huge(pois.params, "the Poisson model", words))
     notes += _warning_notes(caught, "Poisson model")
-    rr, rr_ci = math.exp(b), _ci(b, se, crit)
-    rr_ci_z = _ci(b, se, z_crit(alpha)) if crit != z_crit(alpha) else None
+    rr = math.exp(b)
+    mse = math.sqrt(max(float(mvar[EXPOSURE]), 0.0))
+    rr_ci = interval(b, se, crit, True, f"the adjusted log risk ratio ({cov.label})", mse)
+    rr_ci_z = interval(b, se, z_crit(alpha), True, "the adjusted log risk ratio", mse) \
+        if ref.df is not None else None
     odds = or_ci = or_robust = or_refused = None
     try:
-        diagnose(y, x, covariates, logistic=True)
+        diagnose(y, x, covariates, words, logistic=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model = GLM(y.astype(float), X, family=families.Binomial())
             logit = model.fit()                                     # model-based (as R glm)
-            robust = model.fit(start_params=logit.params.to_numpy(), cov_type=cov_type,
-                               cov_kwds=cov_kwds)           # same estimates, other covariance
+            robust, rcov, rvar = robust_fit(model, groups,          # same estimates,
+                                            start_params=logit.params.to_numpy())  # variance
         if any(abs(v) > HUGE_COEFFICIENT for v in logit.params.drop("const")) or not np.all(
                 np.isfinite(logit.bse)):
-            raise Refused(_huge(logit.params, "the logistic model"))
+            raise Refused(_huge(logit.params, "the logistic model", words))
         notes += _warning_notes(caught, "logistic model")
-        odds = math.exp(logit.params["video"])
-        or_ci = _ci(logit.params["video"], logit.bse["video"], z_crit(alpha))
-        or_robust = _ci(robust.params["video"], robust.bse["video"], crit)
+        odds = math.exp(logit.params[EXPOSURE])
+        or_ci = interval(float(logit.params[EXPOSURE]), float(logit.bse[EXPOSURE]),
+                         z_crit(alpha), True, "the log odds ratio")
+        or_robust = interval(float(robust.params[EXPOSURE]), _se(rcov, EXPOSURE), crit, True,
+                             f"the log odds ratio ({cov.label})",
+                             math.sqrt(max(float(rvar[EXPOSURE]), 0.0)))
     except Refused as err:
         or_refused = str(err)
-    return Adjusted(rr, rr_ci, float(2 * stats.norm.sf(abs(b / se))), odds, or_ci, or_robust,
+    return Adjusted(rr, rr_ci, ref.p(b / se), odds, or_ci, or_robust,
                     "modified Poisson (Poisson GLM, robust covariance)", cov.label,
-                    [c for c in X.columns if c not in ("const", "video")], int(len(y)),
-                    log_binomial(y, X, pois, cov_type, cov_kwds, crit), rr_ci_z, or_refused,
-                    notes)
+                    [c for c in X.columns if c not in ("const", EXPOSURE)], int(len(y)),
+                    log_binomial(y, X, pois, groups, crit), rr_ci_z, or_refused, notes,
+                    ref.name, cov.kind == "cluster",
+                    unclustered("model-based", None if cluster is None else str(cluster.name)))
 
 
-def _huge(params: pd.Series, what: str) -> str:
-    name = params.drop("const").abs().idxmax()
+def _huge(params: pd.Series, what: str, words: Words) -> str:
+    name = _name(params.drop("const").abs().idxmax(), words)
     return (f"{what} did not converge to finite estimates: {name} perfectly predicts the "
             "outcome in these data (separation); merge or leave out that covariate")
 
@@ -228,7 +272,7 @@ def _warning_notes(caught, what: str) -> list[str]:
     return out
 
 
-def log_binomial(y, X, pois, cov_type, cov_kwds, crit) -> dict:
+def log_binomial(y, X, pois, groups, crit) -> dict:
     """Log-binomial RR, or why it is not reported."""
     from statsmodels.genmod import families
     from statsmodels.genmod.generalized_linear_model import GLM
@@ -236,17 +280,20 @@ def log_binomial(y, X, pois, cov_type, cov_kwds, crit) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fam = families.Binomial(link=families.links.Log())
-            res = GLM(y.astype(float), X, family=fam).fit(
-                start_params=pois.params.values, maxiter=200, cov_type=cov_type,
-                cov_kwds=cov_kwds)
+            res, vcov, mvar = robust_fit(GLM(y.astype(float), X, family=fam), groups,
+                                         start_params=pois.params.values, maxiter=200)
         fitted = res.fittedvalues
         converged = bool(res.converged)
         inside = bool(np.all((fitted > 0) & (fitted < 1)))
-        if not (converged and inside and np.all(np.isfinite(res.bse))):
+        if not (converged and inside):
             why = "did not converge" if not converged else "fitted probabilities outside (0, 1)"
             return {"reported": False, "reason": why}
-        return {"reported": True, "rr": math.exp(res.params["video"]),
-                "rr_ci": _ci(res.params["video"], res.bse["video"], crit)}
+        b = float(res.params[EXPOSURE])
+        return {"reported": True, "rr": math.exp(b),
+                "rr_ci": interval(b, _se(vcov, EXPOSURE), crit, True, "the log risk ratio",
+                                  math.sqrt(max(float(mvar[EXPOSURE]), 0.0)))}
+    except Refused as err:
+        return {"reported": False, "reason": str(err)}
     except Exception as err:  # noqa: BLE001 - any failure is "not reported", with the reason
         return {"reported": False, "reason": f"failed: {str(err).splitlines()[0]}"}
 
@@ -254,11 +301,12 @@ def log_binomial(y, X, pois, cov_type, cov_kwds, crit) -> dict:
 # ------------------------------------------------------------------ Mantel-Haenszel
 @dataclass(frozen=True)
 class MantelHaenszel:
-    """Mantel-Haenszel RR across strata with homogeneity tests."""
+    """Mantel-Haenszel RR across strata with homogeneity tests; cases treated as
+    independent."""
 
     strata_by: list[str]
-    rr: float | None
-    rr_ci: tuple[float, float] | None
+    rr: float
+    rr_ci: tuple[float, float]
     homogeneity_q: float | None
     homogeneity_df: int | None
     homogeneity_p: float | None
@@ -267,39 +315,53 @@ class MantelHaenszel:
     strata_used: int
     strata_skipped: int
     variance: str = "Greenland-Robins"
+    blank_left_out: int = 0
+    flags: list[str] = field(default_factory=list)
+    clustered: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def summary(self, level: int = 95) -> str:
-        if self.rr is None:
-            return "Mantel-Haenszel: no stratum had cleared cases both with and without video"
         text = (f"Mantel-Haenszel RR by {' x '.join(self.strata_by)}: {self.rr:.2f} "
-                f"({level}% CI {self.rr_ci[0]:.2f} to {self.rr_ci[1]:.2f})")
+                f"({level}% CI {self.rr_ci[0]:.2f} to {self.rr_ci[1]:.2f}, {self.variance})")
         if self.homogeneity_p is not None:
-            text += f"; homogeneity of stratum RRs p = {self.homogeneity_p:.3g}"
-        return text
+            text += f"; homogeneity of stratum RRs {format_p(self.homogeneity_p)}"
+        return text + "".join(f"; {f}" for f in self.flags)
 
 
-def mantel_haenszel(frame: pd.DataFrame, by: list[str], alpha: float = 0.05) -> MantelHaenszel:
-    """MH risk ratio of clearance (``y``) for exposure (``x``) across the levels of ``by``."""
+def mantel_haenszel(frame: pd.DataFrame, by: list[str], alpha: float = 0.05,
+                    words: Words | None = None, cluster: str | None = None
+                    ) -> MantelHaenszel:
+    """MH risk ratio of the outcome (``y``) for the exposure (``x``) across the levels of
+    ``by`` (rows with a blank stratum cell are left out and counted); raises Refused when
+    no stratum can carry it."""
+    words = words or Words()
     cols = [frame[f"by:{b}"].astype(str) for b in by]
+    blank = np.zeros(len(frame), dtype=bool)
+    for col in cols:
+        blank |= (col == "").to_numpy()
+    frame, cols = frame[~blank], [c[~blank] for c in cols]
     key = cols[0].str.cat(cols[1:], sep=" / ") if len(cols) > 1 else cols[0]
+    problem = outcome_problem(*counts(frame), words) if len(frame) else (
+        "empty", "no case with every stratum known")
+    if problem:
+        raise Refused(problem[1])
     rows, tables = [], []
     num = den = var_num = 0.0
     logs, weights = [], []
-    skipped = 0
+    skipped = sparse = 0
+    from videx.study.inference import MIN_CELL
     for level, g in frame.groupby(key, sort=True):
-        a = int(((g.x == 1) & (g.y == 1)).sum())
-        n1 = int((g.x == 1).sum())
-        c = int(((g.x == 0) & (g.y == 1)).sum())
-        n0 = int((g.x == 0).sum())
+        a, n1, c, n0 = counts(g)
         row = {"stratum": level, "exposed_n": n1, "exposed_cleared": a, "unexposed_n": n0,
                "unexposed_cleared": c, "rr": (a / n1) / (c / n0) if n1 and n0 and c else None}
         rows.append(row)
         if not (n1 and n0):
             skipped += 1
             continue
+        if min(a, n1 - a, c, n0 - c) < MIN_CELL:
+            sparse += 1
         N = n1 + n0
         num += a * n0 / N
         den += c * n1 / N
@@ -308,11 +370,17 @@ def mantel_haenszel(frame: pd.DataFrame, by: list[str], alpha: float = 0.05) -> 
         if a and c and (a < n1 or c < n0):
             logs.append(math.log(row["rr"]))
             weights.append(1.0 / (1 / a - 1 / n1 + 1 / c - 1 / n0))
-    if not num or not den:
-        return MantelHaenszel(by, None, None, None, None, None, None, rows, len(tables), skipped)
+    if not tables:
+        raise Refused(f"no stratum has cases both {words.with_()} and {words.without()}")
+    if not num:
+        raise Refused(f"no case {words.with_()} was {words.outcome} in any stratum that has "
+                      "both groups: the pooled risk ratio is 0 and has no log-scale interval")
+    if not den:
+        raise Refused(f"no case {words.without()} was {words.outcome} in any stratum that has "
+                      "both groups: the pooled risk ratio is unbounded")
     rr = num / den
-    se = math.sqrt(var_num / (num * den))
-    z = z_crit(alpha)
+    se = math.sqrt(var_num / (num * den)) if var_num > 0 else 0.0
+    ci = interval(math.log(rr), se, z_crit(alpha), True, "the Mantel-Haenszel log risk ratio")
     q = q_df = q_p = None
     if len(logs) >= 2:
         w = np.array(weights)
@@ -328,14 +396,19 @@ def mantel_haenszel(frame: pd.DataFrame, by: list[str], alpha: float = 0.05) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             bd_p = float(StratifiedTable(usable).test_equal_odds().pvalue)
-    return MantelHaenszel(by, rr, (rr * math.exp(-z * se), rr * math.exp(z * se)), q, q_df, q_p,
-                          bd_p, rows, len(tables), skipped)
+    flags = []
+    if sparse:
+        flags.append(f"{sparse} of {len(tables)} strata have fewer than {MIN_CELL} cases in a "
+                     "cell: read the stratum table")
+    return MantelHaenszel(by, rr, ci, q, q_df, q_p, bd_p, rows, len(tables), skipped,
+                          unclustered("Greenland-Robins", cluster), int(blank.sum()), flags,
+                          False)
 
 
 # ------------------------------------------------------------------ IPW
 @dataclass(frozen=True)
 class IPW:
-    """Inverse-probability-weighted clearance rates and effects (ATE scale)."""
+    """Inverse-probability-weighted rates of the outcome and effects (ATE scale)."""
 
     rate_exposed: float
     rate_exposed_ci: tuple[float, float]
@@ -357,16 +430,24 @@ class IPW:
     trim: float | None = None
     n: int = 0
     warnings: list[str] = field(default_factory=list)
+    reference: str = "z"
+    clustered: bool = False
+    words: Words = field(default_factory=Words)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("words")
+        return d
 
     def summary(self, level: int = 95) -> str:
-        return (f"IPW: weighted clearance {self.rate_exposed * 100:.1f}% with video vs "
-                f"{self.rate_unexposed * 100:.1f}% without; RR {self.rr:.2f} ({level}% CI "
-                f"{self.rr_ci[0]:.2f} to {self.rr_ci[1]:.2f}), RD {self.rd * 100:+.1f} "
-                f"points ({self.rd_ci[0] * 100:.1f} to {self.rd_ci[1] * 100:.1f}), "
-                f"{self.covariance}")
+        w = self.words
+        return (f"IPW: weighted {w.rate} {self.rate_exposed * 100:.1f}% {w.with_()} vs "
+                f"{self.rate_unexposed * 100:.1f}% {w.without()}; RR {self.rr:.2f} ({level}% "
+                f"CI {self.rr_ci[0]:.2f} to {self.rr_ci[1]:.2f}), RD {self.rd * 100:+.1f} "
+                f"points ({level}% CI {self.rd_ci[0] * 100:.1f} to {self.rd_ci[1] * 100:.1f}), "
+                f"{self.covariance}" + (f"; {self.trimmed} case(s) with a propensity outside "
+                                        f"{self.trim:g}-{1 - self.trim:g} left out"
+                                        if self.trim else ""))
 
 
 def propensity(x: pd.Series, covariates: pd.DataFrame, link: str = "logit"):
@@ -380,10 +461,10 @@ def propensity(x: pd.Series, covariates: pd.DataFrame, link: str = "logit"):
         return model.fit(disp=False, maxiter=200)
 
 
-def _psi(theta: np.ndarray, Z: np.ndarray, a: np.ndarray, y: np.ndarray, link: str,
-         trim: float | None) -> np.ndarray:
+def _psi(theta: np.ndarray, Z: np.ndarray, a: np.ndarray, y: np.ndarray, link: str
+         ) -> np.ndarray:
     """Estimating functions, one row per case: the propensity score equations, then the
-    Hajek equations for the clearance rate with and without video."""
+    Hajek equations for the outcome rate with and without the exposure."""
     k = Z.shape[1]
     beta, mu1, mu0 = theta[:k], theta[k], theta[k + 1]
     eta = Z @ beta
@@ -394,8 +475,6 @@ def _psi(theta: np.ndarray, Z: np.ndarray, a: np.ndarray, y: np.ndarray, link: s
         p = stats.norm.cdf(eta)
         dens = stats.norm.pdf(eta)
         score = Z * (dens * (a - p) / np.clip(p * (1 - p), 1e-300, None))[:, None]
-    if trim:
-        p = np.clip(p, trim, 1 - trim)
     return np.column_stack([score, a * (y - mu1) / p, (1 - a) * (y - mu0) / (1 - p)])
 
 
@@ -403,6 +482,7 @@ def sandwich(theta: np.ndarray, psi, groups: np.ndarray | None) -> np.ndarray:
     """Covariance of an M-estimator: A^-1 B A^-T / n with A the Jacobian of the mean
     estimating function (central differences) and B the outer product of the per-case (or,
     with ``groups``, per-cluster summed) estimating functions; clusters scale B by G/(G-1)."""
+    from videx.study.inference import cluster_factor
     rows = psi(theta)
     n, m = rows.shape
     jac = np.empty((m, m))
@@ -418,75 +498,94 @@ def sandwich(theta: np.ndarray, psi, groups: np.ndarray | None) -> np.ndarray:
         g = int(groups.max() + 1)
         sums = np.zeros((g, m))
         np.add.at(sums, groups, rows)
-        meat = sums.T @ sums / n * g / (g - 1)
+        meat = sums.T @ sums / n * cluster_factor(g)
     inv = np.linalg.inv(jac)
     return inv @ meat @ inv.T / n
 
 
 def ipw(y: pd.Series, x: pd.Series, covariates: pd.DataFrame, link: str = "logit",
         alpha: float = 0.05, cluster: pd.Series | None = None,
-        trim: float | None = None) -> IPW:
-    """Weighted clearance rates, RD and RR (delta method on the log scale), and balance;
-    raises Refused when weighting cannot be done."""
+        trim: float | None = None, words: Words | None = None) -> IPW:
+    """Weighted rates of the outcome, RD and RR (delta method on the log scale), and
+    balance; raises Refused when weighting cannot be done. With ``trim``, cases whose
+    propensity (from the model on every case) falls outside trim..1-trim are left out and the
+    propensity model is refitted on the others."""
+    words = words or Words()
     if covariates.shape[1] == 0:
         raise Refused("no covariate to weight on")
-    diagnose(y, x, covariates)
-    positivity(x, covariates)
+    diagnose(y, x, covariates, words)
+    positivity(x, covariates, words)
+    trimmed = 0
+    if trim:
+        first = np.asarray(propensity(x, covariates, link).predict(), float)
+        keep = (first >= trim) & (first <= 1 - trim)
+        trimmed = int((~keep).sum())
+        if trimmed:
+            y, x, covariates = y[keep], x[keep], covariates[keep]
+            cluster = None if cluster is None else cluster[keep]
+            covariates = covariates.loc[:, covariates.nunique() > 1]
+            try:
+                diagnose(y, x, covariates, words)
+                positivity(x, covariates, words)
+            except Refused as err:
+                raise Refused(f"after leaving out the {trimmed} case(s) with a propensity "
+                              f"outside {trim:g}-{1 - trim:g}: {err}") from None
+            if covariates.shape[1] == 0:
+                raise Refused(f"after leaving out the {trimmed} case(s) with a propensity "
+                              f"outside {trim:g}-{1 - trim:g}, no covariate varies")
+    groups, cov = covariance_for(cluster)
     ps_fit = propensity(x, covariates, link)
     Z = np.column_stack([np.ones(len(x)), covariates.to_numpy(float)])
     a, yy = x.to_numpy(float), y.to_numpy(float)
     beta = np.asarray(ps_fit.params, float)
-    raw_p = np.asarray(ps_fit.predict(), float)
-    if raw_p.min() < 1e-8 or raw_p.max() > 1 - 1e-8:
-        raise Refused("video is (almost) perfectly predicted by the covariates: propensities "
-                      "reach 0 or 1, so weighting cannot compare these cases")
-    p = np.clip(raw_p, trim, 1 - trim) if trim else raw_p
-    trimmed = int(((raw_p < trim) | (raw_p > 1 - trim)).sum()) if trim else 0
+    p = np.asarray(ps_fit.predict(), float)
+    if p.min() < 1e-8 or p.max() > 1 - 1e-8:
+        raise Refused(f"the exposure ({words.exposure}) is (almost) perfectly predicted by the "
+                      "covariates: propensities reach 0 or 1, so weighting cannot compare "
+                      "these cases (--trim leaves such cases out)")
     w = np.where(a == 1, 1 / p, 1 / (1 - p))
     mu1 = float((a * yy / p).sum() / (a / p).sum())
     mu0 = float(((1 - a) * yy / (1 - p)).sum() / ((1 - a) / (1 - p)).sum())
     theta = np.concatenate([beta, [mu1, mu0]])
-    groups = None if cluster is None else pd.factorize(cluster)[0]
-    cov_matrix = sandwich(theta, lambda t: _psi(t, Z, a, yy, link, trim), groups)
+    cov_matrix = sandwich(theta, lambda t: _psi(t, Z, a, yy, link), groups)
     k = Z.shape[1]
     v1, v0, c10 = cov_matrix[k, k], cov_matrix[k + 1, k + 1], cov_matrix[k, k + 1]
-    if cluster is None:
-        label, g = "M-estimation sandwich (HC0)", None
-    else:
-        g = int(groups.max() + 1)
-        dist = critical(alpha, g)[1]
-        label = f"M-estimation sandwich, cluster-robust by {cluster.name} ({g} clusters" + (
-            f", {dist} critical values)" if dist != "z" else ")")
-    crit = critical(alpha, g)[0]
-    rd, se_rd = mu1 - mu0, math.sqrt(max(v1 + v0 - 2 * c10, 0.0))
+    label = ("M-estimation sandwich (HC0)" if groups is None
+             else f"M-estimation sandwich, {cov.label}")
+    ref = cov.reference
+    crit = ref.crit(alpha)
+    rd = mu1 - mu0
     rr = mu1 / mu0
-    se_log = math.sqrt(max(v1 / mu1 ** 2 + v0 / mu0 ** 2 - 2 * c10 / (mu1 * mu0), 0.0))
+    sd = lambda v: math.sqrt(v) if v > 0 else 0.0     # noqa: E731
+    rd_ci = interval(rd, sd(v1 + v0 - 2 * c10), crit, False, "the weighted risk difference")
+    rr_ci = interval(math.log(rr), sd(v1 / mu1 ** 2 + v0 / mu0 ** 2 - 2 * c10 / (mu1 * mu0)),
+                     crit, True, "the weighted log risk ratio")
+    r1_ci = interval(mu1, sd(v1), crit, False, f"the weighted rate {words.with_()}")
+    r0_ci = interval(mu0, sd(v0), crit, False, f"the weighted rate {words.without()}")
     share = a.mean()
     stab = np.where(a == 1, share / p, (1 - share) / (1 - p))
     balance = [{"covariate": col, "smd_before": smd(covariates[col].to_numpy(float), a),
                 "smd_after": smd(covariates[col].to_numpy(float), a, w)}
                for col in covariates.columns]
     notes = []
-    if raw_p.min() < 0.02 or raw_p.max() > 0.98:
-        notes.append(f"propensity scores reach {raw_p.min():.3f}-{raw_p.max():.3f}: weak "
-                     "overlap, weights are unstable" + ("" if trim else
-                                                        " (consider --trim 0.01)"))
+    if p.min() < 0.02 or p.max() > 0.98:
+        notes.append(f"propensity scores reach {p.min():.3f}-{p.max():.3f}: weak overlap, "
+                     "weights are unstable" + ("" if trim else " (consider --trim 0.01)"))
     if trim:
-        notes.append(f"propensities trimmed to {trim:g}-{1 - trim:g}: {trimmed} case(s) "
-                     "touched")
+        notes.append(f"--trim {trim:g}: {trimmed} case(s) with a propensity outside "
+                     f"{trim:g}-{1 - trim:g} left out of the weighting; the weighted estimates "
+                     f"describe the other {len(a)} (the propensity model was refitted on them)")
     bad = [b["covariate"] for b in balance if abs(b["smd_after"]) > 0.1]
     if bad:
         notes.append(f"imbalance remains after weighting (|SMD| > 0.1): {', '.join(bad)}")
     ess = {"exposed": _ess(w[a == 1]), "unexposed": _ess(w[a == 0])}
-    return IPW(mu1, (mu1 - crit * math.sqrt(v1), mu1 + crit * math.sqrt(v1)),
-               mu0, (mu0 - crit * math.sqrt(v0), mu0 + crit * math.sqrt(v0)),
-               rd, (rd - crit * se_rd, rd + crit * se_rd),
-               rr, (rr * math.exp(-crit * se_log), rr * math.exp(crit * se_log)),
-               f"{link} regression of video on covariates", list(covariates.columns), balance,
-               {"exposed": [float(raw_p[a == 1].min()), float(raw_p[a == 1].max())],
-                "unexposed": [float(raw_p[a == 0].min()), float(raw_p[a == 0].max())]},
+    return IPW(mu1, r1_ci, mu0, r0_ci, rd, rd_ci, rr, rr_ci,
+               f"{link} regression of the exposure on the covariates",
+               list(covariates.columns), balance,
+               {"exposed": [float(p[a == 1].min()), float(p[a == 1].max())],
+                "unexposed": [float(p[a == 0].min()), float(p[a == 0].max())]},
                float(w.max()), label, float(stab.max()), ess, trimmed, trim, int(len(a)),
-               notes)
+               notes, ref.name, groups is not None, words)
 
 
 def _ess(w: np.ndarray) -> float:
@@ -506,31 +605,41 @@ def smd(values: np.ndarray, x: np.ndarray, weights: np.ndarray | None = None) ->
 
 
 # ------------------------------------------------------------------ subgroup heterogeneity
-def interaction_test(frame: pd.DataFrame, column: str, cluster: pd.Series | None = None
-                     ) -> dict:
+def interaction_test(frame: pd.DataFrame, column: str, cluster: pd.Series | None = None,
+                     words: Words | None = None) -> dict:
     """Wald test that the risk ratio is the same in every level of ``column`` (Poisson model
-    with video x level interactions, robust or cluster-robust covariance)."""
+    with exposure x level interactions, robust or cluster-robust covariance): chi-square(q),
+    or F(q, G - 1) with fewer than 30 clusters. Raises Refused with the reason when the test
+    cannot be made (one level, a level without the outcome, a singular covariance)."""
     from statsmodels.genmod import families
     from statsmodels.genmod.generalized_linear_model import GLM
+    words = words or Words()
     levels = pd.get_dummies(frame[column], prefix="g", drop_first=True, dtype=float)
     if levels.shape[1] == 0:
-        return {"by": column, "p": None, "reason": "one level only"}
-    inter = levels.mul(frame["x"].astype(float), axis=0).add_prefix("video:")
-    X = pd.concat([frame["x"].astype(float).rename("video"), levels, inter], axis=1)
+        raise Refused("one level only")
+    for level, g in frame.groupby(column, sort=True):
+        problem = outcome_problem(*counts(g), words)
+        if problem:
+            raise Refused(f"in {column} = {level}, {problem[1].split(':')[0]}: that level has "
+                          "no risk ratio to compare")
+    inter = levels.mul(frame["x"].astype(float), axis=0).add_prefix(f"{EXPOSURE}:")
+    X = pd.concat([frame["x"].astype(float).rename(EXPOSURE), levels, inter], axis=1)
     X.insert(0, "const", 1.0)
-    cov_type, cov_kwds, cov = covariance_for(cluster)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = GLM(frame["y"].astype(float), X, family=families.Poisson()).fit(
-                cov_type=cov_type, cov_kwds=cov_kwds)
-        names = list(inter.columns)
-        b = fit.params[names].to_numpy()
-        v = fit.cov_params().loc[names, names].to_numpy()
-        if not (np.all(np.isfinite(b)) and np.all(np.isfinite(v))) or np.abs(b).max() > 15:
-            return {"by": column, "p": None, "reason": "a level without cleared cases"}
-        chi2 = float(b @ np.linalg.solve(v, b))
-        return {"by": column, "chi2": chi2, "df": len(names),
-                "p": float(stats.chi2.sf(chi2, len(names))), "covariance": cov.label}
-    except (np.linalg.LinAlgError, ValueError) as err:
-        return {"by": column, "p": None, "reason": str(err).splitlines()[0]}
+    groups, cov = covariance_for(cluster)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit, vcov, mvar = robust_fit(GLM(frame["y"].astype(float), X,
+                                         family=families.Poisson()), groups)
+    names = list(inter.columns)
+    b = fit.params[names].to_numpy()
+    v = np.asarray(vcov.loc[names, names], dtype=float)
+    if not np.all(np.isfinite(b)) or np.abs(b).max() > HUGE_COEFFICIENT:
+        raise Refused("the interaction model did not converge to finite estimates")
+    shown = column.split(":", 1)[1] if column.startswith("by:") else column
+    check_rank(v, "interaction terms", cov.clusters, str(cluster.name) if cluster is not
+               None else None, shown, mvar[names].to_numpy())
+    chi2 = float(b @ np.linalg.solve(v, b))
+    p, test = cov.reference.wald(chi2, len(names))
+    return {"by": column, "chi2": chi2, "df": len(names), "p": p, "test": test,
+            "covariance": cov.label}
+

@@ -8,17 +8,12 @@ from pathlib import Path
 from videx.canvass import RADIUS_M
 from videx.errors import OptionError
 
-# how each exposure of the catalog's case table is named in the report's sentences
-EXPOSURE_LABELS = {"probative": "a probative clip", "obtained": "footage obtained",
-                   "coverage": "a clip covering the moment",
-                   "nearby": "a camera within {radius} m"}
-
 
 def run_on_catalog(cat, folder: str | Path, exposure: str = "probative",
                    covariates: tuple[str, ...] = (), radius_m: float = RADIUS_M):
     """Build the case table into ``folder/cases.csv``, run the study and write its report
     into ``folder/out``; (the result, the report's paths)."""
-    from videx.study.dataset import EXPOSURES, write_dataset
+    from videx.study.dataset import EXPOSURES, exposure_label, write_dataset
     from videx.study.report import write_report
     from videx.study.run import run_study
     from videx.study.spec import build_spec
@@ -29,7 +24,6 @@ def run_on_catalog(cat, folder: str | Path, exposure: str = "probative",
     write_dataset(cat, folder / "cases.csv", exposure, radius_m)
     spec = build_spec({"cases": str(folder / "cases.csv"), "outcome": "cleared=yes",
                        "exposure": "video=yes", "covariates": tuple(covariates),
-                       "exposure_label": EXPOSURE_LABELS[exposure].format(
-                           radius=f"{radius_m:g}")})
+                       "exposure_label": exposure_label(exposure, radius_m)})
     result = run_study(spec)
     return result, write_report(result, folder / "out")

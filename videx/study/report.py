@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from videx.study.crude import change_words
-from videx.study.run import ASSOCIATION_NOTE, StudyResult
+from videx.study.inference import format_p, unclustered
+from videx.study.run import StudyResult, association_note
 from videx.study.spec import spec_to_toml
 
 FIGURES = {"rates": "rates.png", "forest": "forest.png", "km": "km.png",
@@ -64,16 +64,17 @@ def fig_rates(r: StudyResult, path: Path):
         groups.append(("IPW-weighted", r.ipw.rate_exposed, r.ipw.rate_exposed_ci,
                        r.ipw.rate_unexposed, r.ipw.rate_unexposed_ci))
     x = np.arange(len(groups))
-    for off, idx, label, color in ((-0.18, 1, f"with {r.spec.exposure_label}", "#2b6cb0"),
-                                   (0.18, 3, f"without {r.spec.exposure_label}", "#a0aec0")):
+    w = r.words
+    for off, idx, label, color in ((-0.18, 1, w.with_(), "#2b6cb0"),
+                                   (0.18, 3, w.without(), "#a0aec0")):
         vals = [g[idx] or 0 for g in groups]
-        err = np.array([[v - g[idx + 1][0], g[idx + 1][1] - v] if g[idx + 1] else [0, 0]
-                        for v, g in zip(vals, groups)]).T
+        err = np.clip(np.array([[v - g[idx + 1][0], g[idx + 1][1] - v] if g[idx + 1]
+                                else [0, 0] for v, g in zip(vals, groups)]).T, 0, None)
         ax.bar(x + off, np.array(vals) * 100, 0.34, yerr=err * 100, capsize=4, label=label,
                color=color)
     ax.set_xticks(x, [g[0] for g in groups])
-    ax.set_ylabel("cleared (%)")
-    _finish(fig, ax, f"Clearance rate, {r.level}% intervals", path)
+    ax.set_ylabel(f"{w.outcome} (%)")
+    _finish(fig, ax, f"{w.rate[:1].upper() + w.rate[1:]}, {r.level}% intervals", path)
 
 
 def fig_forest(r: StudyResult, path: Path):
@@ -96,7 +97,7 @@ def fig_forest(r: StudyResult, path: Path):
         ax.set_xscale("log")
         ax.set_yticks(ys, [row["label"] for row in panel], fontsize=8)
         ax.set_title(f"{title}, {r.level}% intervals", fontsize=10)
-    axes[-1, 0].set_xlabel(f"risk ratio of clearance, with vs without {r.spec.exposure_label} "
+    axes[-1, 0].set_xlabel(f"risk ratio, cases {r.words.with_()} vs {r.words.without()} "
                            "(log scale)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -106,17 +107,18 @@ def fig_forest(r: StudyResult, path: Path):
 def fig_km(r: StudyResult, path: Path):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for key, label, color in (("exposed", f"with {r.spec.exposure_label}", "#2b6cb0"),
-                              ("unexposed", f"without {r.spec.exposure_label}", "#a0aec0")):
+    w = r.words
+    for key, label, color in (("exposed", w.with_(), "#2b6cb0"),
+                              ("unexposed", w.without(), "#a0aec0")):
         c = r.survival.curves.get(key)
         if not c:
             continue
         t = [0.0] + c["times"]
         s = [1.0] + c["surv_prob"]
         ax.step(t, np.array(s) * 100, where="post", label=label, color=color, lw=2)
-    ax.set_xlabel("days since the shooting")
-    ax.set_ylabel("cases still open (%)")
-    _finish(fig, ax, "Time to clearance (Kaplan-Meier)", path)
+    ax.set_xlabel("days since the incident")
+    ax.set_ylabel(f"{w.still_open} (%)")
+    _finish(fig, ax, f"{w.time_to[:1].upper() + w.time_to[1:]} (Kaplan-Meier)", path)
 
 
 def fig_balance(r: StudyResult, path: Path):
@@ -136,11 +138,10 @@ def fig_overlap(r: StudyResult, ps: np.ndarray, x: np.ndarray, path: Path):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.2))
     bins = np.linspace(0, 1, 26)
-    ax.hist(ps[x == 1], bins=bins, alpha=0.6, label=f"with {r.spec.exposure_label}",
-            color="#2b6cb0")
-    ax.hist(ps[x == 0], bins=bins, alpha=0.6, label=f"without {r.spec.exposure_label}",
-            color="#a0aec0")
-    ax.set_xlabel("propensity score (probability of video given covariates)")
+    ax.hist(ps[x == 1], bins=bins, alpha=0.6, label=r.words.with_(), color="#2b6cb0")
+    ax.hist(ps[x == 0], bins=bins, alpha=0.6, label=r.words.without(), color="#a0aec0")
+    ax.set_xlabel(f"propensity score (probability of {r.words.exposure} given the "
+                  "covariates)")
     ax.set_ylabel("cases")
     _finish(fig, ax, "Propensity overlap", path)
 
@@ -168,15 +169,26 @@ def draw_figures(r: StudyResult, out: Path) -> dict[str, Path]:
 
 
 # ------------------------------------------------------------------ blocks
+def _yes_no(clustered) -> str:
+    return {True: "yes", False: "no"}.get(clustered, "")
+
+
 def blocks(r: StudyResult, figures: dict[str, Path], spec_text: str) -> list[tuple]:
-    c, b, lv, label = r.crude, [], f"{r.level}% CI", r.spec.exposure_label
-    b.append(("h1", r.spec.title))
+    c, b, lv, w = r.crude, [], f"{r.level}% CI", r.words
+    cl = r.spec.cluster
+    b.append(("h1", r.spec.display_title))
     b.append(("p", r.headline()))
-    b.append(("note", ASSOCIATION_NOTE))
-    if r.late_exposure:
-        b.append(("p", f"{r.late_exposure['cases']} cleared case(s) with video had it obtained "
-                       f"after the clearance; counting them as without video gives a risk ratio "
-                       f"of {f2(r.late_exposure['rr'])} ({ci2(r.late_exposure['rr_ci'])})."))
+    b.append(("note", association_note(w)))
+    late = r.late_exposure
+    if late:
+        b.append(("p", f"{late['cases']} case(s) {w.with_()} that were {w.outcome} had the "
+                       f"exposure obtained after the {w.outcome_noun}; counting them as "
+                       f"{w.without()} gives a risk ratio of {f2(late['rr'])} "
+                       + (f"({lv} {ci2(late['rr_ci'])}, {late['variance']})"
+                          if late["rr"] is not None else f"(not estimable: {late['refused']})")
+                       + (f"; a cluster-robust interval is not estimable: "
+                          f"{late['cluster_refused']}" if late.get("cluster_refused") else "")
+                       + "."))
     b.append(("h2", "Data"))
     b.append(("p", f"{r.data.n_input} rows read from `{Path(r.spec.cases).name}` "
                    f"(SHA-256 {r.data.input_sha256[:16]}...); {r.n} analysed, "
@@ -189,8 +201,8 @@ def blocks(r: StudyResult, figures: dict[str, Path], spec_text: str) -> list[tup
                 for reason, n in r.data.incomplete.items()]
     if account:
         b.append(("table", ["rows", "what happened", "why"], account))
-    for key, text in (("outcome", f"Outcome `{r.spec.outcome}`"),
-                      ("exposure", f"Exposure `{r.spec.exposure}`")):
+    for key, text in (("outcome", f"Outcome `{r.spec.outcome}` ({w.outcome})"),
+                      ("exposure", f"Exposure `{r.spec.exposure}` ({w.exposure})")):
         b.append(("p", f"{text}: how each value in the table was read (? marks a value read "
                        "as no that looks like a yes or is not an explicit no)."))
         odd = set(r.data.suspicious.get(key, []))
@@ -203,117 +215,145 @@ def blocks(r: StudyResult, figures: dict[str, Path], spec_text: str) -> list[tup
                       " ..." if len(cv.levels) > 8 else ""), ", ".join(cv.rare_levels)]
                    for cv in r.covariates]))
     b.append(("h2", "Crude comparison (every analysed case)"))
-    b.append(("table", ["group", "cases", "cleared", "rate", f"{lv} (Wilson)"],
-              [[f"with {label}", c.exposed.n, c.exposed.cleared, pct(c.exposed.rate),
+    b.append(("table", ["group", "cases", w.outcome, "rate",
+                        f"{lv} ({unclustered('Wilson', cl)})"],
+              [[w.with_(), c.exposed.n, c.exposed.cleared, pct(c.exposed.rate),
                 ci2(c.exposed.rate_ci, ".1%")],
-               [f"without {label}", c.unexposed.n, c.unexposed.cleared, pct(c.unexposed.rate),
+               [w.without(), c.unexposed.n, c.unexposed.cleared, pct(c.unexposed.rate),
                 ci2(c.unexposed.rate_ci, ".1%")]]))
-    measures = [
-        [f"risk ratio ({c.rr_method or 'not estimated'})", f2(c.rr), ci2(c.rr_ci)],
-        ["change in the proportion cleared",
-         change_words(c.rr) if c.rr is not None else "n/a", ""],
-        ["risk difference, points (Newcombe)", f2(c.rd * 100 if c.rd is not None else None,
-                                                  "+.1f"), ci2(c.rd_ci, ".1f", 100)],
-        ["odds ratio (Woolf) - not a % change in clearance", f2(c.odds_ratio), ci2(c.or_ci)],
-        ["Fisher's exact test p", f2(c.fisher_p, ".3g"), ""]]
-    if c.rr_refused:
-        measures.insert(0, ["risk ratio not estimated", c.rr_refused, ""])
+    measures = []
+    if c.rr is None:
+        measures.append(["risk ratio", "not estimable", c.rr_refused or ""])
+    else:
+        measures.append([f"risk ratio ({unclustered(c.rr_method, cl)})", f2(c.rr),
+                         ci2(c.rr_ci)])
+        measures.append([f"change in the proportion {w.outcome}", w.change(c.rr), ""])
+    measures += [
+        [f"risk difference, points ({unclustered('Newcombe', cl)})",
+         f2(c.rd * 100 if c.rd is not None else None, "+.1f"), ci2(c.rd_ci, ".1f", 100)],
+        [f"odds ratio ({unclustered('Woolf', cl)}) - not a % change in the proportion "
+         f"{w.outcome}", f2(c.odds_ratio), ci2(c.or_ci)],
+        [f"Fisher's exact test{' (does not account for clustering by ' + cl + ')' if cl else ''}",
+         format_p(c.fisher_p) if c.fisher_p is not None else "n/a", ""]]
     if r.crude_cluster:
         for key, k in r.crude_cluster.items():
-            measures.append([f"{'risk ratio' if key == 'rr' else 'risk difference'}, "
+            measures.append([f"{'risk ratio' if key == 'rr' else 'risk difference, points'}, "
                              f"{k.variance}", f2(k.estimate * (1 if key == "rr" else 100)),
                              ci2(k.ci, scale=1 if key == "rr" else 100) + (
                                  f" (z: {ci2(k.ci_z, scale=1 if key == 'rr' else 100)})"
                                  if k.disagree else "")])
+    for key in ("rr", "rd"):
+        why = r.refused.get(f"crude {key.upper()}, cluster-robust")
+        if why:
+            measures.append([f"{'risk ratio' if key == 'rr' else 'risk difference'}, "
+                             "cluster-robust", "not estimable", why])
     b.append(("table", ["measure", "estimate", lv], measures))
+    for flag in c.flags:
+        b.append(("p", f"Caution: the crude risk ratio {flag}."))
     if r.crude_complete:
         k = r.crude_complete
         b.append(("p", f"On the {k.n} cases with every covariate known (those the adjusted "
-                       f"estimates use): risk ratio {f2(k.rr)} ({ci2(k.rr_ci)})."))
+                       f"estimates use): risk ratio {f2(k.rr)} ({lv} {ci2(k.rr_ci)}, "
+                       f"{unclustered(k.rr_method or 'not estimable', cl)})."))
     if "rates" in figures:
-        b.append(("fig", figures["rates"], "Clearance rate"))
+        b.append(("fig", figures["rates"], w.rate[:1].upper() + w.rate[1:]))
     b.append(("h2", "All estimates"))
-    b.append(("table", ["estimate", "risk ratio", lv, "variance"],
+    head = ["estimate", "risk ratio", lv, "variance"] + (["accounts for clusters"] if cl
+                                                         else []) + ["caution"]
+    b.append(("table", head,
               [[e["label"], f2(e["estimate"]), ci2(e["ci"]) + (
                   f" (z: {ci2(e['ci_z'])})" if e.get("ci_z") else ""), e["variance"]]
+               + ([_yes_no(e["clustered"])] if cl else []) + ["; ".join(e["flags"])]
                for e in r.estimates() if e["group"] == "overall"]))
     if "forest" in figures:
         b.append(("fig", figures["forest"], "Forest plot (subgroups in their own panel)"))
     if r.refused:
-        b.append(("table", ["estimate", "not made, because"],
+        b.append(("table", ["estimate", "not estimable, because"],
                   [[k, v] for k, v in r.refused.items()]))
     if r.adjusted:
         a = r.adjusted
-        b.append(("h2", "Adjusted estimates"))
+        b.append(("h2", "Adjusted estimates" if a.covariates else "Modified Poisson, unadjusted"))
         lb = a.log_binomial or {}
-        odds = (f"Logistic regression: OR {f2(a.odds_ratio)} (model-based, as R glm: "
-                f"{ci2(a.or_ci)}; {a.covariance}: {ci2(a.or_ci_robust)})."
+        nc = f"; does not account for clustering by {cl}" if cl else ""
+        odds = (f"Logistic regression: OR {f2(a.odds_ratio)} (model-based, as R glm{nc}: {lv} "
+                f"{ci2(a.or_ci)}; {a.covariance}: {lv} {ci2(a.or_ci_robust)})."
                 if a.odds_ratio is not None else
-                f"Logistic regression: not estimated ({a.or_refused}).")
+                f"Logistic regression: not estimable: {a.or_refused}.")
         b.append(("p", f"Modified Poisson regression ({a.covariance}) on "
-                       f"{', '.join(a.covariates) or 'no covariates'}, {a.n} cases: RR "
-                       f"{f2(a.rr)} ({lv} {ci2(a.rr_ci)}). " + odds + " Log-binomial: "
-                       + (f"RR {f2(lb['rr'])} ({ci2(lb['rr_ci'])})." if lb.get("reported")
+                       f"{', '.join(a.covariates) or 'no covariate (unadjusted)'}, {a.n} "
+                       f"cases: RR {f2(a.rr)} ({lv} {ci2(a.rr_ci)}; {format_p(a.rr_p)}, "
+                       f"{a.reference} reference). " + odds + " Log-binomial: "
+                       + (f"RR {f2(lb['rr'])} ({lv} {ci2(lb['rr_ci'])})." if lb.get("reported")
                           else f"not reported ({lb.get('reason', 'n/a')}).")))
     if r.mantel_haenszel:
         m = r.mantel_haenszel
         b.append(("h2", f"Stratified by {' x '.join(m.strata_by)} (Mantel-Haenszel)"))
-        b.append(("p", m.summary(r.level) + (f"; Breslow-Day p = {f2(m.breslow_day_p, '.3g')}"
+        b.append(("p", m.summary(r.level) + (f"; Breslow-Day {format_p(m.breslow_day_p)}"
                                              if m.breslow_day_p is not None else "") + "."))
-        b.append(("table", ["stratum", f"with {label}", f"without {label}", "RR"],
+        b.append(("table", ["stratum", f"{w.outcome} {w.with_()}",
+                            f"{w.outcome} {w.without()}", "RR"],
                   [[s["stratum"], f"{s['exposed_cleared']}/{s['exposed_n']}",
                     f"{s['unexposed_cleared']}/{s['unexposed_n']}", f2(s["rr"])]
                    for s in m.strata]))
     if r.ipw:
-        w = r.ipw
+        ip = r.ipw
         b.append(("h2", "Propensity weighting (IPW)"))
-        trimmed = (f" Propensities trimmed to {w.trim:g}-{1 - w.trim:g}: {w.trimmed} case(s) "
-                   "touched." if w.trim else " No propensity was trimmed.")
-        b.append(("p", w.summary(r.level) + f". Propensity model: {w.propensity_model}; "
-                       f"largest weight used {w.max_weight:.1f} (stabilised "
-                       f"{w.max_stabilized_weight:.2f}); effective sample size "
-                       f"{w.effective_n.get('exposed', 0):.0f} with and "
-                       f"{w.effective_n.get('unexposed', 0):.0f} without {label}." + trimmed))
+        trimmed = (f" --trim {ip.trim:g}: {ip.trimmed} case(s) with a propensity outside "
+                   f"{ip.trim:g}-{1 - ip.trim:g} left out; the weighted estimates describe the "
+                   f"other {ip.n}." if ip.trim else " No case was trimmed (no --trim).")
+        b.append(("p", ip.summary(r.level) + f". Propensity model: {ip.propensity_model}; "
+                       f"largest weight used {ip.max_weight:.1f} (stabilised "
+                       f"{ip.max_stabilized_weight:.2f}); effective sample size "
+                       f"{ip.effective_n.get('exposed', 0):.0f} {w.with_()} and "
+                       f"{ip.effective_n.get('unexposed', 0):.0f} {w.without()}." + trimmed))
         b.append(("table", ["covariate", "SMD before", "SMD after"],
                   [[x["covariate"], f2(x["smd_before"]), f2(x["smd_after"])]
-                   for x in w.balance]))
+                   for x in ip.balance]))
         for key, cap in (("balance", "Balance before and after weighting"),
                          ("overlap", "Propensity overlap")):
             if key in figures:
                 b.append(("fig", figures[key], cap))
     if r.survival:
         s = r.survival
-        b.append(("h2", "Time to clearance"))
-        b.append(("p", s.summary() + f" ({s.covariance}). {s.n} cases, {s.events} cleared; "
-                       f"median days to clearance with {label} "
-                       f"{f2(s.median_days.get('exposed'), '.0f')}, without "
-                       f"{f2(s.median_days.get('unexposed'), '.0f')} (open cases censored at "
-                       f"{r.spec.censor_date or 'the last clearance date'})."))
+        b.append(("h2", w.time_to[:1].upper() + w.time_to[1:]))
+        b.append(("p", s.summary(r.level) + f". {s.n} cases, {s.events} {w.outcome}; "
+                       f"median days to {w.outcome_noun} {w.with_()} "
+                       f"{f2(s.median_days.get('exposed'), '.0f')}, {w.without()} "
+                       f"{f2(s.median_days.get('unexposed'), '.0f')} (cases not {w.outcome} "
+                       f"are censored at {r.spec.censor_date or 'the last outcome date'})."))
         if s.dropped:
             b.append(("table", ["rows left out of the time analysis", "reason"],
                       [[n, k] for k, n in s.dropped.items()]))
         if "km" in figures:
-            b.append(("fig", figures["km"], "Kaplan-Meier: cases still open"))
+            b.append(("fig", figures["km"], f"Kaplan-Meier: {w.still_open}"))
     b.append(("h2", "Sensitivity"))
     for ev in r.evalues.values():
         b.append(("p", ev.summary()))
     if r.bootstrap:
-        b.append(("p", f"Bootstrap ({r.bootstrap['n']} resamples of "
-                       f"{r.bootstrap['resampled']}, seed {r.bootstrap['seed']}): crude RR "
-                       f"percentile interval {ci2(r.bootstrap['ci'])}."))
+        bt = r.bootstrap
+        b.append(("p", f"Bootstrap ({bt['n']} resamples of {bt['resampled']}, seed "
+                       f"{bt['seed']}): crude RR {r.level}% percentile interval "
+                       f"{ci2(bt['ci'])}."))
     if r.subgroups:
         b.append(("h2", "Subgroups"))
-        b.append(("table", ["subgroup", "cases", f"with {label}", f"without {label}", "RR",
-                            lv],
+        b.append(("table", ["subgroup", "cases", f"{w.outcome} {w.with_()}",
+                            f"{w.outcome} {w.without()}", "RR", lv, "variance", "caution"],
                   [[f"{s['by']} = {s['level']}", s["n"], pct(s["exposed_rate"]),
                     pct(s["unexposed_rate"]), f2(s["rr"]),
-                    ci2(s["rr_ci"]) if s["rr"] is not None else (s.get("refused") or "")]
+                    ci2(s["rr_ci"]) if s["rr"] is not None
+                    else f"not estimable: {s.get('refused') or ''}",
+                    s.get("variance") or "",
+                    "; ".join(s.get("flags", []) + ([f"cluster-robust not estimable: "
+                                                     f"{s['cluster_refused']}"]
+                                                    if s.get("cluster_refused") else []))]
                    for s in r.subgroups]))
         b.append(("table", ["subgroup variable", "test of a different RR between levels",
                             "p"],
-                  [[h["by"], (f"chi2 {h['chi2']:.2f} on {h['df']} df, {h['covariance']}"
-                              if h.get("p") is not None else h.get("reason", "")),
-                    f2(h.get("p"), ".3g")] for h in r.heterogeneity]))
+                  [[h["by"], (f"{h.get('test', 'chi2')}: chi2 {h['chi2']:.2f} on {h['df']} "
+                              f"df, {h['covariance']}" if h.get("p") is not None
+                              else f"not estimable: {h.get('reason', '')}"),
+                    format_p(h.get("p")) if h.get("p") is not None else ""]
+                   for h in r.heterogeneity]))
     if r.notes:
         b.append(("h2", "Warnings"))
         b.append(("ul", r.notes))
@@ -407,12 +447,18 @@ def write_report(r: StudyResult, out: str | Path) -> dict[str, Path]:
     bl = blocks(r, figures, spec_text)
     paths = {"results": out / "results.json", "markdown": out / "report.md",
              "html": out / "report.html", "spec": spec_path, **figures}
-    paths["results"].write_text(json.dumps(r.to_dict(), indent=2, default=_json_default,
-                                           allow_nan=False) + "\n")
+    paths["results"].write_text(results_json(r, out))
     paths["markdown"].write_text(to_markdown(bl))
-    paths["html"].write_text(to_html(bl, r.spec.title))
+    paths["html"].write_text(to_html(bl, r.spec.display_title))
     spec_path.write_text(spec_text)
     return paths
+
+
+def results_json(r: StudyResult, out: str | Path) -> str:
+    """results.json as written into the folder ``out`` (the spec's case table relative to
+    it): strict JSON, the same bytes for a rerun from the written study.toml."""
+    return json.dumps(r.to_dict(relative_to=out), indent=2, default=_json_default,
+                      allow_nan=False) + "\n"
 
 
 def _json_default(value):

@@ -26,6 +26,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 MISSING_POLICIES = ("drop", "no")
+CLEARED = "cleared"        # the default outcome label: the outcome is clearance
 FALSE_WORDS = ("0", "0.0", "no", "n", "false", "f", "none", "not cleared", "open")
 TRUE_WORDS = ("1", "1.0", "yes", "y", "true", "t", "x")
 
@@ -104,6 +105,62 @@ class Matcher:
 
 
 @dataclass(frozen=True)
+class Words:
+    """How the report names the exposure and the outcome, for every sentence.
+
+    ``exposure`` completes "cases with ..." ("relevant video", "a camera within 50 m");
+    ``outcome`` completes "cases that were ..." ("cleared", "relevant video found"). The
+    clearance wording ("123% higher clearance", "time to clearance") is used only when the
+    outcome is ``cleared``."""
+
+    exposure: str = "relevant video"
+    outcome: str = CLEARED
+
+    @property
+    def clearance(self) -> bool:
+        return self.outcome.strip().lower() == CLEARED
+
+    def with_(self) -> str:
+        return f"with {self.exposure}"
+
+    def without(self) -> str:
+        return f"without {self.exposure}"
+
+    @property
+    def outcome_noun(self) -> str:
+        """The outcome as a noun: "clearance", or the label itself."""
+        return "clearance" if self.clearance else self.outcome
+
+    @property
+    def rate(self) -> str:
+        """What a rate is of: "clearance rate", or "share RELEVANT VIDEO FOUND"."""
+        return "clearance rate" if self.clearance else f"share {self.outcome}"
+
+    def change(self, rr: float) -> str:
+        """A risk ratio as a change: "123% higher clearance" / "relevant video found 23%
+        less often" / "no difference"."""
+        pct_change = (rr - 1) * 100
+        if round(pct_change) == 0:
+            return ("no difference in clearance" if self.clearance else
+                    f"no difference in how often cases were {self.outcome}")
+        more = pct_change > 0
+        if self.clearance:
+            return f"{abs(pct_change):.0f}% {'higher' if more else 'lower'} clearance"
+        return f"{self.outcome} {abs(pct_change):.0f}% {'more' if more else 'less'} often"
+
+    @property
+    def time_to(self) -> str:
+        return "time to clearance" if self.clearance else f"time until {self.outcome}"
+
+    @property
+    def still_open(self) -> str:
+        return "cases still open" if self.clearance else f"cases not yet {self.outcome}"
+
+    def title(self) -> str:
+        return f"Video-impact study: {self.outcome_noun}, with and without {self.exposure}"
+
+
+@dataclass(frozen=True)
 class StudySpec:
     """Everything that defines one run of the video-impact study."""
 
@@ -115,6 +172,7 @@ class StudySpec:
     missing_outcome: str = "drop"
     missing_exposure: str = "drop"
     exposure_label: str = "relevant video"
+    outcome_label: str = CLEARED
     covariates: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     numeric: tuple[str, ...] = ()
@@ -136,7 +194,15 @@ class StudySpec:
     encoding: str | None = None
     delimiter: str | None = None
     cases_sha256: str | None = None
-    title: str = "Video-impact study: clearance of shootings with and without relevant video"
+    title: str | None = None
+
+    def words(self) -> Words:
+        return Words(self.exposure_label, self.outcome_label)
+
+    @property
+    def display_title(self) -> str:
+        """The report's title: ``title``, or one made from the labels."""
+        return self.title or self.words().title()
 
     def outcome_matcher(self) -> Matcher:
         return Matcher.parse(self.outcome, "--outcome")
@@ -166,6 +232,11 @@ class StudySpec:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
     def validate(self) -> StudySpec:
+        for key in ("exposure_label", "outcome_label"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key).strip():
+                raise InputError(f"{key} must be a non-empty text (e.g. "
+                                 + ("'a camera within 50 m')" if key == "exposure_label"
+                                    else "'relevant video found')"))
         self.outcome_matcher()
         self.exposure_matcher()
         self.no_matcher("outcome")
@@ -255,21 +326,31 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def written_dict(spec: StudySpec, folder: str | Path | None = None,
+                 cases_sha256: str | None = None) -> dict:
+    """``spec`` as a rerun needs it: with ``folder`` (where the spec or results are written)
+    the case table's path relative to that folder (absolute when on another drive), and the
+    table's SHA-256. A first run and a rerun from its written spec give the same dict."""
+    doc = spec.to_dict()
+    if folder is not None:
+        import os
+        here = Path(folder).resolve()
+        try:
+            doc["cases"] = Path(os.path.relpath(Path(spec.cases).resolve(), here)).as_posix()
+        except ValueError:
+            doc["cases"] = str(Path(spec.cases).resolve())
+    if cases_sha256:
+        doc["cases_sha256"] = cases_sha256
+    return doc
+
+
 def spec_to_toml(spec: StudySpec, written_to: str | Path | None = None,
                  cases_sha256: str | None = None) -> str:
     """TOML that reproduces ``spec``. With ``written_to`` (the spec file's path) the case
     table's path is made relative to it (absolute when on another drive), and its SHA-256 is
     recorded."""
-    doc = spec.to_dict()
-    if written_to is not None:
-        import os
-        here = Path(written_to).resolve().parent
-        try:
-            doc["cases"] = os.path.relpath(Path(spec.cases).resolve(), here)
-        except ValueError:
-            doc["cases"] = str(Path(spec.cases).resolve())
-    if cases_sha256:
-        doc["cases_sha256"] = cases_sha256
+    doc = written_dict(spec, None if written_to is None else Path(written_to).resolve().parent,
+                       cases_sha256)
     lines = []
     for k, v in doc.items():
         if v is None or v == []:
@@ -287,4 +368,5 @@ def _toml_str(value) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-__all__ = ["Matcher", "StudySpec", "load_spec", "build_spec", "spec_to_toml", "file_sha256"]
+__all__ = ["Matcher", "StudySpec", "Words", "load_spec", "build_spec", "spec_to_toml",
+           "written_dict", "file_sha256"]

@@ -11,10 +11,10 @@ async def study_page(web, request, user):
     import tempfile
     from pathlib import Path
 
-    from videx.study.dataset import EXPOSURES
-    from videx.study.oncatalog import EXPOSURE_LABELS, run_on_catalog
+    from videx.study.dataset import EXPOSURES, exposure_label
+    from videx.study.oncatalog import run_on_catalog
     ctx = {"result": None, "exposure": "probative", "covariates": "category", "run_id": None,
-           "exposures": EXPOSURES, "labels": EXPOSURE_LABELS}
+           "exposures": [(e, exposure_label(e)) for e in EXPOSURES]}
     if request.method == "GET":
         return web.page(request, "study.html", ctx)
     form = await web.form_checked(request)
