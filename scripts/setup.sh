@@ -30,6 +30,7 @@ need_system_packages() {
 }
 
 need_system_packages ffmpeg ffmpeg ffprobe || exit 1
+need_system_packages curl curl || exit 1      # the upload-link tests send files as owners do
 # Headless Chromium renders the incident report in the tests (skip with VIDEX_NO_BROWSER=1).
 if [ -z "${VIDEX_NO_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1 \
     && ! command -v chromium-browser >/dev/null 2>&1; then

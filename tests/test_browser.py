@@ -81,9 +81,9 @@ def start_server(app):
 
 
 @pytest.fixture
-def server(ingested, tmp_path, run):
+def server(ingested, tmp_path, run, monkeypatch):
     """The demo catalog, plus a shooting two hours ago at the same corner (cameras to request
-    before their deadlines), served with a small PMTiles basemap."""
+    before their deadlines), served with a small PMTiles basemap; upload links work."""
     from test_web_field import make_pmtiles, png_tile
 
     from videx.basemap import world_px
@@ -93,6 +93,8 @@ def server(ingested, tmp_path, run):
                                       f"{NOW_ID},{when},41.7602,-72.6856,Park St at Broad St,"
                                       "Frog Hollow\n")
     assert run("incidents", "import", tmp_path / "now.csv").exit_code == 0
+    monkeypatch.setenv("VIDEX_LINK_KEY", str(tmp_path / "link.key"))
+    assert run("init", "--link-key", "--public-url", "https://videx.example.org").exit_code == 0
     with catalog.open_catalog(tmp_path / "videx.db") as cat:
         users.add_user(cat, "det", "detective", PASSWORD)
         users.add_user(cat, "boss", "admin", "admin-pass-1234")
@@ -239,6 +241,22 @@ def test_a_detectives_session_on_phone_and_desktop(server, browser, tmp_path):
     assert top < map_top
     shot(d, "incident-now")
 
+    # request every open private camera at once: each gets a request code and a status
+    click(d, d.find_element(By.ID, "request-all"))
+    wait_for(lambda: not d.find_elements(By.ID, "request-all"), what="the requests")
+    codes = re.findall(r"[0-9A-Z]{4}-[0-9A-Z]{4}", d.find_element(By.ID, "urgent").text)
+    assert codes
+    check(d, "incident (requested)")
+    d.get(f"{server}/requests")
+    listed = d.find_element(By.ID, "requests-table").text
+    assert all(c in listed for c in codes)
+    check(d, "my requests")
+    click(d, d.find_element(By.LINK_TEXT, codes[0]))
+    wait_for(lambda: d.find_elements(By.ID, "upload-link"), what="the request page")
+    assert "Your camera" not in d.title
+    check(d, "a request")
+    shot(d, "request")
+
     # the map over the basemap: Leaflet, tiles from videx, a camera's card on a tap
     d.get(f"{server}/incidents/{DEMO_ID}")
     wait_for(lambda: d.execute_script(
@@ -353,3 +371,158 @@ def test_admin_pages_in_chromium(server, browser):
     assert d.find_element(By.ID, "audit-check").text.startswith("audit log intact")
     assert "web:boss" in d.page_source                   # the canvass above, by the user
     shot(d, "audit")
+
+
+class CuttingProxy:
+    """A TCP relay between the browser and the server that drops every connection once,
+    after ``cut_after`` bytes went up, and refuses connections for ``down_s`` seconds: a
+    phone losing its signal in the middle of an upload."""
+
+    def __init__(self, target_port: int, cut_after: int, down_s: float = 2.0):
+        self.target, self.cut_after, self.down_s = target_port, cut_after, down_s
+        self.up_bytes, self.cut_at, self.down_until = 0, None, 0.0
+        self.lock = threading.Lock()
+        self.conns: list[socket.socket] = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if time.monotonic() < self.down_until:
+                client.close()
+                continue
+            server = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.conns += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, up):
+        try:
+            while data := src.recv(256 * 1024):
+                dst.sendall(data)
+                if up:
+                    with self.lock:
+                        self.up_bytes += len(data)
+                        cut = self.cut_at is None and self.up_bytes >= self.cut_after
+                        if cut:
+                            self.cut_at = self.up_bytes
+                            self.down_until = time.monotonic() + self.down_s
+                    if cut:
+                        self._drop_all()
+                        return
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib_suppress():
+                    s.close()
+
+    def _drop_all(self):
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for s in conns:
+            with contextlib_suppress():
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib_suppress():
+                s.close()
+
+    def close(self):
+        self.listener.close()
+        self._drop_all()
+
+
+def contextlib_suppress():
+    import contextlib
+    return contextlib.suppress(OSError)
+
+
+def vm_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(field)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+def test_an_owner_uploads_a_large_video_through_a_dropped_connection(city, run, tmp_path,
+                                                                     monkeypatch):
+    """A real Chromium on a phone screen sends a ~250 MB video through the owner's link;
+    the connection drops halfway and comes back: the upload continues from where it stopped
+    (not from the start), the file is catalogued with its SHA-256, and the server's memory
+    stays flat."""
+    import hashlib
+    import signal
+    import subprocess
+    import sys
+
+    from selenium.webdriver.common.by import By
+    monkeypatch.setenv("VIDEX_LINK_KEY", str(tmp_path / "link.key"))
+    assert run("init", "--link-key", "--public-url", "https://videx.example.org",
+               "--evidence-store", tmp_path / "store").exit_code == 0
+    assert run("requests", "create", DEMO_ID, "--camera", "RING-002").exit_code == 0
+    assert run("users", "add", "det", "--role", "detective", "--password-stdin",
+               input=PASSWORD).exit_code == 0
+    (made,) = json.loads(run("requests", "list", "--format", "json").stdout)
+    path = made["upload_url"].removeprefix("https://videx.example.org")
+    video = tmp_path / "IMG_0042.avi"
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=1280x720:rate=25,noise=alls=60:allf=t", "-t", "12",
+                    "-c:v", "mjpeg", "-q:v", "1", "-pix_fmt", "yuvj420p", str(video)],
+                   check=True, timeout=600)
+    size = video.stat().st_size
+    assert size > 150 * 2**20
+    digest = hashlib.sha256(video.read_bytes()).hexdigest()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "videx", "serve", "--port", str(port),
+                               "--workers", "1"], env={**os.environ,
+                                                       "VIDEX_SERVER_SECRET": "t"},
+                              stderr=subprocess.DEVNULL)
+    proxy = CuttingProxy(port, cut_after=size // 2)
+    d = make_browser(tmp_path, PHONE)
+    d.size = PHONE
+    try:
+        import urllib.request
+
+        def up():
+            assert server.poll() is None, "the server exited"
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}",
+                                              timeout=5).status == 200
+            except OSError:
+                return False
+        wait_for(up, 60, "the server")
+        before = vm_kb(server.pid, "VmRSS")
+        d.get(f"http://127.0.0.1:{proxy.port}{path}")
+        check(d, "the owner's upload page")
+        shot(d, "upload")
+        d.find_element(By.ID, "file").send_keys(str(video))
+        d.find_element(By.ID, "start").send_keys("14:30:00")
+        d.find_element(By.ID, "sender").send_keys("Pat Owner")
+        click(d, d.find_element(By.ID, "send"))
+        wait_for(lambda: d.find_elements(By.ID, "upload-done"), 600, "the upload to finish")
+        text = d.find_element(By.ID, "upload-list").text
+        shot(d, "upload-done")
+        assert "Received and kept as evidence" in text and digest in text, text
+        assert proxy.cut_at is not None                     # the connection did drop
+        assert proxy.up_bytes < size * 1.25                 # resumed, not sent again whole
+        peak = vm_kb(server.pid, "VmHWM")
+        assert peak - before < 60 * 1024, (before, peak)    # memory flat (kB)
+    finally:
+        d.quit()
+        proxy.close()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    with catalog.open_catalog(os.environ["VIDEX_DB"]) as cat:
+        (clip,) = cat.clips.list()
+        from videx import audit
+        assert clip["sha256"] == digest and clip["camera_id"] == "RING-002"
+        assert audit.verify(cat, deep=True).ok

@@ -101,6 +101,16 @@ def clock_offset_words(offset_s: float) -> str | None:
     return f"runs {' '.join(parts)} {'fast' if offset_s > 0 else 'slow'}"
 
 
+def size_words(n_bytes: int) -> str:
+    """A file size for people: "850 KB", "12.4 MB", "2.0 GB" (powers of 1024)."""
+    n = float(n_bytes)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit in ("bytes", "KB") else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
 def outcome_words(status: str | None) -> str:
     """What happened with the footage, for people ("" when nothing was recorded)."""
     return OUTCOME_WORDS.get(status, status) if status else ""

@@ -43,6 +43,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from videx import audit, display, links
+from videx.canvass import AFTER_S, BEFORE_S, RADIUS_M
 from videx.errors import NotFound, OptionError, VidexError
 from videx.history import OPEN, RECEIVED, SHOWN
 from videx.timeutil import format_local, from_ts, get_zone, iso_utc
@@ -338,7 +339,7 @@ class CreateResult:
 
 
 def create(cat, incident_id: str, camera_ids: list[str] | None = None, all_open: bool = False,
-           radius_m: float = 250.0, before_s: float = 1800.0, after_s: float = 900.0,
+           radius_m: float = RADIUS_M, before_s: float = BEFORE_S, after_s: float = AFTER_S,
            detective: str | None = None, detective_contact: str | None = None,
            link_days: float | None = None, now: float | None = None) -> CreateResult:
     """Make one request per camera for an incident (see module docstring), in one audited

@@ -193,7 +193,7 @@ class Web:
 def route_table():
     """Every page: (path, view, role needed or None for public, methods). Case numbers may
     hold "/" (24/0123): an incident's actions come before its page."""
-    from videx.web import admin, clips, incidents, public, signin, study
+    from videx.web import admin, clips, incidents, public, requests, signin, study, upload
     D, A, M = "detective", "analyst", "admin"
     return [
         ("/", signin.home, None, ["GET"]),
@@ -209,7 +209,12 @@ def route_table():
         ("/incidents/{incident_id:path}/report", incidents.report_download, D, ["GET"]),
         ("/incidents/{incident_id:path}/package", incidents.package_download, D, ["GET"]),
         ("/incidents/{incident_id:path}/sync", incidents.sync_view, D, ["GET"]),
+        ("/incidents/{incident_id:path}/requests", requests.request_all, D, ["POST"]),
         ("/incidents/{incident_id:path}", incidents.incident_page, D, ["GET"]),
+        ("/requests", requests.my_requests, D, ["GET"]),
+        ("/requests/{code}", requests.request_page, D, ["GET"]),
+        ("/requests/{code}/letter", requests.letter, D, ["GET"]),
+        ("/requests/{code}/status", requests.record_status, D, ["POST"]),
         ("/clips/{clip_id}", clips.clip_page, D, ["GET"]),
         ("/clips/{clip_id}/media", clips.clip_media, D, ["GET"]),
         ("/cameras/{camera_id:path}", clips.camera_page, D, ["GET"]),
@@ -218,6 +223,7 @@ def route_table():
         ("/imports", admin.imports, M, ["GET", "POST"]),
         ("/audit", admin.audit_log, M, ["GET"]),
         ("/users", admin.users_page, M, ["GET", "POST"]),
+        *upload.ROUTES,
     ]
 
 

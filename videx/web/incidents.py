@@ -67,10 +67,12 @@ def canvass_context(web, cat, result, record) -> dict:
     zone = cat.display_zone()
     inc = result.incident
     outcomes, reviews = [], []
-    bookmarks = []
+    bookmarks, requested = [], {}
     if record is not None:
+        from videx.web.requests import requests_by_camera
         outcomes, reviews, zone = cat.case_history(inc.id)
         bookmarks = cat.bookmarks.for_incident(inc.id)
+        requested = requests_by_camera(cat, inc.id)
     words = {c.camera_id: display.camera_words(c) for c in result.cameras}
     incident_q = quote(inc.id, safe="")
 
@@ -86,6 +88,9 @@ def canvass_context(web, cat, result, record) -> dict:
     return {
         "result": result, "record": record, "zone": zone, "occurred": inc.when(zone),
         "words": words, "urgent": display.by_urgency(result.request_list()),
+        "requested": requested,
+        "to_request": [c for c in result.request_list() if c.integration == "registered"
+                       and not (c.camera_id in requested and requested[c.camera_id].is_open())],
         "lost": [c for c in result.cameras if c.deadline_state == "lost"],
         # drawn 360 px wide with 12 px labels: on a phone it is shown about that size
         "map": incident_report.map_svg(result, 360, link=lambda cid: f"/cameras/{quote(cid, '')}",
