@@ -546,8 +546,8 @@ def intake_setup(folder: Path, size_mb: int) -> tuple[Path, Path, str]:
     from videx import requests, settings
     folder.mkdir(parents=True, exist_ok=True)
     clip = folder / f"ch01_20230501142900-{size_mb}mb.mp4"
-    if not clip.exists():       # 1080p at a high bit rate: about 6 MB a second
-        seconds = max(2, round(size_mb / 6.2))
+    if not clip.exists():       # 1080p at a high bit rate: about 4.5 MB a second
+        seconds = max(2, round(size_mb / 4.5))
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
                         f"testsrc2=size=1920x1080:rate=30:duration={seconds}", "-c:v",
                         "libx264", "-preset", "ultrafast", "-b:v", "50M", "-g", "60",
@@ -638,6 +638,113 @@ def bench_intake(args):
           f"stage (copy + hash) {best['stage_s']} s vs cp {best['cp_s']} s -> "
           f"{best['stage_s'] / best['cp_s']:.2f}x; peak RSS of accept "
           f"{max(r['peak_rss_mb'] for r in runs)} MB")
+
+
+# ------------------------------------------------------------------ upload (the owner's link)
+SINK_CHILD = r"""
+import os, sys
+import uvicorn
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    with open(sys.argv[2], "wb") as fh:
+        while True:
+            message = await receive()
+            fh.write(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        fh.flush()
+        os.fsync(fh.fileno())
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def bench_upload(args):
+    """A large real clip sent to an owner's upload link with ``curl -F`` (streamed, hashed,
+    fsynced, then taken in: probed, stored write-once, catalogued with its audit entry)
+    against the same ``curl -F`` to a plain file sink on the same server stack (uvicorn: the
+    body written to a file and fsynced, nothing parsed, hashed or catalogued), alternating,
+    in the same run; and the peak RSS of the videx server process."""
+    import statistics as st
+    folder = DATA / "upload"
+    sink_port, port = 8791, 8792
+    sink = subprocess.Popen([sys.executable, "-c", SINK_CHILD, str(sink_port),
+                             str(folder / "sink.bin")])
+    rows = []
+    try:
+        for _ in range(args.runs):
+            db_path, clip, code = intake_setup(folder, args.size_mb)   # a fresh catalog
+            from videx import requests, users
+            with catalog.open_catalog(db_path) as cat:
+                with cat.write("bench url"):
+                    cat.set_setting("public_url", f"http://127.0.0.1:{port}")
+                users.add_user(cat, "bench", "admin", "bench-password")
+                link = requests.upload_url(cat, requests.get(cat, code))
+            env = {**os.environ, "VIDEX_DB": str(db_path), "VIDEX_SERVER_SECRET": "b"}
+            server = subprocess.Popen([sys.executable, "-m", "videx", "serve", "--port",
+                                       str(port), "--workers", "1"], env=env)
+            try:
+                wait_http(f"http://127.0.0.1:{port}/login", server)
+                wait_http(f"http://127.0.0.1:{sink_port}/", sink)
+                t = time.perf_counter()
+                subprocess.run(["curl", "-s", "-o", "/dev/null", "-F", f"file=@{clip}",
+                                f"http://127.0.0.1:{sink_port}/"], check=True)
+                sink_s = time.perf_counter() - t
+                t = time.perf_counter()
+                done = subprocess.run(["curl", "-s", "-H", "Accept: application/json", "-F",
+                                       f"file=@{clip}", link], check=True,
+                                      capture_output=True, text=True)
+                videx_s = time.perf_counter() - t
+                result = json.loads(done.stdout)["files"][0]["result"]
+                peak = proc_kb(server.pid, "VmHWM") / 1024
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+            rows.append({"sink_s": round(sink_s, 3), "videx_s": round(videx_s, 3),
+                         "ratio": round(videx_s / sink_s, 2), "result": result,
+                         "server_peak_rss_mb": round(peak, 1)})
+            print(json.dumps(rows[-1]), file=sys.stderr)
+    finally:
+        sink.terminate()
+        sink.wait(timeout=30)
+        (folder / "sink.bin").unlink(missing_ok=True)
+    size = clip.stat().st_size
+    out = {"benchmark": "upload", "bytes": size, "runs": rows,
+           "median_ratio": round(st.median(r["ratio"] for r in rows), 2),
+           "peak_rss_mb": max(r["server_peak_rss_mb"] for r in rows)}
+    print(json.dumps(out, indent=2))
+    print(f"upload of {size / 2**20:.0f} MB with curl -F: the owner's link (received, hashed, "
+          f"checked, stored, catalogued) {st.median(r['videx_s'] for r in rows):.2f} s vs a "
+          f"plain file sink {st.median(r['sink_s'] for r in rows):.2f} s -> median "
+          f"{out['median_ratio']}x; server peak RSS {out['peak_rss_mb']} MB")
+
+
+def wait_http(url: str, proc, timeout_s: float = 60.0) -> None:
+    import urllib.error
+    import urllib.request
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode})")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def proc_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
 
 
 # ------------------------------------------------------------------ scan
@@ -1165,6 +1272,9 @@ def main():
     it = sub.add_parser("intake")
     it.add_argument("--size-mb", type=int, default=1024, help="Size of the clip taken in.")
     it.add_argument("--runs", type=int, default=3)
+    up = sub.add_parser("upload")
+    up.add_argument("--size-mb", type=int, default=1024, help="Size of the clip sent.")
+    up.add_argument("--runs", type=int, default=3)
     st = sub.add_parser("study")
     st.add_argument("--cases", type=int, default=100_000)
     args = parser.parse_args()
@@ -1173,7 +1283,7 @@ def main():
     {"canvass": bench_canvass, "canvass-all": bench_canvass_all, "startup": bench_startup,
      "extract": bench_extract,
      "ingest": bench_ingest, "scan": bench_scan, "study": bench_study,
-     "serve": bench_serve, "intake": bench_intake}[args.which](args)
+     "serve": bench_serve, "intake": bench_intake, "upload": bench_upload}[args.which](args)
 
 
 if __name__ == "__main__":

@@ -298,10 +298,15 @@ def clean_staging(cat, older_than_s: float = 86400.0) -> int:
 # ------------------------------------------------------------------ accept
 def accept(cat, request, staged_path: str | Path, meta: UploadMeta, *,
            max_bytes: int | None = None, now: float | None = None,
-           probe_timeout_s: float = 60.0) -> IntakeResult:
+           probe_timeout_s: float = 60.0, hashed_as_written: bool = False) -> IntakeResult:
     """Take one fully received file in for ``request`` (a ``videx.requests.Request``): see
     the module docstring. ``max_bytes``: size limit (default the ``upload_max_mb``
-    setting); ``now``: the time received (POSIX seconds, default now)."""
+    setting); ``now``: the time received (POSIX seconds, default now).
+
+    ``hashed_as_written``: ``meta.sha256`` was computed by this process over exactly the
+    bytes it wrote to the staged file and fsynced (the web's streaming upload, the staging
+    folder private to videx): it is the file's hash, and the file is not read a second time
+    (the one full read of a 2 GB upload is then the one made while it arrived)."""
     staged = Path(staged_path)
     received_ts = time.time() if now is None else now
     store, staging = evidence_store(cat), staging_dir(cat)
@@ -316,13 +321,14 @@ def accept(cat, request, staged_path: str | Path, meta: UploadMeta, *,
               "user_agent": clean_text(meta.user_agent, 400),
               "start_typed": clean_text(meta.start, 60), "channel": meta.channel}
     try:
-        return _accept(cat, request, staged, store, meta, limit, record, probe_timeout_s)
+        return _accept(cat, request, staged, store, meta, limit, record, probe_timeout_s,
+                       hashed_as_written and bool(meta.sha256))
     finally:
         staged.unlink(missing_ok=True)
 
 
 def _accept(cat, request, staged: Path, store: Path, meta: UploadMeta, limit: int,
-            record: dict, probe_timeout_s: float) -> IntakeResult:
+            record: dict, probe_timeout_s: float, hashed: bool = False) -> IntakeResult:
     from videx import probe as probing
     from videx import timesources
     st = os.lstat(staged)
@@ -355,7 +361,7 @@ def _accept(cat, request, staged: Path, store: Path, meta: UploadMeta, limit: in
                           "it, like 2023-05-01 22:31:05 or 22:31, or leave it empty.",
                           f"typed start unreadable: {err}")
     os.chmod(staged, 0o444)
-    digest = sha256_file(staged)
+    digest = meta.sha256.strip().lower() if hashed else sha256_file(staged)
     if meta.sha256 and meta.sha256.strip().lower() != digest:
         return refuse("altered", f"SHA-256 on disk {digest} differs from the one computed "
                                  f"while receiving ({clean_text(meta.sha256, 80)})", digest)

@@ -38,7 +38,8 @@ from videx import intake
 from videx.errors import IntakeError, NotFound
 
 TUS_VERSION = "1.0.0"
-BATCH_BYTES = 4 * 1024 * 1024       # bytes handed to the writing thread at a time
+BATCH_BYTES = 1024 * 1024           # bytes handed to the writing thread at a time
+QUEUED_BATCHES = 8                  # batches waiting for it at most (memory stays flat)
 FIELD_LIMIT = 2000                  # bytes of a text field (name, start)
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
@@ -190,8 +191,12 @@ class _FormWriter:
 
 
 async def _stream_form(web, request, staging: Path, limit: int) -> _FormWriter:
-    """Parse a multipart body as it arrives; the parsing and writing run in a worker thread,
-    a few megabytes at a time, so the event loop stays free for other requests."""
+    """Parse a multipart body as it arrives. One worker thread parses, hashes and writes
+    while the event loop goes on receiving (a few batches of ``BATCH_BYTES`` queued between
+    them: memory stays flat, receiving and writing overlap)."""
+    import asyncio
+    import queue
+
     from python_multipart.multipart import MultipartParser, parse_options_header
     _, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
@@ -199,18 +204,45 @@ async def _stream_form(web, request, staging: Path, limit: int) -> _FormWriter:
         raise ValueError("not a multipart form")
     writer = _FormWriter(staging, limit)
     parser = MultipartParser(boundary, writer.callbacks())
+    batches: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
+    failed: list[BaseException] = []
+
+    def consume():
+        """Parse every batch until the end (None); after an error keep taking batches, so
+        the receiving side never waits on a full queue."""
+        while (data := batches.get()) is not None:
+            if not failed:
+                try:
+                    parser.write(data)
+                except BaseException as err:  # noqa: BLE001 - raised in the handler
+                    failed.append(err)
+        if not failed:
+            parser.finalize()
+
+    async def put(item) -> None:
+        try:
+            batches.put_nowait(item)
+        except queue.Full:
+            await web.run_slow(batches.put, item)
+
+    consumer = asyncio.ensure_future(web.run_slow(consume))
     pending: list[bytes] = []
     size = 0
     try:
-        async for chunk in request.stream():
-            pending.append(chunk)
-            size += len(chunk)
-            if size >= BATCH_BYTES:
-                await web.run_slow(parser.write, b"".join(pending))
-                pending, size = [], 0
-        if pending:
-            await web.run_slow(parser.write, b"".join(pending))
-        await web.run_slow(parser.finalize)
+        try:
+            async for chunk in request.stream():
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= BATCH_BYTES:
+                    await put(b"".join(pending))
+                    pending, size = [], 0
+            if pending:
+                await put(b"".join(pending))
+        finally:
+            await put(None)
+            await consumer
+        if failed:
+            raise failed[0]
     except BaseException:
         writer.discard()
         raise
@@ -228,7 +260,8 @@ def _accept_all(web, request, token, writer: _FormWriter) -> tuple[list, object]
                 part["path"].unlink(missing_ok=True)
                 continue
             results.append(intake.accept(cat, req, part["path"], _meta(
-                web, request, part["file_name"], writer.fields, part["size"], part["sha"])))
+                web, request, part["file_name"], writer.fields, part["size"], part["sha"]),
+                hashed_as_written=True))
         if req is not None and results:
             intake.send_receipt(cat, req, intake.receipt_of(results))
     return results, req
