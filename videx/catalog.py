@@ -71,6 +71,18 @@ class WriteTx:
         self.touched[(table, str(key))] = None
 
 
+@dataclass(frozen=True)
+class CaseRecord:
+    """An incident's record as its page shows it: entries oldest first; ``requests`` are
+    request rows with their latest status (``videx.requests.Request.from_row``)."""
+
+    outcomes: list[dict]
+    reviews: list[dict]
+    bookmarks: list[dict]
+    requests: list[dict]
+    zone: ZoneInfo
+
+
 def display_zone_of(name: str | None) -> ZoneInfo:
     """The zone to show instants in for a catalog zone setting: that zone, else UTC."""
     return get_zone(name) if name else ZoneInfo("UTC")
@@ -165,12 +177,22 @@ class Catalog:
         return display_zone_of(self.zone_name)
 
     def case_history(self, incident_id: str) -> tuple[list[dict], list[dict], ZoneInfo]:
-        """(outcomes, reviews, display zone) for an incident page: entries oldest first; the
-        three reads in one round trip on PostgreSQL."""
-        outcomes, reviews, tz = self.db.dicts_batch(
+        """(outcomes, reviews, display zone) for an incident: entries oldest first."""
+        record = self.case_record(incident_id)
+        return record.outcomes, record.reviews, record.zone
+
+    def case_record(self, incident_id: str) -> CaseRecord:
+        """What an incident page shows of the case record (outcomes, reviews, bookmarks,
+        requests with their status, the display zone): five reads in one round trip on
+        PostgreSQL."""
+        from videx.store.bookmarks import BOOKMARKS_SQL
+        from videx.store.requests import REQUESTS_OF_INCIDENT_SQL
+        outcomes, reviews, bookmarks, requests, tz = self.db.dicts_batch(
             [(OUTCOMES_SQL, [incident_id]), (REVIEWS_SQL, [incident_id]),
+             (BOOKMARKS_SQL, [incident_id]), (REQUESTS_OF_INCIDENT_SQL, [incident_id]),
              ("SELECT value FROM settings WHERE key = ?", [ZONE_SETTING])])
-        return outcomes, reviews, display_zone_of(json.loads(tz[0]["value"]) if tz else None)
+        return CaseRecord(outcomes, reviews, bookmarks, requests,
+                          display_zone_of(json.loads(tz[0]["value"]) if tz else None))
 
     # ------------------------------------------------------------ transactions
     def require_tx(self) -> WriteTx:

@@ -25,6 +25,9 @@ _WITH_STATUS = """
     LEFT JOIN outcomes o ON o.id = (SELECT max(id) FROM outcomes WHERE request_id = r.id)"""
 
 
+REQUESTS_OF_INCIDENT_SQL = _WITH_STATUS + " WHERE r.incident_id = ? ORDER BY r.id"
+
+
 class RequestStore:
     """Reads and writes ``requests`` and ``request_files``."""
 

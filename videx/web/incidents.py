@@ -69,10 +69,11 @@ def canvass_context(web, cat, result, record) -> dict:
     outcomes, reviews = [], []
     bookmarks, requested = [], {}
     if record is not None:
-        from videx.web.requests import requests_by_camera
-        outcomes, reviews, zone = cat.case_history(inc.id)
-        bookmarks = cat.bookmarks.for_incident(inc.id)
-        requested = requests_by_camera(cat, inc.id)
+        from videx.requests import Request
+        case = cat.case_record(inc.id)            # one round trip on PostgreSQL
+        outcomes, reviews, zone, bookmarks = case.outcomes, case.reviews, case.zone, \
+            case.bookmarks
+        requested = {r["camera_id"]: Request.from_row(r) for r in case.requests}
     words = {c.camera_id: display.camera_words(c) for c in result.cameras}
     incident_q = quote(inc.id, safe="")
 

@@ -15,14 +15,6 @@ from videx.errors import NotFound, OptionError, VidexError
 ACTIONS = ("sent", "declined", "no-footage", "withdraw", "email")
 
 
-def requests_by_camera(cat, incident_id: str) -> dict[str, requests_mod.Request]:
-    """{camera id: the latest request for it} of an incident (for the incident page)."""
-    out: dict[str, requests_mod.Request] = {}
-    for r in requests_mod.list_requests(cat, incident_id):
-        out[r.camera_id] = r
-    return out
-
-
 def _words(r: requests_mod.Request, now: float) -> dict:
     """A request as the pages show it (the display model's words)."""
     from videx import display
