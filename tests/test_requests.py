@@ -592,12 +592,12 @@ def test_statuses_are_one_vocabulary():
     assert set(OUTCOME_STATUSES) == set(history.STATUSES)
 
 
-def test_deadline_words():
+def test_deadline_words_are_the_display_models():
     assert requests.deadline_words(190.4) == "7 d 22 h left"
-    assert requests.deadline_words(5.5) == "5 h left"
+    assert requests.deadline_words(5.5) == "5 h 30 min left"
     assert requests.deadline_words(0.5) == "30 min left"
-    assert requests.deadline_words(-3.2) == "overdue 3 h"
-    assert requests.deadline_words(None) == "unknown: ask now"
+    assert requests.deadline_words(-3.2) == "overdue 3 h 12 min"
+    assert requests.deadline_words(None) == "retention unknown: ask now"
 
 
 def test_settings_are_checked(requesting, run):

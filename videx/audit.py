@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +108,7 @@ class AuditKey:
 def new_key_file(path: str | Path) -> AuditKey:
     """Write a new random key to ``path`` (owner-only permissions); refuse to overwrite."""
     path = Path(path)
+    import secrets
     secret = secrets.token_bytes(32)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

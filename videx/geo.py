@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
 
 EARTH_RADIUS_M = 6_371_008.8
 _DIST_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|km|ft|mi)\s*$", re.I)
@@ -144,6 +143,7 @@ def outlier_check(points: list[tuple[float, float]], limit_m: float = 100_000.0)
     """
     if len(points) < 3:
         return
+    import statistics  # (imports random, decimal, fractions: not at start-up)
     lats = sorted(p[0] for p in points)
     lons = sorted(p[1] for p in points)
     med_lat, med_lon = statistics.median(lats), statistics.median(lons)
