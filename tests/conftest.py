@@ -85,7 +85,20 @@ def templates(tmp_path_factory):
     return base
 
 
+# modules whose tests start real servers, browsers or clusters, or decode video at length:
+# the full suite (scripts/test) runs them; the quick loop (scripts/test --quick) does not
+SERVER_MODULES = {"test_browser", "test_web", "test_web_field", "test_web_requests",
+                  "test_postgres"}
+VIDEO_MODULES = {"test_video", "test_probe_parity"}
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        if module in SERVER_MODULES:
+            item.add_marker(pytest.mark.server)
+        elif module in VIDEO_MODULES:
+            item.add_marker(pytest.mark.video)
     if ON_PG:
         skip = pytest.mark.skip(reason="reaches into the SQLite file (VIDEX_TEST_BACKEND)")
         for item in items:

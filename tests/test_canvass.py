@@ -311,6 +311,7 @@ def within_m(cams, incs, radius_m=250.0):
     return out
 
 
+@pytest.mark.heavy
 def test_batch_canvass_of_an_open_data_registry_in_every_format(db, run, tmp_path):
     # issue 18: "canvass --all --summary" died on min() over unknown retentions as soon as an
     # incident had two cameras without one, which is every open-data camera list

@@ -314,6 +314,7 @@ def print_pdf(html: Path, tmp_path: Path) -> bytes:
     return pdf.read_bytes()
 
 
+@pytest.mark.server           # Chromium prints it
 def test_the_letter_prints_on_one_page_and_its_qr_code_is_the_link(requesting, run, tmp_path):
     import cv2
     run("settings", "set", "department_address", "50 Jennings Road\nHartford, CT 06120")

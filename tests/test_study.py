@@ -254,6 +254,7 @@ def test_excel_exports_and_bad_dates(tmp_path, run):
                                 "YYYY-MM-DD)")
 
 
+@pytest.mark.heavy
 def test_the_written_spec_reproduces_every_number(run, tmp_path, monkeypatch):
     out = tmp_path / "out"
     r = run("study", "run", "--spec", SPEC, "--bootstrap", "50", "--out", out)
