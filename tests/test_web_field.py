@@ -517,3 +517,20 @@ def test_two_instances_on_one_postgresql_catalog_share_sessions(ingested, pg_clu
         from videx import audit
         assert audit.verify(cat, deep=True).ok
         assert cat.bookmarks.for_incident(DEMO_ID)[0]["acting_as"] == "web:det"
+
+
+def test_the_web_speaks_in_words_not_commands(site):
+    """Messages from the library name commands and options; the web says them in words."""
+    det, boss = TestClient(site), TestClient(site)
+    sign_in(det, "det")
+    sign_in(boss, "boss")
+    missing = det.get("/incidents/NO-SUCH-CASE")
+    assert missing.status_code == 404 and "no incident &#39;NO-SUCH-CASE&#39;" in missing.text
+    token = csrf_of(boss.get("/imports").text)
+    bad = "id,source,integration,lat,lon\nW-1,city,connected,99,-72.68\n"
+    imported = boss.post("/imports", data={"csrf": token, "kind": "cameras"},
+                         files={"file": ("registry.csv", bad.encode(), "text/csv")})
+    assert "keep the good rows" in imported.text
+    for page in (missing.text, imported.text, det.get("/requests/ABCD-EFGH").text):
+        body = page[page.index("<main"):]
+        assert not re.search(r"\bvidex [a-z]+ [a-z]+|--[a-z]", body), body[:400]

@@ -41,9 +41,11 @@ async def imports(web, request, user):
                     rep = cameras.import_cameras(cat, path, skip_bad=skip_bad)
                 else:
                     rep = incidents.import_incidents(cat, path, skip_bad=skip_bad)
+            from videx.web.app import plain_words
             name = upload.filename[:200]
-            return {"summary": rep.summary().replace(str(path), name),
-                    "errors": [str(e).replace(str(path), name) for e in rep.errors[:50]]}
+            return {"summary": plain_words(rep.summary().replace(str(path), name)),
+                    "errors": [plain_words(str(e).replace(str(path), name))
+                               for e in rep.errors[:50]]}
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     return web.page(request, "imports.html", {"report": await web.run_slow(work)})

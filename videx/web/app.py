@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -28,6 +29,25 @@ STATIC = HERE / "static"
 
 class Forbidden(Exception):
     """A request refused (a stale form token, an action the role may not take)."""
+
+
+# the library's messages speak to the command line ("see videx incidents list", "pass
+# --skip-bad"): the web says the same in its own words
+_CLI_SPEAK = [
+    (re.compile(r"or pass --skip-bad to import the good rows"),
+     "or tick \u201ckeep the good rows\u201d to import those"),
+    (re.compile(r"\s*\((?:see|use|set it with|run|pass|or use)\b[^()]*(?:videx |--)[^()]*\)"), ""),
+    (re.compile(r"[:;,]?\s*(?:run|use|set (?:it|one) with|with|pass)\s+videx\s[^;)]*"),
+     ": ask an administrator"),
+    (re.compile(r"\s*\(?pass --[\w-]+[^.;)]*\)?"), ""),
+]
+
+
+def plain_words(message: str) -> str:
+    """A library message as the web says it: no command names or options."""
+    for pattern, words in _CLI_SPEAK:
+        message = pattern.sub(words, message)
+    return message
 
 
 @dataclass(frozen=True)
@@ -125,8 +145,9 @@ class Web:
                                         status_code=status))
 
     def error(self, request, title: str, message: str, status: int, **context):
-        return self.page(request, "error.html", {"title": title, "message": message,
-                                                 **context}, status)
+        return self.page(request, "error.html", {"title": title,
+                                                 "message": plain_words(message), **context},
+                         status)
 
     def secure(self, response):
         """Headers every response carries: scripts, styles, images and media only from videx
