@@ -199,7 +199,8 @@ def test_keyed_chain_cannot_be_recomputed_without_the_key(city, run, tmp_path, m
     monkeypatch.setenv("VIDEX_AUDIT_KEY", str(key))
     assert run("outcome", DEMO_ID, "PRIV-001", "--status", "requested").exit_code == 0
     assert run("audit", "verify").exit_code == 0
-    log = open_db().auditlog.entries()
+    cat = open_db()
+    log, head = cat.auditlog.entries(), cat.auditlog.recorded_head()
     assert log[-1]["alg"].startswith("hmac-sha256:") and log[-2]["alg"].startswith("hmac")
     db = tmp_path / "videx.db"
     # altering a keyed entry is caught with the key ...
@@ -216,15 +217,23 @@ def test_keyed_chain_cannot_be_recomputed_without_the_key(city, run, tmp_path, m
     r = run("audit", "verify")
     assert r.exit_code == 1
     assert "is not keyed although the chain is keyed since entry" in r.stdout
-    # without the key the content of keyed entries cannot be checked, and the report says so
+    # without the key the content of keyed entries cannot be checked: that fails the check
+    # unless the user accepts it, and the report says so either way
     edit(db, "UPDATE audit SET alg = ?, hash = ?, args = ? WHERE id = ?",
          params=(log[-1]["alg"], log[-1]["hash"], log[-1]["args"], log[-1]["id"]))
-    edit(db, "UPDATE settings SET value = json_quote(?) WHERE key = 'audit_head'",
-         params=(log[-1]["hash"],))
+    edit(db, "UPDATE settings SET value = ? WHERE key = 'audit_head'",
+         params=(json.dumps(head),))
+    assert run("audit", "verify").exit_code == 0              # restored: intact with the key
     monkeypatch.delenv("VIDEX_AUDIT_KEY")
     r = run("audit", "verify")
+    assert r.exit_code == 1
+    assert r.stdout.strip() == (
+        f"audit log check failed: 2 entries (from entry {log[-2]['id']}) are sealed with key "
+        f"{head['key_id']} and could not be checked without it: set VIDEX_AUDIT_KEY to the "
+        "key file (or accept them unchecked with --accept-unverifiable)")
+    r = run("audit", "verify", "--accept-unverifiable")
     assert r.exit_code == 0
-    assert "keyed entries were checked for order and links but not for content" in r.stderr
+    assert "2 entries (from entry" in r.stderr and "accepted unchecked" in r.stderr
 
 
 def test_key_files_are_never_overwritten(tmp_path):

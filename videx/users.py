@@ -4,6 +4,13 @@ Roles, each including the one before: ``detective`` (search, canvass, watch clip
 outcomes and reviews, download reports and packages), ``analyst`` (also the study), ``admin``
 (also users, imports and the audit log). Passwords are hashed with argon2id
 (``argon2-cffi``); the hash never leaves the catalog and is never written to the audit log.
+
+Users are protected rows (``videx.store.protected``): every function here that changes one
+writes it in one transaction with an audit entry that names the user and what changed (never
+the password or its hash) and records the row's content hash, so a role, a disabled flag or a
+password hash edited outside videx is named by ``audit verify --deep``. The web's user pages
+call these functions; each raises a one-line ``InputError``/``NotFound`` for bad input and
+changes nothing then.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from videx.timeutil import iso_utc, now_utc
 ROLES = ("detective", "analyst", "admin")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_PASSWORD = 10
+MAX_PASSWORD = 1024     # argon2 takes any length; a megabyte "password" is an attack
 
 
 def allowed(role: str | None, needed: str) -> bool:
@@ -28,53 +36,102 @@ def _hasher():
     return PasswordHasher()
 
 
-def add_user(cat, name: str, role: str, password: str, replace: bool = False) -> None:
-    """Add a user (or, with ``replace``, set an existing user's role and password)."""
+def _check_name(name: str) -> None:
     if not NAME.match(name or ""):
         raise InputError(f"user name {name!r}: use letters, digits, '.', '_' or '-' (at most "
                          "64, starting with a letter or digit)")
+
+
+def _check_role(role: str) -> None:
     if role not in ROLES:
         raise InputError(f"role {role!r}: use {', '.join(ROLES)}")
+
+
+def _hash_password(password: str) -> str:
     if len(password or "") < MIN_PASSWORD:
         raise InputError(f"the password must have at least {MIN_PASSWORD} characters")
-    hashed = _hasher().hash(password)
-    with cat.write("users add", {"name": name, "role": role, "replace": replace}):
-        exists = cat.db.scalar("SELECT count(*) FROM users WHERE name = ?", [name])
-        if exists and not replace:
+    if len(password) > MAX_PASSWORD:
+        raise InputError(f"the password must have at most {MAX_PASSWORD} characters")
+    return _hasher().hash(password)
+
+
+def add_user(cat, name: str, role: str, password: str, replace: bool = False) -> None:
+    """Add a user (or, with ``replace``, set an existing user's role and password and enable
+    them again)."""
+    _check_name(name)
+    _check_role(role)
+    hashed = _hash_password(password)
+    now = iso_utc(now_utc())
+    with cat.write("users add", {"name": name, "role": role, "replace": replace}) as tx:
+        old = cat.users.get(name)
+        if old is not None and not replace:
             raise InputError(f"user {name} exists (use --replace to set a new role or "
                              "password)")
-        if exists:
-            cat.db.execute("UPDATE users SET role = ?, password_hash = ?, disabled = 0 "
-                           "WHERE name = ?", [role, hashed, name])
+        if old is None:
+            cat.users.add(name, role, hashed, now)
         else:
-            cat.db.execute("INSERT INTO users (name, role, password_hash, created_at) "
-                           "VALUES (?, ?, ?, ?)", [name, role, hashed, iso_utc(now_utc())])
+            tx.args["was"] = {"role": old["role"], "disabled": bool(old["disabled"])}
+            cat.users.update(name, role=role, password_hash=hashed, password_changed_at=now,
+                             disabled=0)
+
+
+def set_role(cat, name: str, role: str) -> dict:
+    """Give a user another role; returns the user as it was."""
+    _check_role(role)
+    with cat.write("users set-role", {"name": name, "role": role}) as tx:
+        old = _require(cat, name)
+        tx.args["was"] = old["role"]
+        if old["role"] == role:
+            tx.cancelled = True              # nothing changes: no entry
+        else:
+            cat.users.update(name, role=role)
+    return old
+
+
+def reset_password(cat, name: str, password: str) -> None:
+    """Set a new password for a user (the entry records that it changed, never what to)."""
+    hashed = _hash_password(password)
+    with cat.write("users reset-password", {"name": name}):
+        _require(cat, name)
+        cat.users.update(name, password_hash=hashed, password_changed_at=iso_utc(now_utc()))
 
 
 def disable_user(cat, name: str) -> None:
     """Stop a user from signing in (their history stays)."""
     with cat.write("users disable", {"name": name}):
-        cur = cat.db.execute("UPDATE users SET disabled = 1 WHERE name = ?", [name])
-        if not cur.rowcount:
-            raise NotFound(f"no user {name!r}")
+        _require(cat, name)
+        cat.users.update(name, disabled=1)
+
+
+def enable_user(cat, name: str) -> None:
+    """Let a disabled user sign in again."""
+    with cat.write("users enable", {"name": name}):
+        _require(cat, name)
+        cat.users.update(name, disabled=0)
+
+
+def _require(cat, name: str) -> dict:
+    user = cat.users.get(name)
+    if user is None:
+        raise NotFound(f"no user {name!r} (see videx users list)")
+    return user
 
 
 def list_users(cat) -> list[dict]:
     """Users by name (no hashes)."""
-    return cat.db.dicts("SELECT name, role, created_at, disabled FROM users ORDER BY name")
+    return cat.users.all()
 
 
 def get_user(cat, name: str) -> dict | None:
     """An enabled user (name, role), or None."""
-    return cat.db.one("SELECT name, role FROM users WHERE name = ? AND disabled = 0", [name])
+    return cat.users.enabled(name)
 
 
 def check_password(cat, name: str, password: str) -> dict | None:
     """The user (name, role) when the name and password match an enabled user, else None.
     A missing user costs as much time as a wrong password (no way to probe for names)."""
     from argon2.exceptions import VerificationError
-    row = cat.db.one("SELECT name, role, password_hash FROM users WHERE name = ? AND "
-                     "disabled = 0", [name])
+    row = cat.users.credentials(name) if len(password or "") <= MAX_PASSWORD else None
     hasher = _hasher()
     try:
         if row is None:
