@@ -127,7 +127,7 @@ def test_changes_through_videx_keep_deep_verify_green(ingested, run):
     f = ingested.parent / "offset.csv"
     f.write_text("id,source,integration,lat,lon,clock_offset_s\n"
                  "RING-002,private,connected,41.76031,-72.68551,95\n")
-    assert run("cameras", "import", f).exit_code == 0            # re-corrects RING-002's clips
+    assert run("cameras", "import", f, "--update").exit_code == 0   # re-corrects RING-002's clips
     run("scan", "--incident", DEMO_ID)
     check = json.loads(run("audit", "verify", "--deep", "--format", "json").stdout)
     assert check["ok"] and check["rows_checked"] > 500 and check["row_problems"] == []

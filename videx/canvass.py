@@ -452,14 +452,20 @@ def _activity_key(cam: CameraHit) -> float:
     return -max(values) if values else float("inf")
 
 
+MAX_RADIUS_M = 20_000.0
+
+
 def check_window(radius_m: float, before_s: float, after_s: float) -> None:
-    """Refuse a radius that is not positive or a window side that is negative."""
-    if not radius_m > 0:
-        raise OptionError(f"radius must be more than 0 m (got {radius_m:g})", "radius")
-    if before_s < 0:
-        raise OptionError("the window before the moment cannot be negative", "before")
-    if after_s < 0:
-        raise OptionError("the window after the moment cannot be negative", "after")
+    """Refuse a radius that is not positive or beyond a city (``MAX_RADIUS_M``), or a window
+    side that is negative or longer than ``limits.MAX_WINDOW_S``."""
+    from videx import limits
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise OptionError(f"radius must be more than 0 m and at most {MAX_RADIUS_M / 1000:g} "
+                          f"km (got {radius_m:g} m)", "radius")
+    for side, seconds in (("before", before_s), ("after", after_s)):
+        if not 0 <= seconds <= limits.MAX_WINDOW_S:
+            raise OptionError(f"the window {side} the moment must be from 0 to "
+                              f"{limits.MAX_WINDOW_S / 86400:g} days (got {seconds:g} s)", side)
 
 
 def window(inc: Incident, before_s: float, after_s: float) -> tuple[float, float]:
@@ -683,7 +689,18 @@ def canvass(cat, incident_id: str, **kwargs) -> CanvassResult:
 
 def adhoc_incident(case_no: str, lat: float, lon: float, when: datetime,
                    uncertainty_s: float = 0.0) -> Incident:
-    """An incident for a canvass that is not (yet) in the catalog."""
+    """An incident for a canvass that is not (yet) in the catalog (its case number, time
+    and uncertainty checked as an imported incident's are)."""
+    from videx import limits
+    problem = limits.id_problem(case_no)
+    if problem:
+        raise OptionError(f"case number: {problem}", "case")
+    problem = limits.incident_time_problem(when.timestamp(), time.time(), False, flag=None)
+    if problem:
+        raise OptionError(f"{iso_utc(when)} {problem}", "time")
+    if not 0 <= uncertainty_s <= limits.MAX_UNCERTAINTY_S:
+        raise OptionError(f"the time uncertainty must be from 0 to a year (got "
+                          f"{uncertainty_s:g} s)", "uncertainty")
     return Incident(case_no, when.timestamp(), lat, lon, None, uncertainty_s)
 
 
