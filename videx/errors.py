@@ -61,3 +61,11 @@ class CatalogError(VidexError):
 
 class AuditKeyError(VidexError):
     """The audit chain is keyed and the key is missing or wrong."""
+
+
+class SigningKeyError(VidexError):
+    """A package signing key or public key is missing, unreadable or not the catalog's."""
+
+
+class PackageError(VidexError):
+    """A folder is not an evidence package that can be checked (no SHA256SUMS, unreadable)."""
