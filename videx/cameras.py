@@ -137,7 +137,7 @@ def _duplicate_of(cat, rec: dict) -> tuple[str, str] | None:
     is within DUPLICATE_M metres."""
     for other in cat.cameras.near(rec["lat"], rec["lon"], DUPLICATE_M, rec["source"]):
         if other["id"] != rec["id"] and other["kind"] == rec["kind"]:
-            return ("id", f"likely a duplicate of camera {other['id']} ({other['distance_m']:g} "
+            return ("id", f"likely a duplicate of camera {other['id']!r} ({other['distance_m']:g} "
                           f"m away, same source and kind): pass --allow-duplicates if it is "
                           "another camera")
     return None

@@ -161,14 +161,15 @@ TIME_FIELDS = ("occurred_at", "occurred_ts", "occurred_end_ts", "time_precision"
 def incident_changes(old: dict, new: dict, zone) -> list[tuple[str, str, str]]:
     """The fields an incident row would change, as people read them: the time (however it is
     stored) as one ``occurred_at`` in local time, the date written once when it stays
-    (``2021-03-04 01:07 EST -> 00:07 EST``)."""
+    (``2021-03-04 01:07 EST -> 00:07 EST``). The same instant read another way (another
+    ``time_source`` text) is no change."""
     out = []
-    if any(old.get(k) != new.get(k) for k in TIME_FIELDS):
+    if any(old.get(k) != new.get(k) for k in TIME_FIELDS[:-1]):   # how it was read: no change
         was = _local(old["occurred_ts"], old.get("time_precision"), zone)
         now = _local(new["occurred_ts"], new.get("time_precision"), zone)
         if was == now:
-            out.append(("occurred_at (read as)", describe_value(old.get("time_source")),
-                        describe_value(new.get("time_source"))))
+            out.append(("occurred_at", f"{_show(was, True, True)} (stored "
+                        f"{old.get('occurred_at')})", f"{new.get('occurred_at')}"))
         else:
             seconds = bool(was[2] or now[2])
             out.append(("occurred_at", _show(was, True, seconds),

@@ -433,6 +433,9 @@ def parse_file(path: str | Path, fields: list[str], required: list[str],
             if raw.get(MORE_CELLS):
                 raise cells.error(None, f"{raw[MORE_CELLS]} more cell(s) than the header has "
                                   "columns")
+            problem = limits.id_problem(cells.text("id") or "")
+            if problem:
+                raise cells.error("id", problem)
             fake = mapping.placeholder("id", raw)
             if fake:
                 raise cells.error("id", f"{fake!r} is a placeholder, not a case number (build "
@@ -440,9 +443,6 @@ def parse_file(path: str | Path, fields: list[str], required: list[str],
             if not cells.text("id"):
                 raise cells.error("id", "no id (a blank case number: a continuation row of "
                                   "the one above?)")
-            problem = limits.id_problem(cells.text("id"))
-            if problem:
-                raise cells.error("id", problem)
             record = parse_row(cells)
             record["extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
             if record["id"] in seen:
