@@ -155,7 +155,11 @@ def test_checkpoint_catches_truncation_deletion_and_rechaining(city, run, tmp_pa
     assert f"entry {doc['entry']} of the checkpoint" in r.stdout and "truncated" in r.stdout
     edit(db, "DELETE FROM audit_rows", "DELETE FROM audit", "DELETE FROM settings WHERE key = "
          "'audit_head'")
-    assert "truncated or deleted" in run("audit", "verify", "--against", cp).stdout
+    r = run("audit", "verify", "--against", cp)
+    assert r.exit_code == 1 and "the log was deleted" in r.stdout
+    r = run("audit", "verify", "--deep")              # without the checkpoint too
+    assert r.exit_code == 1 and "the audit log is empty" in r.stdout
+    assert "ROW incidents HPD-23-004120: has no audited state" in r.stdout
 
 
 @pytest.mark.sqlite_only   # its tampering SQL is SQLite's (json_quote, PRAGMA, rowid)

@@ -487,6 +487,9 @@ def verify_chain(entries: Iterable[tuple[dict, Iterable[tuple[str, str, str]]]],
         if watch == eid:
             watched = last
         prev, last_id = e["hash"], eid
+    if count == 0:
+        return fail(None, "the audit log is empty, but every videx catalog holds at least "
+                          "the entry of its first migration: the log was deleted")
     stray = stray_rows(last_id) if stray_rows else None
     if stray:
         return fail(None, f"row hashes are recorded for entries that do not exist ({stray}): "
