@@ -301,3 +301,19 @@ def _without_fk(forger, sql, params):
             pg.execute(sql.replace("?", "%s"), params)
     else:
         forger.sql(sql, params=params)
+
+
+def test_a_keyed_chain_whose_key_setting_was_deleted_stays_keyed(city, run, forger, tmp_path,
+                                                                 monkeypatch):
+    """Deleting the key-id setting neither unkeys the chain for writers nor lets a second
+    key be set up over it."""
+    assert run("audit", "key", "--out", tmp_path / "audit.key").exit_code == 0
+    forger.sql("DELETE FROM settings WHERE key = 'audit_key_id'")
+    r = run("outcome", DEMO_ID, "PRIV-001", "--status", "requested")
+    assert r.exit_code == 1 and "audit chain is keyed" in r.stderr
+    r = run("audit", "key", "--out", tmp_path / "second.key")
+    assert r.exit_code == 1 and "already keyed" in r.stderr
+    assert not (tmp_path / "second.key").exists()
+    monkeypatch.setenv("VIDEX_AUDIT_KEY", str(tmp_path / "audit.key"))
+    code, out = verify(run, "--deep")
+    assert code == 1 and "ROW settings audit_key_id: was deleted outside videx" in out

@@ -625,9 +625,11 @@ def checkpoint(cat, out: str | Path) -> dict:
 
 def enable_key(cat, key_file: str | Path) -> AuditKey:
     """Create a key file and seal every later entry of this catalog's chain with it."""
-    if cat.setting("audit_key_id") is not None:
-        raise AuditKeyError(f"the audit chain is already keyed (key "
-                            f"{cat.setting('audit_key_id')})")
+    last = cat.auditlog.last()
+    keyed = cat.setting("audit_key_id") or (
+        key_id_of(cat.auditlog.entry(last["id"])["alg"]) if last else None)
+    if keyed is not None:
+        raise AuditKeyError(f"the audit chain is already keyed (key {keyed})")
     cat.check_writable()
     key = new_key_file(key_file)
     cat._key = key
