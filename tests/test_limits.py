@@ -150,3 +150,20 @@ def test_odd_dates_are_kept_only_when_asked(city, run, tmp_path):
     assert r.exit_code == 0, r.output
     shown = json.loads(run("incidents", "show", "COLD-1965", "--format", "json").stdout)
     assert shown["occurred_local"] == "1965-06-01 12:00:00 EDT"
+
+
+def test_an_absurd_value_stored_by_an_older_videx_is_one_line_not_a_traceback(city, run,
+                                                                               tmp_path):
+    """Catalogs imported before these checks may hold such values (audited, so no tampering):
+    a canvass of that incident says which and how to fix it."""
+    from conftest import edit
+    edit(tmp_path / "videx.db", "UPDATE incidents SET time_uncertainty_s = 1e300 WHERE id = ?",
+         params=(DEMO_ID,))
+    for command in (["canvass", DEMO_ID], ["canvass", "--all", "--summary"],
+                    ["report", DEMO_ID, "--out", tmp_path / "r.html"]):
+        r = run(*command)
+        assert r.exit_code == 1 and "Traceback" not in r.output
+        assert r.stderr.strip() == (
+            f"Error: incident {DEMO_ID}: its window's start would be in the year -3.17e+292, "
+            "outside 1900-2100 (time 2023-05-01T18:30:00Z, uncertainty 1e+300 s): correct it "
+            "and re-import it with --update")

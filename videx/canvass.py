@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 from videx import geo
-from videx.errors import OptionError
+from videx.errors import OptionError, VidexError
 from videx.store.cameras import CanvassCamera
 from videx.timeutil import describe, hms, iso_utc, now_utc
 
@@ -471,8 +471,19 @@ def check_window(radius_m: float, before_s: float, after_s: float) -> None:
 def window(inc: Incident, before_s: float, after_s: float) -> tuple[float, float]:
     """[t0, t1) searched for an incident (POSIX seconds): the moment (or the whole local day)
     widened by the window and the time uncertainty."""
+    from videx import limits
     unc = float(inc.time_uncertainty_s or 0.0)
-    return inc.occurred_ts - before_s - unc, inc.until_ts + after_s + unc
+    t0, t1 = inc.occurred_ts - before_s - unc, inc.until_ts + after_s + unc
+    problem = (limits.instant_problem(t0, "its window's start", limits.ODD_EARLIEST_TS)
+               or limits.instant_problem(t1, "its window's end", limits.ODD_EARLIEST_TS))
+    if problem:    # stored before videx refused such values at import
+        try:
+            when = iso_utc(inc.occurred_ts)
+        except (OverflowError, ValueError, OSError):
+            when = f"{inc.occurred_ts:g} s"
+        raise VidexError(f"incident {inc.id}: {problem} (time {when}, uncertainty {unc:g} s): "
+                         "correct it and re-import it with --update")
+    return t0, t1
 
 
 def canvass_incident(cat, inc: Incident, radius_m: float = 250.0, before_s: float = 1800.0,

@@ -60,7 +60,8 @@ def number_problem(value: float, integer: bool = False) -> str | None:
 
 def year_of(ts: float) -> str:
     """The year of an instant, for messages (even far outside datetime's range)."""
-    return f"{1970 + ts / 31_556_952:.0f}"
+    year = 1970 + ts / 31_556_952
+    return str(math.floor(year)) if abs(year) < 1e6 else f"{year:.3g}"
 
 
 def instant_problem(ts: float, what: str, earliest: float = EARLIEST_TS,
