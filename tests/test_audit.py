@@ -245,3 +245,12 @@ def test_key_files_are_never_overwritten(tmp_path):
     assert audit.load_key(tmp_path / "k") == key
     with pytest.raises(Exception, match="never overwritten"):
         audit.new_key_file(tmp_path / "k")
+
+
+def test_a_checkpoint_is_never_written_for_a_chain_that_does_not_verify(city, run, tmp_path):
+    edit(tmp_path / "videx.db", "UPDATE audit SET args = '{}' WHERE id = 3")
+    r = run("audit", "checkpoint", "--out", tmp_path / "cp.json")
+    assert r.exit_code == 1 and not (tmp_path / "cp.json").exists()
+    assert r.stderr.strip() == ("Error: the audit log does not verify (broken at entry 3: entry "
+                                "was altered (its hash does not match its contents)): no "
+                                "checkpoint written; run videx audit verify")

@@ -617,8 +617,9 @@ def checkpoint(cat, out: str | Path) -> dict:
     with cat.reading():
         walk = _walk(cat, cat.audit_key, False)
     if walk.problem or walk.last is None:
-        raise VidexError(f"the audit log does not verify ({walk.problem}): no checkpoint "
-                         "written; run videx audit verify")
+        where = f"broken at entry {walk.bad_id}: " if walk.bad_id else ""
+        raise VidexError(f"the audit log does not verify ({where}{walk.problem}): no "
+                         "checkpoint written; run videx audit verify")
     from videx.timeutil import iso_utc, now_utc
     return write_checkpoint(out, cat.location, walk.last, walk.entries, iso_utc(now_utc()))
 
