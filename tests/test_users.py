@@ -80,3 +80,27 @@ def test_the_cli_sets_roles_and_passwords(city, run):
     assert r.exit_code == 1 and r.stderr.strip() == (
         "Error: no user 'ghost' (see videx users list)")
     assert run("audit", "verify", "--deep").exit_code == 0
+
+
+def test_a_user_row_edited_outside_videx_grants_nothing(city, run, tmp_path, open_db):
+    """Signing in and each look-up compare the row with its audit record: a role raised, a
+    user inserted or re-enabled with SQL gets no access; set through videx, it works."""
+    from conftest import edit
+    for name in ("jdoe", "rroe"):
+        assert run("users", "add", name, "--role", "detective", "--password-stdin",
+                   input="a-long-password\n").exit_code == 0
+    assert run("users", "disable", "rroe").exit_code == 0
+    with open_db() as cat:
+        assert users.check_password(cat, "jdoe", "a-long-password")["role"] == "detective"
+        stolen = cat.db.scalar("SELECT password_hash FROM users WHERE name = 'jdoe'")
+    edit(tmp_path / "videx.db", "UPDATE users SET role = 'admin' WHERE name = 'jdoe'",
+         "UPDATE users SET disabled = 0 WHERE name = 'rroe'")
+    edit(tmp_path / "videx.db", "INSERT INTO users (name, role, password_hash, created_at, "
+         "disabled) VALUES ('mallory', 'admin', ?, 'x', 0)", params=(stolen,))
+    with open_db() as cat:
+        for name in ("jdoe", "rroe", "mallory"):
+            assert users.get_user(cat, name) is None, name
+            assert users.check_password(cat, name, "a-long-password") is None, name
+    assert run("users", "set-role", "jdoe", "--role", "admin").exit_code == 0   # audited now
+    with open_db() as cat:
+        assert users.get_user(cat, "jdoe") == {"name": "jdoe", "role": "admin"}

@@ -11,6 +11,11 @@ the password or its hash) and records the row's content hash, so a role, a disab
 password hash edited outside videx is named by ``audit verify --deep``. The web's user pages
 call these functions; each raises a one-line ``InputError``/``NotFound`` for bad input and
 changes nothing then.
+
+Signing in and every later look-up of the user (``check_password``, ``get_user``) also
+compare the user's row with the hash its last audit entry recorded: a user inserted, enabled,
+promoted or given another password hash outside videx gets no access, whether or not anyone
+runs ``audit verify --deep``.
 """
 
 from __future__ import annotations
@@ -81,9 +86,9 @@ def set_role(cat, name: str, role: str) -> dict:
     with cat.write("users set-role", {"name": name, "role": role}) as tx:
         old = _require(cat, name)
         tx.args["was"] = old["role"]
-        if old["role"] == role:
+        if old["role"] == role and _audited(cat, name):
             tx.cancelled = True              # nothing changes: no entry
-        else:
+        else:                                # (a row edited outside videx is re-recorded)
             cat.users.update(name, role=role)
     return old
 
@@ -122,16 +127,35 @@ def list_users(cat) -> list[dict]:
     return cat.users.all()
 
 
+def _audited(cat, name: str) -> dict | None:
+    """A user's row when it is exactly as its last audit entry recorded it, else None."""
+    from videx import audit
+    row = cat.users.with_audited_hash(name)
+    if row is None:
+        return None
+    audited = row.pop("videx_audited_hash")
+    return row if audited == audit.row_hash("users", row) else None
+
+
+def _trusted(cat, name: str) -> dict | None:
+    """A user's row when it is enabled and exactly as its last audit entry recorded it,
+    else None."""
+    row = _audited(cat, name)
+    return None if row is None or row["disabled"] else row
+
+
 def get_user(cat, name: str) -> dict | None:
-    """An enabled user (name, role), or None."""
-    return cat.users.enabled(name)
+    """An enabled user (name, role) whose row matches its audit record, or None."""
+    row = _trusted(cat, name)
+    return None if row is None else {"name": row["name"], "role": row["role"]}
 
 
 def check_password(cat, name: str, password: str) -> dict | None:
-    """The user (name, role) when the name and password match an enabled user, else None.
-    A missing user costs as much time as a wrong password (no way to probe for names)."""
+    """The user (name, role) when the name and password match an enabled user whose row
+    matches its audit record, else None. A missing user costs as much time as a wrong
+    password (no way to probe for names)."""
     from argon2.exceptions import VerificationError
-    row = cat.users.credentials(name) if len(password or "") <= MAX_PASSWORD else None
+    row = _trusted(cat, name) if len(password or "") <= MAX_PASSWORD else None
     hasher = _hasher()
     try:
         if row is None:

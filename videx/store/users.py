@@ -16,15 +16,14 @@ class UserStore:
         """A user (no password hash), enabled or not, or None."""
         return self.db.one(f"SELECT {self.COLUMNS} FROM users WHERE name = ?", [name])
 
-    def enabled(self, name: str) -> dict | None:
-        """An enabled user (name, role), or None."""
-        return self.db.one("SELECT name, role FROM users WHERE name = ? AND disabled = 0",
-                           [name])
-
-    def credentials(self, name: str) -> dict | None:
-        """An enabled user with the password hash (for signing in only)."""
-        return self.db.one("SELECT name, role, password_hash FROM users WHERE name = ? AND "
-                           "disabled = 0", [name])
+    def with_audited_hash(self, name: str) -> dict | None:
+        """A user's whole row (password hash included: for signing in only) and, as
+        ``videx_audited_hash``, the hash its newest audit entry recorded (None when none
+        did), in one statement."""
+        return self.db.one(
+            "SELECT u.*, (SELECT a.row_hash FROM audit_rows a WHERE a.tbl = 'users' AND "
+            "a.row_key = u.name ORDER BY a.entry_id DESC LIMIT 1) AS videx_audited_hash "
+            "FROM users u WHERE u.name = ?", [name])
 
     def all(self) -> list[dict]:
         """Users by name (no hashes)."""
