@@ -10,6 +10,8 @@
     scripts/bench.py study   [--cases 100000]
     scripts/bench.py serve   [--cameras 10000 --clips 10000000 --users 20 --pg --pg-keep DIR]
     scripts/bench.py intake  [--size-mb 1024 --runs 3]
+    scripts/bench.py upload  [--size-mb 1024 --runs 3]
+    scripts/bench.py verify  [--cameras 10000 --clips 10000000 --package-mb 1000]
 
 Synthetic data goes to bench-data/ (reused between runs; delete it to rebuild).
 Figures for docs/performance.md; nothing here is a pass/fail test.
@@ -765,6 +767,185 @@ def proc_kb(pid: int, field: str) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ verify
+BARE_SCAN = r"""
+import hashlib, json, sqlite3, sys
+# the limit: read every protected row once and recompute its content hash, nothing else
+conn = sqlite3.connect(sys.argv[1])
+n = 0
+for table, key, skip in json.loads(sys.argv[2]):
+    where = f" WHERE {key} NOT IN ({','.join('?' * len(skip))})" if skip else ""
+    cur = conn.execute(f'SELECT * FROM "{table}"{where}', skip)
+    names = [d[0] for d in cur.description]
+    for row in cur:
+        hashlib.sha256(json.dumps([table, dict(zip(names, row))], sort_keys=True,
+                                  separators=(",", ":"), ensure_ascii=False,
+                                  default=str).encode("utf-8")).hexdigest()
+        n += 1
+print(n)
+"""
+
+
+def baseline_bulk(path: Path) -> int:
+    """Record every protected row of a catalog built by SQL (no audit entries) in one
+    format 3 entry, streamed (the library's baseline holds every row in memory at once;
+    fine for a real upgrade, not for 10M synthetic clips): the rows' hashes go to
+    audit_rows with the entry's id, the entry's digest is streamed from them in order."""
+    from videx import audit
+    from videx.store import protected
+    cat = catalog.open_catalog(path)
+    conn = cat.db.conn
+    if conn.execute("SELECT count(*) FROM audit_rows WHERE tbl = 'clips'").fetchone()[0]:
+        cat.close()
+        return 0
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("PRAGMA defer_foreign_keys = ON")     # the rows go in before their entry
+    last = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    entry_id = last[0] + 1
+    n = 0
+    for spec in protected.TABLES:
+        where = (f' WHERE "{spec.key}" NOT IN ({",".join("?" * len(spec.skip))})'
+                 if spec.skip else "")
+        cur = conn.execute(f'SELECT * FROM "{spec.table}"{where}', list(spec.skip))
+        hasher = audit.RowHasher(spec.table, [d[0] for d in cur.description])
+        key_at = [d[0] for d in cur.description].index(spec.key)
+        while True:
+            rows = cur.fetchmany(20000)
+            if not rows:
+                break
+            conn.executemany("INSERT INTO audit_rows (entry_id, tbl, row_key, row_hash) "
+                             "VALUES (?, ?, ?, ?)",
+                             [(entry_id, spec.table, str(r[key_at]), hasher(r)) for r in rows])
+            n += len(rows)
+    digest = audit.streamed_rows_digest(conn.execute(
+        "SELECT tbl, row_key, row_hash FROM audit_rows WHERE entry_id = ? ORDER BY tbl, "
+        "row_key, row_hash", [entry_id]))
+    head = audit.parse_head(cat.auditlog.recorded_head())
+    sealed = head.sealed or 0 if head else 0
+    entry = {"v": audit.FORMAT, "prev_hash": last[1], "at": "2026-01-01T00:00:00Z",
+             "user": audit.os_user(), "acting_as": None, "command": "bench baseline",
+             "args": json.dumps({"rows": n}), "case_no": None, "rows_digest": digest,
+             "sealed": sealed}
+    entry["alg"], entry["hash"] = audit.seal(entry, None)
+    conn.execute('INSERT INTO audit (id, v, at, "user", acting_as, command, args, case_no, '
+                 "rows_digest, alg, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 [entry_id, entry["v"], entry["at"], entry["user"], None, entry["command"],
+                  entry["args"], None, digest, entry["alg"], entry["prev_hash"],
+                  entry["hash"]])
+    conn.execute("UPDATE settings SET value = ? WHERE key = 'audit_head'",
+                 [json.dumps(audit.new_head(entry["hash"], sealed, None).value())])
+    conn.execute("COMMIT")
+    cat.close()
+    return n
+
+
+def timed(argv: list[str], env: dict | None = None, cwd=None) -> tuple[float, int]:
+    t = time.perf_counter()
+    done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t, done.returncode
+
+
+def bench_verify(args):
+    from videx import audit
+    from videx.store import protected
+    DATA.mkdir(exist_ok=True)
+    source = DATA / f"canvass-{args.cameras}x{args.clips}.db"
+    if not source.exists():
+        print(f"building {source.name}...", file=sys.stderr)
+        build_canvass_catalog(source.with_suffix(".tmp"), args.cameras, args.clips)
+        source.with_suffix(".tmp").rename(source)
+    path = DATA / f"verify-{args.cameras}x{args.clips}.db"
+    if not path.exists():
+        print(f"copying and auditing {path.name} (once)...", file=sys.stderr)
+        shutil.copy(source, path.with_suffix(".tmp"))
+        t = time.perf_counter()
+        n = baseline_bulk(path.with_suffix(".tmp"))
+        print(f"  {n:,} rows recorded in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        path.with_suffix(".tmp").rename(path)
+    with catalog.open_catalog(path) as cat:
+        rows = cat.hashed_row_count()
+        t = time.perf_counter()
+        with cat.reading():
+            walk = audit._walk(cat, None, False)
+        chain_s = time.perf_counter() - t
+        t = time.perf_counter()
+        problems: list = []
+        with cat.reading():
+            audit._deep(cat, problems, None)
+        deep_s = time.perf_counter() - t
+        assert walk.problem is None and not problems, (walk.problem, problems[:3])
+    env = {**os.environ, "VIDEX_DB": str(path)}
+    env.pop("VIDEX_AUDIT_KEY", None)
+    spec = json.dumps([[p.table, p.key, list(p.skip)] for p in protected.TABLES])
+    ours, bare = [], []
+    for _ in range(args.rounds):
+        s, code = timed([sys.executable, "-m", "videx", "audit", "verify", "--deep"], env)
+        assert code == 0, "audit verify --deep failed on the bench catalog"
+        ours.append(s)
+        bare.append(timed([sys.executable, "-c", BARE_SCAN, str(path), spec])[0])
+    result = {"benchmark": "verify", "rows": rows, "audit_verify_deep_s": round(min(ours), 2),
+              "bare_scan_s": round(min(bare), 2), "ratio": round(min(ours) / min(bare), 2),
+              "in_process_chain_s": round(chain_s, 2), "in_process_deep_s": round(deep_s, 2)}
+    if args.package_mb:
+        result.update(bench_verify_package(args.package_mb, args.rounds))
+    print(json.dumps(result, indent=2))
+    print(f"audit verify --deep, {rows:,} protected rows: {result['audit_verify_deep_s']} s vs "
+          f"a bare scan recomputing their hashes {result['bare_scan_s']} s -> "
+          f"{result['ratio']}x (in process: chain {result['in_process_chain_s']} s, rows "
+          f"{result['in_process_deep_s']} s)")
+    if args.package_mb:
+        print(f"videx verify PACKAGE --public-key, {result['package_mb']} MB in "
+              f"{result['package_files']} files: {result['videx_verify_s']} s vs sha256sum -c "
+              f"{result['sha256sum_s']} s -> {result['package_ratio']}x")
+
+
+def bench_verify_package(megabytes: int, rounds: int) -> dict:
+    """A signed package of about ``megabytes`` MB (20 s 1080p clips of ~125 MB), checked by
+    videx verify --public-key and by sha256sum -c, both from the page cache."""
+    clips = max(1, round(megabytes / 125))
+    folder = DATA / f"verify-package-{clips}"
+    paths = make_large_clips(folder, clips, 20)
+    db_path = DATA / f"verify-package-{clips}.db"
+    pkg = DATA / f"verify-package-{clips}-pkg"
+    keys_dir = DATA / "verify-keys"
+    if not pkg.exists():
+        if not db_path.exists():
+            extract_catalog(db_path, folder)
+        from videx import evidence, keys
+        from videx.canvass import canvass
+        shutil.rmtree(keys_dir, ignore_errors=True)
+        keys_dir.mkdir()
+        cat = catalog.open_catalog(db_path)
+        if keys.catalog_key(cat) is None:
+            keys.create_key(cat, keys_dir / "dept.pem")
+        os.environ[keys.KEY_ENV] = str(keys_dir / "dept.pem")
+        keys.export_public_key(keys_dir / "dept.pub", keys.catalog_key(cat))
+        result = canvass(cat, "X1", before_s=3600, after_s=3600, radius_m=50, record=False)
+        evidence.extract(cat, result, pkg)
+        cat.close()
+    size = sum(p.stat().st_size for p in pkg.rglob("*") if p.is_file())
+    files = sum(1 for p in pkg.rglob("*") if p.is_file())
+    for p in pkg.rglob("*"):                 # both read from the page cache
+        if p.is_file():
+            p.read_bytes()
+    ours, base = [], []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDEX_")}
+    for _ in range(rounds):
+        s, code = timed([sys.executable, "-m", "videx", "verify", str(pkg), "--public-key",
+                         str(keys_dir / "dept.pub")], env)
+        assert code == 0, "videx verify failed on the bench package"
+        ours.append(s)
+        s, code = timed(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=pkg)
+        assert code == 0
+        base.append(s)
+    del paths
+    return {"package_mb": round(size / 1e6), "package_files": files,
+            "videx_verify_s": round(min(ours), 3), "sha256sum_s": round(min(base), 3),
+            "package_ratio": round(min(ours) / min(base), 2)}
+
+
 # ------------------------------------------------------------------ scan
 def make_video(path: Path, size: str, seconds: int, fps: int):
     """A testsrc2 clip (moving pattern) encoded with libx264, 2 s GOP."""
@@ -1295,13 +1476,20 @@ def main():
     up.add_argument("--runs", type=int, default=3)
     st = sub.add_parser("study")
     st.add_argument("--cases", type=int, default=100_000)
+    ve = sub.add_parser("verify")
+    ve.add_argument("--cameras", type=int, default=10_000)
+    ve.add_argument("--clips", type=int, default=10_000_000)
+    ve.add_argument("--rounds", type=int, default=3, help="Timed runs of each (best kept).")
+    ve.add_argument("--package-mb", type=int, default=1000,
+                    help="Size of the signed package to check (0: skip).")
     args = parser.parse_args()
     if shutil.which("ffprobe") is None:
         raise SystemExit("ffprobe not found: install ffmpeg")
     {"canvass": bench_canvass, "canvass-all": bench_canvass_all, "startup": bench_startup,
      "extract": bench_extract,
      "ingest": bench_ingest, "scan": bench_scan, "study": bench_study,
-     "serve": bench_serve, "intake": bench_intake, "upload": bench_upload}[args.which](args)
+     "serve": bench_serve, "intake": bench_intake, "upload": bench_upload,
+     "verify": bench_verify}[args.which](args)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Concurrency and crash soak tests for the catalog (real processes, a real catalog).
 
-    scripts/stress.py concurrent --db PATH [--seconds 60]   # 4 writers + 8 readers
-    scripts/stress.py kills --db PATH [--kills 50]          # kill -9 during ingest
+    scripts/stress.py concurrent --db PATH|URL [--seconds 60]   # 4 writers, 4 verifiers, 4 readers
+    scripts/stress.py kills --db PATH [--kills 50]              # kill -9 during ingest
 
-``concurrent`` runs 12 worker processes for the given time: writers (ingest of new files,
-outcomes, reviews, camera re-imports) and readers (canvass, which writes an audit entry each
-time). Every command's exit code is recorded; at the end every write must be in the catalog and
+``concurrent`` runs 12 worker processes for the given time on a SQLite file or a PostgreSQL
+catalog: writers (ingest of new files, outcomes, reviews, camera re-imports), verifiers
+(``audit verify``, one of them ``--deep``, again and again while the others write: any
+failure is a false alarm) and readers (canvass, which writes an audit entry each time).
+Every command's exit code is recorded; at the end every write must be in the catalog and
 ``audit verify --deep`` must pass. ``kills`` starts ``videx ingest`` over a folder again and
 again and kills it with SIGKILL at a random moment; after each kill the database must pass
 SQLite's integrity check and every catalogued clip must be covered by an audit entry.
@@ -77,7 +79,9 @@ def worker(kind: str, index: int, db: str, work: str, until: float, out: Queue) 
             csv = folder / "cam.csv"
             csv.write_text("id,name,source,integration,lat,lon,clock_offset_s\n"
                            f"STRESS-1,{mark},city,connected,41.7605,-72.6858,{n % 5}\n")
-            args = ["cameras", "import", str(csv)]
+            args = ["cameras", "import", str(csv), "--update"]
+        elif kind == "verify":
+            mark, args = None, ["audit", "verify"] + (["--deep"] if index % 2 else [])
         else:
             mark, args = None, ["canvass", INCIDENT, "--format", "json"]
         code = cli(args, env)
@@ -91,8 +95,8 @@ def worker(kind: str, index: int, db: str, work: str, until: float, out: Queue) 
 
 
 def concurrent(db: str, seconds: float, work: str) -> dict:
-    """4 writers + 8 readers for ``seconds``; returns the checks."""
-    kinds = ["ingest", "outcome", "review", "cameras"] + ["canvass"] * 8
+    """4 writers + 4 verifiers + 4 readers for ``seconds``; returns the checks."""
+    kinds = ["ingest", "outcome", "review", "cameras"] + ["verify"] * 4 + ["canvass"] * 4
     q: Queue = Queue()
     start = time.time()
     until = start + seconds
@@ -104,7 +108,7 @@ def concurrent(db: str, seconds: float, work: str) -> dict:
     results = [q.get() for _ in procs]
     for p in procs:
         p.join()
-    conn = sqlite3.connect(db)
+    conn = _connect(db)
     by_kind: dict[str, list] = {}
     for r in results:
         by_kind.setdefault(r["kind"], []).append(r)
@@ -128,6 +132,7 @@ def concurrent(db: str, seconds: float, work: str) -> dict:
         "commands": sum(r["done"] for r in results),
         "by_kind": {k: sum(r["done"] for r in v) for k, v in by_kind.items()},
         "failed": [f for r in results for f in r["failed"]],
+        "false_alarms": [f for r in by_kind["verify"] for f in r["failed"]],
         "lost_writes": lost,
         "canvass_entries": {"run": canvasses, "logged": logged},
         "audit_verify": cli(["audit", "verify"], env),
@@ -135,8 +140,27 @@ def concurrent(db: str, seconds: float, work: str) -> dict:
     }
 
 
+class _connect:
+    """A plain connection to the catalog (a SQLite file or a postgresql:// URL), outside
+    videx, for the checks."""
+
+    def __init__(self, db: str):
+        self.pg = "://" in db
+        if self.pg:
+            import psycopg
+            self.conn = psycopg.connect(db, autocommit=True)
+        else:
+            self.conn = sqlite3.connect(db)
+
+    def execute(self, sql: str, params=()):
+        return self.conn.execute(sql.replace("?", "%s") if self.pg else sql, params)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def _count(db: str, sql: str) -> int:
-    conn = sqlite3.connect(db)
+    conn = _connect(db)
     try:
         return conn.execute(sql).fetchone()[0]
     finally:
@@ -211,7 +235,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.which == "concurrent":
         result = concurrent(args.db, args.seconds, args.work)
-        ok = (not result["failed"] and not result["lost_writes"]
+        ok = (not result["failed"] and not result["lost_writes"] and not result["false_alarms"]
               and result["audit_verify"] == result["audit_verify_deep"] == 0)
     else:
         result = kills(args.db, args.work, args.kills, args.files)

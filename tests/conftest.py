@@ -168,7 +168,8 @@ HOLD_WRITE_LOCK = r"""
 import sqlite3, sys, time
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN IMMEDIATE")
-conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('held_by', '\"other process\"')")
+conn.execute("INSERT OR REPLACE INTO rejects (path, reason, rejected_at) VALUES "
+             "('held_by', 'other process', 'now')")
 print("held", flush=True)
 time.sleep(float(sys.argv[2]))
 conn.execute("COMMIT")
@@ -177,7 +178,8 @@ conn.execute("COMMIT")
 
 def hold_write_lock(path, seconds: float) -> subprocess.Popen:
     """Another process holding a SQLite catalog's write lock for ``seconds`` (returns once it
-    holds it); it writes the setting ``held_by`` just before letting go."""
+    holds it); just before letting go it writes a refused file ``held_by`` (a table that is
+    not protected: a protected row written outside videx would fail audit verify --deep)."""
     proc = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(path), str(seconds)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"

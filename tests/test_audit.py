@@ -127,7 +127,7 @@ def test_changes_through_videx_keep_deep_verify_green(ingested, run):
     f = ingested.parent / "offset.csv"
     f.write_text("id,source,integration,lat,lon,clock_offset_s\n"
                  "RING-002,private,connected,41.76031,-72.68551,95\n")
-    assert run("cameras", "import", f).exit_code == 0            # re-corrects RING-002's clips
+    assert run("cameras", "import", f, "--update").exit_code == 0   # re-corrects RING-002's clips
     run("scan", "--incident", DEMO_ID)
     check = json.loads(run("audit", "verify", "--deep", "--format", "json").stdout)
     assert check["ok"] and check["rows_checked"] > 500 and check["row_problems"] == []
@@ -155,7 +155,11 @@ def test_checkpoint_catches_truncation_deletion_and_rechaining(city, run, tmp_pa
     assert f"entry {doc['entry']} of the checkpoint" in r.stdout and "truncated" in r.stdout
     edit(db, "DELETE FROM audit_rows", "DELETE FROM audit", "DELETE FROM settings WHERE key = "
          "'audit_head'")
-    assert "truncated or deleted" in run("audit", "verify", "--against", cp).stdout
+    r = run("audit", "verify", "--against", cp)
+    assert r.exit_code == 1 and "the log was deleted" in r.stdout
+    r = run("audit", "verify", "--deep")              # without the checkpoint too
+    assert r.exit_code == 1 and "the audit log is empty" in r.stdout
+    assert "ROW incidents HPD-23-004120: has no audited state" in r.stdout
 
 
 @pytest.mark.sqlite_only   # its tampering SQL is SQLite's (json_quote, PRAGMA, rowid)
@@ -199,7 +203,8 @@ def test_keyed_chain_cannot_be_recomputed_without_the_key(city, run, tmp_path, m
     monkeypatch.setenv("VIDEX_AUDIT_KEY", str(key))
     assert run("outcome", DEMO_ID, "PRIV-001", "--status", "requested").exit_code == 0
     assert run("audit", "verify").exit_code == 0
-    log = open_db().auditlog.entries()
+    cat = open_db()
+    log, head = cat.auditlog.entries(), cat.auditlog.recorded_head()
     assert log[-1]["alg"].startswith("hmac-sha256:") and log[-2]["alg"].startswith("hmac")
     db = tmp_path / "videx.db"
     # altering a keyed entry is caught with the key ...
@@ -216,15 +221,23 @@ def test_keyed_chain_cannot_be_recomputed_without_the_key(city, run, tmp_path, m
     r = run("audit", "verify")
     assert r.exit_code == 1
     assert "is not keyed although the chain is keyed since entry" in r.stdout
-    # without the key the content of keyed entries cannot be checked, and the report says so
+    # without the key the content of keyed entries cannot be checked: that fails the check
+    # unless the user accepts it, and the report says so either way
     edit(db, "UPDATE audit SET alg = ?, hash = ?, args = ? WHERE id = ?",
          params=(log[-1]["alg"], log[-1]["hash"], log[-1]["args"], log[-1]["id"]))
-    edit(db, "UPDATE settings SET value = json_quote(?) WHERE key = 'audit_head'",
-         params=(log[-1]["hash"],))
+    edit(db, "UPDATE settings SET value = ? WHERE key = 'audit_head'",
+         params=(json.dumps(head),))
+    assert run("audit", "verify").exit_code == 0              # restored: intact with the key
     monkeypatch.delenv("VIDEX_AUDIT_KEY")
     r = run("audit", "verify")
+    assert r.exit_code == 1
+    assert r.stdout.strip() == (
+        f"audit log check failed: 2 entries (from entry {log[-2]['id']}) are sealed with key "
+        f"{head['key_id']} and could not be checked without it: set VIDEX_AUDIT_KEY to the "
+        "key file (or accept them unchecked with --accept-unverifiable)")
+    r = run("audit", "verify", "--accept-unverifiable")
     assert r.exit_code == 0
-    assert "keyed entries were checked for order and links but not for content" in r.stderr
+    assert "2 entries (from entry" in r.stderr and "accepted unchecked" in r.stderr
 
 
 def test_key_files_are_never_overwritten(tmp_path):
@@ -232,3 +245,12 @@ def test_key_files_are_never_overwritten(tmp_path):
     assert audit.load_key(tmp_path / "k") == key
     with pytest.raises(Exception, match="never overwritten"):
         audit.new_key_file(tmp_path / "k")
+
+
+def test_a_checkpoint_is_never_written_for_a_chain_that_does_not_verify(city, run, tmp_path):
+    edit(tmp_path / "videx.db", "UPDATE audit SET args = '{}' WHERE id = 3")
+    r = run("audit", "checkpoint", "--out", tmp_path / "cp.json")
+    assert r.exit_code == 1 and not (tmp_path / "cp.json").exists()
+    assert r.stderr.strip() == ("Error: the audit log does not verify (broken at entry 3: entry "
+                                "was altered (its hash does not match its contents)): no "
+                                "checkpoint written; run videx audit verify")

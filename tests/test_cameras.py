@@ -22,8 +22,21 @@ def test_import_then_reimport_reports_changes(run, tmp_path):
     assert "2 added, 0 changed, 0 unchanged" in r.output
     write(f, HEADER + GOOD.replace("One", "Uno") + "C2,Two,private,registered,doorbell,"
           "41.77,-72.67,,,,14\n")
-    r = run("cameras", "import", f)
-    assert "0 added, 1 changed, 1 unchanged" in r.output
+    r = run("cameras", "import", f)                  # a change is never a side effect ...
+    assert r.exit_code == 1
+    assert r.stdout.splitlines() == [
+        "1 existing camera(s) would change (refused: pass --update to change them; --dry-run "
+        "to review): name (1)",
+        "  C1 name One -> Uno",
+        f"{f}: nothing imported (0 added, 0 changed, 1 unchanged, 1 refused): pass --update "
+        "to change the 1 existing camera(s) named above, or pass --skip-bad to import the "
+        "other rows"]
+    assert json.loads(run("cameras", "show", "C1", "--format", "json").stdout)["name"] == "One"
+    r = run("cameras", "import", f, "--update")      # ... it takes --update
+    assert r.exit_code == 0
+    assert r.stdout.splitlines() == ["1 existing camera(s) changed: name (1)",
+                                     "  C1 name One -> Uno",
+                                     f"{f}: 0 added, 1 changed, 1 unchanged, 0 refused"]
 
 
 def bad(run, tmp_path, row, header=HEADER, bounds=True):
@@ -58,7 +71,7 @@ def test_fov_out_of_range(run, tmp_path):
 
 def test_negative_retention(run, tmp_path):
     r, f = bad(run, tmp_path, "C9,Nine,city,connected,fixed,41.76,-72.68,0,90,100,-3\n")
-    assert (f"Error: {f}, row 3, column retention_days: -3 is outside the allowed range >= 0"
+    assert (f"Error: {f}, row 3, column retention_days: -3 is outside the allowed range 0..36500"
             in r.stderr)
 
 
@@ -87,7 +100,7 @@ def test_skip_bad_keeps_good_rows(run, tmp_path):
     assert r.exit_code == 1
     r = run("cameras", "import", f, "--skip-bad")
     assert r.exit_code == 3
-    assert "2 added, 0 changed, 0 unchanged, 1 bad row(s) skipped" in r.output
+    assert "2 added, 0 changed, 0 unchanged, 1 refused" in r.output
     assert f"Error: {f}, row 3, column retention_days" in r.stderr
     assert count(run) == 2
 
@@ -139,7 +152,7 @@ def test_changed_clock_offset_recorrects_clips(ingested, run, tmp_path):
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    assert "1 changed" in run("cameras", "import", f).output
+    assert "1 changed" in run("cameras", "import", f, "--update").output
     after = json.loads(run("clips", "list", "--camera", "RING-002", "--format", "json").stdout)
     assert after[0]["start_raw_ts"] == before[0]["start_raw_ts"]
     assert after[0]["start_ts"] == before[0]["start_ts"] + 60  # offset 90 s -> 30 s

@@ -173,7 +173,8 @@ def test_adhoc_canvass_and_bad_options(ingested, run):
     assert r.exit_code == 2 and "Invalid value for --radius" in r.output
     r = run("canvass", DEMO_ID, "--radius", "0m")      # refused by the library: still exit 2
     assert r.exit_code == 2
-    assert "Invalid value for --radius: radius must be more than 0 m (got 0)" in r.output
+    assert ("Invalid value for --radius: radius must be more than 0 m and at most 20 km (got 0 m)"
+            in r.output)
     r = run("canvass", "--at", "41.76,-72.68")
     assert r.exit_code == 2 and "give an INCIDENT_ID, or all of --at, --time and --case" \
         in r.output

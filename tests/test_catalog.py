@@ -81,9 +81,10 @@ def test_a_catalog_from_the_first_release_is_upgraded_with_a_baseline(tmp_path):
     assert [o["note"] for o in cat.history.outcomes("I1")] == ["kept"]
     log = cat.auditlog.entries()
     assert [e["command"] for e in log] == ["init", "migrate"]
-    assert json.loads(log[-1]["args"])["baseline_rows"] == 3       # camera, incident, outcome
+    # camera, incident, outcome and the zone setting
+    assert json.loads(log[-1]["args"])["baseline_rows"] == 4
     check = audit.verify(cat, deep=True)
-    assert check.ok and check.rows_checked == 3, check.summary()
+    assert check.ok and check.rows_checked == 4, check.summary()
 
 
 def test_only_init_creates_a_catalog(run, tmp_path):
@@ -288,7 +289,8 @@ def test_a_writer_waits_for_another_process_and_gives_up_cleanly(db, monkeypatch
     from videx.store import backend
     holder = hold_write_lock(db.location, 0.4)
     with db.write("after the other process") as tx:      # waits, then sees its commit
-        assert db.setting("held_by") == "other process"
+        assert [(r["path"], r["reason"]) for r in db.clips.rejects()] == [
+            ("held_by", "other process")]
         tx.cancelled = True
     holder.wait()
     assert db.db.scalar("PRAGMA busy_timeout") == backend.BUSY_TIMEOUT_MS

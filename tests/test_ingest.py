@@ -248,8 +248,9 @@ def test_a_clip_start_without_a_time_of_day_is_refused_not_midnight(city, run, t
     assert ("'2023-05-01' is a date without a time of day: give the time (a date alone is "
             "never read as midnight)") in r.stderr
     (tmp_path / "u.json").unlink()
-    r = run("ingest", clip, "--camera", "BIZ-001", "--start", "20230501")
-    assert r.exit_code == 3 and "is a date without a time of day" in r.stderr
+    r = run("ingest", clip, "--camera", "BIZ-001", "--start", "20230501")   # a bad option:
+    assert r.exit_code == 2 and "Invalid value for --start" in r.stderr      # a usage error
+    assert "is a date without a time of day" in r.stderr
     assert clips(run) == []
 
 

@@ -543,7 +543,7 @@ def test_a_request_without_an_email_address_is_reported_the_others_sent(
 # ---------------------------------------------------------------- schema
 @pytest.mark.sqlite_only
 def test_an_upgrade_keeps_outcomes_and_their_audited_state(tmp_path):
-    """m010 rebuilds outcomes (a wider status list, a request column): entries are kept,
+    """m011 rebuilds outcomes (a wider status list, a request column): entries are kept,
     re-recorded when they matched their audited state, the new statuses accepted."""
     from videx import audit, catalog
     from videx.store import schema
@@ -551,7 +551,7 @@ def test_an_upgrade_keeps_outcomes_and_their_audited_state(tmp_path):
     path = tmp_path / "m8.db"
     db = SQLiteBackend(path)
     db.begin_write()
-    schema.apply_pending(db, "2026-01-01T00:00:00Z", stop_before="m010_requests")
+    schema.apply_pending(db, "2026-01-01T00:00:00Z", stop_before="m011_requests")
     db.commit()
     cat = catalog.Catalog(db)
     with cat.write("setup") as tx:

@@ -381,7 +381,8 @@ def test_verify_reads_only_regular_files_inside_the_package(package, run, tmp_pa
     assert r.exit_code == 4
     assert "DISAGREES ../outside.txt: path leaves the package in SHA256SUMS" in r.stdout
     assert f"DISAGREES {outside}: absolute path in SHA256SUMS" in r.stdout
-    assert "ALTERED originals/link.mp4 (a symlink, not a file in the package)" in r.stdout
+    assert ("UNEXPECTED originals/link.mp4 (a symlink, not a regular file; listed in SHA256SUMS)"
+            in r.stdout)
     assert "DISAGREES originals/link.mp4: in SHA256SUMS but not in manifest.json" in r.stdout
 
 

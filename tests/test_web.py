@@ -225,7 +225,7 @@ def test_users_cli_reads_the_password_from_stdin_only(city, run, tmp_path):
     assert r.exit_code == 1 and "at least 10" in r.output
     listed = json.loads(run("users", "list", "--format", "json").output)
     assert listed == [{"name": "jdoe", "role": "detective", "created_at": listed[0]["created_at"],
-                       "disabled": 0}]
+                       "disabled": 0, "password_changed_at": listed[0]["created_at"]}]
     with catalog.open_catalog(tmp_path / "videx.db") as cat:
         stored = cat.db.scalar("SELECT password_hash FROM users WHERE name = 'jdoe'")
         entry = cat.auditlog.entries(1)[0]

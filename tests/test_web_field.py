@@ -114,11 +114,11 @@ def test_disabling_a_user_or_a_new_role_or_password_ends_their_sessions(site, lo
         assert row["disabled"] == 1 and last["command"] == "users disable"
         assert sign_in(fresh, "det").status_code == 401
     elif change == "role":
-        assert row["role"] == "analyst" and last["command"] == "users role"
+        assert row["role"] == "analyst" and last["command"] == "users set-role"
         assert sign_in(fresh, "det").status_code == 303
         assert fresh.get("/study").status_code == 200          # the new role's pages
     else:
-        assert last["command"] == "users password"
+        assert last["command"] == "users reset-password"
         assert sign_in(fresh, "det").status_code == 401          # the old password
         assert sign_in(fresh, "det", "a-new-password-9").status_code == 303
 

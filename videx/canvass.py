@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 from videx import geo
-from videx.errors import OptionError
+from videx.errors import OptionError, VidexError
 from videx.store.cameras import CanvassCamera
 from videx.timeutil import describe, hms, iso_utc, now_utc
 
@@ -453,21 +453,38 @@ def _activity_key(cam: CameraHit) -> float:
     return -max(values) if values else float("inf")
 
 
+MAX_RADIUS_M = 20_000.0
+
+
 def check_window(radius_m: float, before_s: float, after_s: float) -> None:
-    """Refuse a radius that is not positive or a window side that is negative."""
-    if not radius_m > 0:
-        raise OptionError(f"radius must be more than 0 m (got {radius_m:g})", "radius")
-    if before_s < 0:
-        raise OptionError("the window before the moment cannot be negative", "before")
-    if after_s < 0:
-        raise OptionError("the window after the moment cannot be negative", "after")
+    """Refuse a radius that is not positive or beyond a city (``MAX_RADIUS_M``), or a window
+    side that is negative or longer than ``limits.MAX_WINDOW_S``."""
+    from videx import limits
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise OptionError(f"radius must be more than 0 m and at most {MAX_RADIUS_M / 1000:g} "
+                          f"km (got {radius_m:g} m)", "radius")
+    for side, seconds in (("before", before_s), ("after", after_s)):
+        if not 0 <= seconds <= limits.MAX_WINDOW_S:
+            raise OptionError(f"the window {side} the moment must be from 0 to "
+                              f"{limits.MAX_WINDOW_S / 86400:g} days (got {seconds:g} s)", side)
 
 
 def window(inc: Incident, before_s: float, after_s: float) -> tuple[float, float]:
     """[t0, t1) searched for an incident (POSIX seconds): the moment (or the whole local day)
     widened by the window and the time uncertainty."""
+    from videx import limits
     unc = float(inc.time_uncertainty_s or 0.0)
-    return inc.occurred_ts - before_s - unc, inc.until_ts + after_s + unc
+    t0, t1 = inc.occurred_ts - before_s - unc, inc.until_ts + after_s + unc
+    problem = (limits.instant_problem(t0, "its window's start", limits.ODD_EARLIEST_TS)
+               or limits.instant_problem(t1, "its window's end", limits.ODD_EARLIEST_TS))
+    if problem:    # stored before videx refused such values at import
+        try:
+            when = iso_utc(inc.occurred_ts)
+        except (OverflowError, ValueError, OSError):
+            when = f"{inc.occurred_ts:g} s"
+        raise VidexError(f"incident {inc.id}: {problem} (time {when}, uncertainty {unc:g} s): "
+                         "correct it and re-import it with --update")
+    return t0, t1
 
 
 def canvass_incident(cat, inc: Incident, radius_m: float = RADIUS_M,
@@ -693,7 +710,18 @@ def canvass(cat, incident_id: str, **kwargs) -> CanvassResult:
 
 def adhoc_incident(case_no: str, lat: float, lon: float, when: datetime,
                    uncertainty_s: float = 0.0) -> Incident:
-    """An incident for a canvass that is not (yet) in the catalog."""
+    """An incident for a canvass that is not (yet) in the catalog (its case number, time
+    and uncertainty checked as an imported incident's are)."""
+    from videx import limits
+    problem = limits.id_problem(case_no)
+    if problem:
+        raise OptionError(f"case number: {problem}", "case")
+    problem = limits.incident_time_problem(when.timestamp(), time.time(), False, flag=None)
+    if problem:
+        raise OptionError(f"{iso_utc(when)} {problem}", "time")
+    if not 0 <= uncertainty_s <= limits.MAX_UNCERTAINTY_S:
+        raise OptionError(f"the time uncertainty must be from 0 to a year (got "
+                          f"{uncertainty_s:g} s)", "uncertainty")
     return Incident(case_no, when.timestamp(), lat, lon, None, uncertainty_s)
 
 

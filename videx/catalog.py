@@ -15,7 +15,8 @@ write.
 Stores (one module each in ``videx.store``): ``cameras``, ``incidents``, ``clips`` (and
 rejects), ``history`` (outcomes and reviews), ``bookmarks``, ``requests`` (requests to
 camera owners and the files their links received), ``scans``, ``sessions`` (the web
-server's sign-ins), ``auditlog``.
+server's sign-ins), ``users``, ``auditlog``. The tables whose rows are hashed into the
+audit log are listed in ``videx.store.protected``.
 
 Zones: ``input_zone`` is the zone local input is read in (an explicit one, else the catalog's,
 else an error: videx never guesses); ``display_zone`` is the zone instants are shown in (the
@@ -34,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from videx import audit
 from videx.errors import AuditKeyError, CatalogError, TimestampError
-from videx.store import schema
+from videx.store import protected, schema
 from videx.store.auditlog import AuditLog
 from videx.store.backend import Backend, SQLiteBackend
 from videx.store.bookmarks import BookmarkStore
@@ -45,6 +46,7 @@ from videx.store.incidents import IncidentStore
 from videx.store.requests import RequestStore
 from videx.store.scans import ScanStore
 from videx.store.sessions import SessionStore
+from videx.store.users import UserStore
 from videx.timeutil import get_zone, iso_utc, now_utc
 
 DEFAULT_DB = "videx.db"
@@ -106,6 +108,7 @@ class Catalog:
         self.bookmarks = BookmarkStore(self)
         self.sessions = SessionStore(self)
         self.requests = RequestStore(self)
+        self.users = UserStore(self)
         self.auditlog = AuditLog(self)
 
     # ------------------------------------------------------------ description
@@ -135,14 +138,24 @@ class Catalog:
         return json.loads(row) if row is not None else default
 
     def set_setting(self, key: str, value) -> None:
+        """Set a setting inside the open write transaction; its row is recorded in the
+        transaction's audit entry like any protected row (so every setting, including ones
+        added later, is protected by being written here)."""
         self.require_tx()
+        if key in protected.get("settings").skip:
+            raise CatalogError(f"internal: {key} is the audit chain's own bookkeeping")
         self.db.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) "
                         "DO UPDATE SET value = excluded.value", [key, json.dumps(value)])
+        self.touch("settings", key)
 
     def delete_setting(self, key: str) -> None:
-        """Remove a setting (it reads as its default again), inside ``write``."""
+        """Remove a setting (it reads as its default again), inside ``write``; the audit
+        entry records the row as deleted."""
         self.require_tx()
+        if key in protected.get("settings").skip:
+            raise CatalogError(f"internal: {key} is the audit chain's own bookkeeping")
         self.db.execute("DELETE FROM settings WHERE key = ?", [key])
+        self.touch("settings", key)
 
     @property
     def bounds(self) -> tuple[float, float, float, float] | None:
@@ -301,7 +314,11 @@ class Catalog:
         change them before the commit); then the head is locked and read, and the entries, the
         new head and the commit follow. On PostgreSQL the lock and the head read go as one
         round trip and the entries, head and commit as another, so the lock is held for about
-        two round trips (``Backend.pipeline``)."""
+        two round trips (``Backend.pipeline``).
+
+        Entries are of format 3 (``videx.audit``): each commits to its seal and to how many
+        entries of the chain are sealed with the key; the head records both (with an HMAC
+        over them when keyed)."""
         rows_of = []
         for tx in txs:
             rows = []
@@ -313,29 +330,43 @@ class Catalog:
         with self.db.pipeline():
             self.db.lock_audit_head()
             answer = self.auditlog.head_and_key()          # read after the lock: the true head
-        head, key_id = answer()
-        key = self._chain_key(key_id)
+        head, last_alg, head_value, key_setting = answer()
+        key = self._chain_key(key_setting, audit.key_id_of(last_alg))
+        recorded = audit.parse_head(head_value)
+        if head is None:
+            sealed = 0
+        elif recorded is not None and recorded.hash == head and recorded.sealed is not None:
+            sealed = recorded.sealed
+        else:                                   # the first entry of format 3 (once)
+            sealed = self.auditlog.count_sealed()
         user, at = audit.os_user(), iso_utc(now_utc())
         entries = []
         for tx, rows in zip(txs, rows_of):
+            if key is not None:
+                sealed += 1
             entry = {"v": audit.FORMAT, "prev_hash": head or audit.GENESIS, "at": at,
                      "user": user, "acting_as": tx.acting_as or self.actor,
                      "command": tx.command,
                      "args": json.dumps(tx.args, sort_keys=True, default=str),
-                     "case_no": tx.case_no, "rows_digest": audit.rows_digest(rows)}
+                     "case_no": tx.case_no, "rows_digest": audit.rows_digest(rows),
+                     "sealed": sealed}
             entry["alg"], entry["hash"] = audit.seal(entry, key)
             entries.append((entry, rows))
             head = entry["hash"]
         with self.db.pipeline():
             for entry, rows in entries:
                 self.auditlog.insert(entry, rows)
-            self.db.execute("INSERT INTO settings (key, value) VALUES ('audit_head', ?) "
-                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            [json.dumps(head)])
+            self.auditlog.write_head(audit.new_head(head, sealed, key).value())
             self.db.commit()
 
-    def _chain_key(self, key_id: str | None) -> audit.AuditKey | None:
-        """The key to seal entries with, for the catalog's ``audit_key_id`` setting."""
+    def _chain_key(self, key_id: str | None, last_key_id: str | None = None
+                   ) -> audit.AuditKey | None:
+        """The key to seal entries with, for the catalog's ``audit_key_id`` setting and the
+        key that sealed the newest entry (a chain keyed once stays keyed with that key)."""
+        if key_id and last_key_id and key_id != last_key_id:
+            raise AuditKeyError(f"the catalog's audit key setting ({key_id}) is not the key "
+                                f"of its chain ({last_key_id}): run videx audit verify")
+        key_id = key_id or last_key_id
         if key_id is None:
             return None
         key = self.audit_key
@@ -348,42 +379,56 @@ class Catalog:
         return key
 
     # ------------------------------------------------------------ row content for hashing
-    KEYS = {"cameras": "id", "incidents": "id", "clips": "id", "outcomes": "id",
-            "reviews": "id", "bookmarks": "id", "requests": "id", "request_files": "id"}
-    INTEGER_KEYS = frozenset({"clips", "outcomes", "reviews", "bookmarks", "requests",
-                              "request_files"})
-
     def row_for_hash(self, table: str, key: str) -> dict | None:
-        """A hashed table's row as stored (every column), or None when it does not exist."""
-        col = self.KEYS[table]
-        value = int(key) if table in self.INTEGER_KEYS else key
-        return self.db.one(f"SELECT * FROM {table} WHERE {col} = ?", [value])
+        """A protected table's row as stored (every column), or None when it does not
+        exist."""
+        spec = protected.get(table)
+        value = int(key) if spec.integer_key else key
+        return self.db.one(f'SELECT * FROM "{table}" WHERE "{spec.key}" = ?', [value])
 
     def iter_rows_for_hash(self, table: str, chunk: int = 5000) -> Iterator[list[dict]]:
-        """Every row of a hashed table, in key order, ``chunk`` rows at a time."""
-        col = self.KEYS[table]
+        """Every protected row of a table, in key order, ``chunk`` rows at a time."""
+        spec = protected.get(table)
+        col = f'"{spec.key}"'
+        skip = (f" AND {col} NOT IN ({', '.join('?' * len(spec.skip))})" if spec.skip
+                else "")
         last = None
         while True:
             if last is None:
-                batch = self.db.dicts(f"SELECT * FROM {table} ORDER BY {col} LIMIT ?", [chunk])
+                batch = self.db.dicts(f'SELECT * FROM "{table}" WHERE 1 = 1{skip} ORDER BY '
+                                      f"{col} LIMIT ?", [*spec.skip, chunk])
             else:
-                batch = self.db.dicts(f"SELECT * FROM {table} WHERE {col} > ? ORDER BY {col} "
-                                      "LIMIT ?", [last, chunk])
+                batch = self.db.dicts(f'SELECT * FROM "{table}" WHERE {col} > ?{skip} ORDER '
+                                      f"BY {col} LIMIT ?", [last, *spec.skip, chunk])
             if not batch:
                 return
             yield batch
-            last = batch[-1][col]
+            last = batch[-1][spec.key]
+
+    def protected_keys(self, table: str) -> list:
+        """The keys of a table's protected rows."""
+        spec = protected.get(table)
+        skip = (f' WHERE "{spec.key}" NOT IN ({", ".join("?" * len(spec.skip))})'
+                if spec.skip else "")
+        return [r[0] for r in self.db.rows(f'SELECT "{spec.key}" FROM "{table}"{skip}',
+                                           list(spec.skip))]
 
     def hashed_row_count(self) -> int:
         """How many rows ``audit verify --deep`` checks."""
-        return sum(int(self.db.scalar(f"SELECT count(*) FROM {t}")) for t in audit.HASHED_TABLES)
+        total = 0
+        for spec in protected.TABLES:
+            skip = (f' WHERE "{spec.key}" NOT IN ({", ".join("?" * len(spec.skip))})'
+                    if spec.skip else "")
+            total += int(self.db.scalar(f'SELECT count(*) FROM "{spec.table}"{skip}',
+                                        list(spec.skip)))
+        return total
 
-    def baseline(self, tx: WriteTx) -> int:
-        """Touch every row of the hashed tables (the first audited state of an old catalog)."""
+    def baseline(self, tx: WriteTx, tables: Sequence[str] | None = None) -> int:
+        """Touch every protected row (of ``tables``, default all): the first audited state of
+        an old catalog, or of tables a migration starts protecting."""
         n = 0
-        for table in audit.HASHED_TABLES:
-            col = self.KEYS[table]
-            for (key,) in self.db.rows(f"SELECT {col} FROM {table}"):
+        for table in tables if tables is not None else protected.names():
+            for key in self.protected_keys(table):
                 tx.touch(table, key)
                 n += 1
         return n
@@ -460,7 +505,7 @@ def _migrate(cat: Catalog, state: schema.SchemaState) -> None:
     Rows of hashed tables that a migration reshapes are re-recorded in that entry, but only
     those that matched their audited state before: tampered rows stay flagged. A catalog from
     before row hashing (videx 0.1) gets every row recorded as its baseline."""
-    rehash, rebuilds = schema.pending_needs(state.pending)
+    rehash, rebuilds, protects = schema.pending_needs(state.pending)
     if rebuilds:
         cat.db.set_foreign_keys(False)
     try:
@@ -471,7 +516,8 @@ def _migrate(cat: Catalog, state: schema.SchemaState) -> None:
                 tx.cancelled = True
                 return
             baseline = "audit_rows" not in cat.db.tables()
-            clean = {} if baseline else {t: _clean_keys(cat, t) for t in rehash}
+            have = cat.db.tables()        # (a table a pending migration makes has no rows yet)
+            clean = {} if baseline else {t: _clean_keys(cat, t) for t in rehash if t in have}
             tx.args["applied"] = schema.apply_pending(cat.db, iso_utc(now_utc()))
             if rebuilds:
                 problems = cat.db.foreign_key_problems()
@@ -480,6 +526,8 @@ def _migrate(cat: Catalog, state: schema.SchemaState) -> None:
                                        "nothing was changed")
             if baseline and state.is_videx:
                 tx.args["baseline_rows"] = cat.baseline(tx)
+            elif protects and state.is_videx:
+                tx.args["baseline_rows"] = cat.baseline(tx, sorted(protects))
             for table, keys in clean.items():
                 for key in keys:
                     tx.touch(table, key)
@@ -493,8 +541,8 @@ def _migrate(cat: Catalog, state: schema.SchemaState) -> None:
 def _clean_keys(cat: Catalog, table: str) -> list[str]:
     """Keys of ``table`` whose rows match the hash their last audit entry recorded."""
     keys = []
+    col = protected.get(table).key
     for batch in cat.iter_rows_for_hash(table):
-        col = cat.KEYS[table]
         ids = [str(r[col]) for r in batch]
         audited = cat.auditlog.latest_hashes(table, ids)
         keys += [k for k, row in zip(ids, batch)

@@ -39,6 +39,7 @@ COMMANDS = {
     "contact-sheet": "videx.commands.video:contact_sheet_cmd",
     "extract": "videx.commands.evidence:extract_cmd",
     "verify": "videx.commands.evidence:verify_cmd",
+    "keys": "videx.commands.keys:keys_group",
     "report": "videx.commands.evidence:report_cmd",
     "study": "videx.commands.study:study_group",
     "audit": "videx.commands.audit:audit_group",

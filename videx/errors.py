@@ -14,8 +14,14 @@ class VidexError(Exception):
 class InputError(VidexError):
     """A value in an input file or option is invalid (message names file, row and column)."""
 
+    MAX_CHARS = 400     # a reason quoting a huge cell is shortened in the middle
+
     def __init__(self, message: str, *, file: str | None = None, row: int | None = None,
                  column: str | None = None):
+        if len(message) > self.MAX_CHARS:
+            half = self.MAX_CHARS // 2
+            message = f"{message[:half]} [... {len(message) - 2 * half} characters ...] " \
+                      f"{message[-half:]}"
         self.file, self.row, self.column, self.reason = file, row, column, message
         where = []
         if file:
@@ -76,3 +82,10 @@ class MailError(VidexError):
 class IntakeError(VidexError):
     """A received file could not be taken in for a reason on the server's side (a full disk,
     no evidence store); nothing was catalogued."""
+
+class SigningKeyError(VidexError):
+    """A package signing key or public key is missing, unreadable or not the catalog's."""
+
+
+class PackageError(VidexError):
+    """A folder is not an evidence package that can be checked (no SHA256SUMS, unreadable)."""

@@ -14,7 +14,17 @@ corrected start as ``creation_time``. Originals are only read; everything writte
 read-only.
 
 The manifest opens with the incident (case, time and its precision, place, radius, window,
-canvass options) and who made the package, when, with which videx.
+canvass options) and who made the package, when, with which videx. When the catalog has a
+package signing key (``videx keys create``), the package is signed (``SIGNATURE.json``, see
+``videx.package``) with the key file in ``$VIDEX_SIGNING_KEY``, here in the library, so a
+package the web server zips is signed too. The extract's audit entry records the SHA-256 of
+the package's SHA256SUMS and manifest.json, so ``videx verify PACKAGE --catalog`` can show a
+package is the one the catalog made.
+
+A package is written into a hidden folder beside ``out`` (``.NAME.videx-partial-PID-...``)
+and renamed to ``out`` only once complete, signed and recorded: an extract that is killed
+leaves no folder that looks like a package, and the next extract to the same ``out`` removes
+what it left (a partial folder whose process is gone).
 """
 
 from __future__ import annotations
@@ -26,20 +36,31 @@ import os
 import re
 import shutil
 import stat
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import ffmpeg
 
-from videx import __version__, audit
+from videx import __version__, audit, keys, package
 from videx.errors import VidexError
 from videx.hashing import CHUNK, sha256_file
 from videx.output import safe_cell
+from videx.package import (  # noqa: F401  (part of this module's interface)
+    ALTERED,
+    MISSING,
+    OK,
+    SUMS,
+    UNEXPECTED,
+    Verification,
+    verify_package,
+)
 from videx.probe import keyframe_times, require_tools, run_tool
 from videx.timeutil import from_ts, iso_utc, now_utc
 
-SUMS = "SHA256SUMS"
+PARTIAL = ".videx-partial-"     # a package being written: .NAME.videx-partial-PID-RANDOM
+LOCK = ".videx-lock"
 MANIFEST_FIELDS = [
     "file", "role", "sha256", "case_no", "camera_id", "camera_name", "source", "integration",
     "lat", "lon", "address", "clip_id", "source_path", "source_sha256", "size_bytes",
@@ -50,10 +71,6 @@ EXTRACT_TIMEOUT_S = 300.0
 PARALLEL_FROM_BYTES = 64 << 20
 # stream copy into these keeps the container; anything else is cut into Matroska
 COPY_CONTAINERS = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".ts", ".mts", ".webm", ".3gp"}
-
-# Exit codes of verify
-OK, ALTERED, MISSING, UNEXPECTED = 0, 4, 5, 6
-
 
 def safe_name(text: str, limit: int = 80) -> str:
     """A file-name part that cannot leave the output folder (no separators, no dot-dot)."""
@@ -116,6 +133,8 @@ class Package:
     rows: list[dict] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
     audit_note: str | None = None
+    signed_by: str | None = None
+    digests: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         originals = sum(1 for r in self.rows if r["role"] == "original")
@@ -124,12 +143,15 @@ class Package:
         text += f" packaged in {self.out}"
         if self.failed:
             text += f", {len(self.failed)} failed"
-        return text + f"; check with: cd {self.out} && sha256sum -c {SUMS}"
+        text += (f"; signed with key {self.signed_by}" if self.signed_by
+                 else "; not signed (videx keys create gives the catalog a signing key)")
+        return text + (f"; check with: videx verify {self.out} --public-key KEY.pub, or cd "
+                       f"{self.out} && sha256sum -c {SUMS}")
 
 
-def incident_block(cat, result) -> dict:
+def incident_block(cat, result, signing_key: str | None = None) -> dict:
     """The manifest's opening: the incident, the canvass that chose the clips, and who made
-    the package."""
+    the package (and the id of the key that signs it)."""
     inc = result.incident
     return {"case_no": inc.id, "occurred_at": inc.occurred_at,
             "time_precision": inc.time_precision,
@@ -146,7 +168,8 @@ def incident_block(cat, result) -> dict:
                            "created_by": b["created_by"], "acting_as": b["acting_as"]}
                           for b in cat.bookmarks.for_incident(inc.id)],
             "extracted_by": {"os_user": audit.os_user(), "acting_as": cat.actor},
-            "extracted_at": iso_utc(now_utc()), "videx_version": __version__}
+            "extracted_at": iso_utc(now_utc()), "videx_version": __version__,
+            "signing_key": signing_key}
 
 
 def extract(cat, result, out: str | Path, probative_only: bool = False,
@@ -159,25 +182,54 @@ def extract(cat, result, out: str | Path, probative_only: bool = False,
                           "reencode")
     if excerpts:
         require_tools("ffmpeg", "ffprobe")
+    key = keys.signing_key_for(cat)         # a catalog that signs refuses to make unsigned
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise VidexError(f"{out} is not empty: choose a new folder for the package")
+    out.parent.mkdir(parents=True, exist_ok=True)
     incident_id = result.incident.id
     probative = {k: v["probative"] for k, v in cat.history.current_reviews(incident_id).items()}
     chosen = [(cam, clip) for cam, clip in result.clips()
               if not probative_only or probative.get(clip.clip_id) == 1]
     rows = {r["id"]: r for r in cat.clips.many([k.clip_id for _, k in chosen])}
-    (out / "originals").mkdir(parents=True, exist_ok=True)
+    clean_partials(out)
+    work, lock = _claim(out)
+    try:
+        pkg = _write(cat, result, work, chosen, rows, probative, excerpts, reencode, jobs, key)
+        pkg.audit_note = cat.record(
+            "extract", {"out": str(out), "probative_only": probative_only,
+                        "reencode": reencode, "excerpts": excerpts, **result.parameters(),
+                        "clips": sorted(r["clip_id"] for r in pkg.rows
+                                        if r["role"] == "original"),
+                        "failed": len(pkg.failed), "sha256sums": pkg.digests[SUMS],
+                        "manifest_sha256": pkg.digests[package.MANIFEST],
+                        "signed_by": pkg.signed_by}, case_no=incident_id)
+        (work / LOCK).unlink()
+        _publish(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    finally:
+        os.close(lock)
+    pkg.out = out
+    return pkg
+
+
+def _write(cat, result, work: Path, chosen, rows, probative, excerpts, reencode, jobs,
+           key) -> Package:
+    """The package's files in ``work``: originals (and excerpts), manifest, SHA256SUMS and
+    the signature."""
+    (work / "originals").mkdir()
     if excerpts:
-        (out / "excerpts").mkdir(exist_ok=True)
-    pkg = Package(out)
+        (work / "excerpts").mkdir()
+    pkg = Package(work)
 
     def one(item):
         cam, clip = item
         row = rows[clip.clip_id]
-        made = [_original(out, result, cam, row, probative.get(clip.clip_id))]
+        made = [_original(work, result, cam, row, probative.get(clip.clip_id))]
         if excerpts:
-            made.append(_excerpt(out, result, cam, row, probative.get(clip.clip_id),
+            made.append(_excerpt(work, result, cam, row, probative.get(clip.clip_id),
                                  reencode, made[0]))
         return made
 
@@ -190,13 +242,81 @@ def extract(cat, result, out: str | Path, probative_only: bool = False,
                 pkg.rows.extend(fut.result())
             except (VidexError, OSError) as err:
                 pkg.failed.append((clip.clip_id, str(err)))
-    write_manifest(out, incident_block(cat, result), pkg.rows)
-    pkg.audit_note = cat.record(
-        "extract", {"out": str(out), "probative_only": probative_only, "reencode": reencode,
-                    "excerpts": excerpts, **result.parameters(),
-                    "clips": sorted(r["clip_id"] for r in pkg.rows if r["role"] == "original"),
-                    "failed": len(pkg.failed)}, case_no=incident_id)
+    write_manifest(work, incident_block(cat, result, key.public.key_id if key else None),
+                   pkg.rows)
+    if key is not None:
+        package.sign(work, key, result.incident.id)
+        pkg.signed_by = key.public.key_id
+    pkg.digests = package.digests(work)
     return pkg
+
+
+def _claim(out: Path) -> tuple[Path, int]:
+    """A new hidden folder beside ``out`` to write the package in, locked by this process
+    (the lock is what tells a later extract it is still being written)."""
+    import fcntl
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}{PARTIAL}{os.getpid()}-",
+                                 dir=out.parent))
+    fd = os.open(work / LOCK, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return work, fd
+
+
+def _publish(work: Path, out: Path) -> None:
+    """Rename the finished package to ``out`` (which may be an empty folder)."""
+    try:
+        os.rename(work, out)
+    except OSError as err:
+        raise VidexError(f"{out} was created by someone else meanwhile: the package was not "
+                         "kept (extract again to a new folder)") from err
+
+
+def clean_partials(out: Path) -> list[Path]:
+    """Remove what killed extracts to ``out`` left: partial folders whose lock no live
+    process holds (or, without a lock, whose process is gone). Returns those removed."""
+    import fcntl
+    removed = []
+    for work in out.parent.glob(f".{glob_escape(out.name)}{PARTIAL}*"):
+        if not work.is_dir() or work.is_symlink():
+            continue
+        try:
+            fd = os.open(work / LOCK, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            pid = re.match(r"(\d+)-", work.name.split(PARTIAL, 1)[1])
+            if pid and _alive(int(pid.group(1))):
+                continue            # being created this very moment
+        else:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue            # a live extract is writing it
+            finally:
+                os.close(fd)
+        _make_writable(work)
+        shutil.rmtree(work, ignore_errors=True)
+        removed.append(work)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    import glob
+    return glob.escape(name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _make_writable(folder: Path) -> None:
+    for root, dirs, _ in os.walk(folder):
+        for d in dirs:
+            os.chmod(Path(root) / d, 0o700)
 
 
 def _common(result, cam, row, probative) -> dict:
@@ -273,113 +393,54 @@ def write_manifest(out: Path, incident: dict, rows: list[dict]) -> None:
         os.chmod(out / name, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
-@dataclass(frozen=True)
-class Verification:
-    """Outcome of re-hashing a package or the catalog's originals."""
-
-    checked: int
-    altered: list[str]
-    missing: list[str]
-    unexpected: list[str]
-    disagreements: list[str] = field(default_factory=list)
-    audit_note: str | None = None
-
-    @property
-    def exit_code(self) -> int:
-        return ALTERED if self.altered or self.disagreements else MISSING if self.missing \
-            else UNEXPECTED if self.unexpected else OK
-
-    def summary(self) -> str:
-        if self.exit_code == OK:
-            return f"{self.checked} file(s) verified, all intact"
-        parts = [f"{len(self.altered)} altered", f"{len(self.missing)} missing",
-                 f"{len(self.unexpected)} unexpected"]
-        if self.disagreements:
-            parts.append(f"{len(self.disagreements)} disagreement(s) between "
-                         f"{SUMS} and manifest.json")
-        return f"{self.checked} file(s) checked: " + ", ".join(parts)
-
-    def problems(self) -> list[str]:
-        return ([f"ALTERED {p}" for p in self.altered] + [f"MISSING {p}" for p in self.missing]
-                + [f"UNEXPECTED {p}" for p in self.unexpected]
-                + [f"DISAGREES {d}" for d in self.disagreements])
-
-    def to_dict(self) -> dict:
-        return {"checked": self.checked, "altered": self.altered, "missing": self.missing,
-                "unexpected": self.unexpected, "disagreements": self.disagreements,
-                "exit_code": self.exit_code}
-
-
-def _safe_member(name: str) -> str | None:
-    """Why a name listed in a package may not be read (absolute, ``..``), or None."""
-    p = PurePosixPath(name)
-    if p.is_absolute() or name.startswith(("\\", "/")) or re.match(r"^[A-Za-z]:", name):
-        return "absolute path"
-    if ".." in p.parts or "\\" in name:
-        return "path leaves the package"
+def find_extract_entry(cat, sums_digest: str) -> dict | None:
+    """The extract audit entry that recorded a package whose SHA256SUMS has this SHA-256
+    (its arguments decoded as ``args``), or None."""
+    for entry in reversed(cat.auditlog.find("extract", sums_digest)):
+        try:
+            args = json.loads(entry["args"])
+        except ValueError:
+            continue
+        if args.get("sha256sums") == sums_digest:
+            return dict(entry, args=args)
     return None
 
 
-def _read_sums(folder: Path) -> dict[str, str]:
-    sums = folder / SUMS
-    if not sums.is_file() or sums.is_symlink():
-        raise VidexError(f"{folder} has no {SUMS}: not a videx evidence package")
-    listed = {}
-    for n, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), start=1):
-        m = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line.strip())
-        if not m:
-            raise VidexError(f"{sums}, line {n}: not a sha256sum line")
-        listed[m.group(2)] = m.group(1)
-    return listed
-
-
-def _manifest_hashes(folder: Path) -> dict[str, str] | None:
-    try:
-        doc = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        return {str(f["file"]): str(f["sha256"]) for f in doc["files"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def verify_package(folder: str | Path) -> Verification:
-    """Re-hash every file named in ``SHA256SUMS``; list altered, missing and unexpected files,
-    and every disagreement between ``SHA256SUMS`` and ``manifest.json``.
-
-    Only regular files inside the package count: a listed name that is absolute or climbs out
-    with ``..`` is refused, and a symlink is never followed (it is reported as altered when
-    listed, unexpected otherwise)."""
+def verify_against_catalog(cat, folder: str | Path, public_key=None,
+                           jobs: int | None = None) -> Verification:
+    """Check a package against the catalog it came from: the extract's audit entry must
+    record its SHA256SUMS and manifest.json (and the chain holding that entry must verify),
+    and its signature must hold with the catalog's signing key (or ``public_key``) when the
+    catalog signs its packages."""
     folder = Path(folder)
-    listed = _read_sums(folder)
-    altered, missing, disagreements = [], [], []
-    for name, digest in sorted(listed.items()):
-        why = _safe_member(name)
-        if why:
-            disagreements.append(f"{name}: {why} in {SUMS}")
-            continue
-        path = folder / name
-        if path.is_symlink():
-            altered.append(f"{name} (a symlink, not a file in the package)")
-        elif not path.is_file():
-            missing.append(name)
-        elif sha256_file(path) != digest:
-            altered.append(name)
-    manifest = _manifest_hashes(folder)
-    if manifest is None:
-        disagreements.append("manifest.json is missing or unreadable")
+    try:
+        sums_digest = package.sha256_fd(package.open_regular(folder / SUMS))
+    except (OSError, package.NotRegular):
+        sums_digest = None
+    entry = find_extract_entry(cat, sums_digest) if sums_digest else None
+    anchor = {"entry": None}
+    if entry is not None:
+        anchor = {"entry": entry["id"], SUMS: entry["args"].get("sha256sums"),
+                  package.MANIFEST: entry["args"].get("manifest_sha256")}
+    result = verify_package(folder, public_key or keys.catalog_key(cat),
+                            anchor if entry else None, jobs)
+    problems = list(result.signature)
+    if entry is None:
+        problems.append(f"no extract entry in the audit log of {cat.location} records this "
+                        f"{SUMS}: the package was altered or not made from this catalog")
     else:
-        for name, digest in sorted(manifest.items()):
-            if name not in listed:
-                disagreements.append(f"{name}: in manifest.json but not in {SUMS}")
-            elif listed[name] != digest:
-                disagreements.append(f"{name}: {SUMS} and manifest.json give different hashes")
-        for name in sorted(set(listed) - set(manifest) - {"manifest.json", "manifest.csv"}):
-            disagreements.append(f"{name}: in {SUMS} but not in manifest.json")
-    present = set()
-    for p in folder.rglob("*"):
-        if p.is_file() or p.is_symlink():
-            present.add(p.relative_to(folder).as_posix())
-    unexpected = sorted(present - set(listed) - {SUMS})
-    return Verification(len(listed), altered, missing, unexpected, disagreements)
+        check = audit.verify(cat)
+        if not check.ok:
+            problems.append(f"the audit log holding extract entry {entry['id']} does not "
+                            f"verify ({check.summary()})")
+    note = cat.record("verify package", {"folder": str(folder), "entry": anchor["entry"],
+                                         "exit_code": ALTERED if problems else
+                                         result.exit_code},
+                      case_no=entry["case_no"] if entry else None)
+    notes = list(result.notes) + ([f"made by extract entry {entry['id']} ({entry['at']})"]
+                                  if entry else [])
+    from dataclasses import replace
+    return replace(result, signature=problems, notes=notes, audit_note=note)
 
 
 def verify_catalog(cat, progress=None) -> Verification:

@@ -115,9 +115,21 @@ def frame_image(path: str, offset_s: float, width: int = TILE_WIDTH,
     return np.frombuffer(data[: width * height * 3], np.uint8).reshape(height, width, 3).copy()
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def check_image_name(out: str | Path) -> None:
+    """Refuse an output name that is not .jpg, .jpeg or .png (OptionError)."""
+    if Path(out).suffix.lower() not in IMAGE_SUFFIXES:
+        from videx.errors import OptionError
+        raise OptionError(f"{str(out)!r}: give a file name ending in .jpg, .jpeg or .png",
+                          "out")
+
+
 def save_frame(cat, clip_id: int, at: str, out: str | Path) -> dict:
     """Write the frame of a clip at ``at`` (offset or instant) to ``out`` (JPEG or PNG)."""
     import cv2
+    check_image_name(out)
     clip = cat.clips.require(clip_id)
     camera = cat.cameras.require(clip["camera_id"])
     at_ = parse_clip_time(at, clip, cat.input_zone_or_none(camera.get("tz")),
@@ -149,6 +161,8 @@ def contact_sheet(result, zone, out: str | Path | None = None,
     that contains it, labelled with camera, local time (in ``zone``) and offset; written to
     ``out`` when given."""
     import cv2
+    if out is not None:
+        check_image_name(out)
     tiles, images = [], []
     for cam, clip in result.clips(containing_moment=True):
         if clip.offset_s is None:       # a whole-day incident has no moment to show

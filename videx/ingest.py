@@ -43,7 +43,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from videx import timesources
+from videx import limits, timesources
 from videx.errors import OptionError, ProbeError, TimestampError, VidexError
 from videx.hashing import sha256_file
 from videx.probe import ProbeInfo, probe, require_tools
@@ -167,6 +167,12 @@ def _clip_record(path: Path, digest: str, info: ProbeInfo, start: StartTime,
     raw_ts = start.raw.timestamp()
     start_ts = raw_ts - offset
     end_ts = start_ts + info.duration_s
+    problem = (limits.instant_problem(start_ts, "the corrected start")
+               or limits.instant_problem(end_ts, "the corrected end"))
+    if problem:
+        raise TimestampError(f"{problem} (start {start.source} {iso_utc(raw_ts)}, camera "
+                             f"clock offset {offset:g} s): check the camera's clock_offset_s "
+                             "or give --start")
     return {"camera_id": camera["id"], "path": str(path), "sha256": digest,
             "size_bytes": info.size_bytes, "container": info.container, "codec": info.codec,
             "width": info.width, "height": info.height, "fps": info.fps,
@@ -281,9 +287,9 @@ def ingest(cat, paths: Iterable[str | os.PathLike], *, camera_id: str | None = N
                                  user_pattern=pattern, allow_mtime=allow_mtime,
                                  mtime_from_camera=mtime_from_camera,
                                  allow_suspect=allow_suspect_times)
+            return "clip", _clip_record(item.path, item.digest, item.info, when, camera)
         except VidexError as err:
             return "reject", _reason(err)
-        return "clip", _clip_record(item.path, item.digest, item.info, when, camera)
 
     if report.rejected:   # paths refused before probing are recorded too
         early = list(report.rejected)

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from videx import geo
+from videx import geo, limits
 from videx.errors import InputError, OptionError
-from videx.textfile import decode_bytes, read_table
+from videx.textfile import check_controls, decode_bytes, read_table
 from videx.timeutil import iso_utc, now_utc
 
 TRUE_WORDS = {"1", "1.0", "true", "t", "yes", "y"}
@@ -39,6 +39,12 @@ FALSE_WORDS = {"0", "0.0", "false", "f", "no", "n"}
 MORE_CELLS = None      # key under which read_table counts cells beyond the header
 _PLACEHOLDER = re.compile(r"^(?:[xX?#*]+|n/?a|unknown|none|null|tbd|-+)$", re.I)
 _TEMPLATE_PART = re.compile(r"\{([^{}]+)\}")
+# columns only one kind of file has (to name a file given to the wrong import)
+SIGNATURES = {
+    "cameras": {"source", "integration", "heading_deg", "fov_deg", "range_m", "owner_name",
+                "owner_contact", "retention_days", "clock_offset_s", "kind"},
+    "incidents": {"occurred_at", "category", "victims", "shotspotter", "cleared",
+                  "cleared_at", "clearance_type", "time_uncertainty_s"}}
 _WKT_POINT = re.compile(r"^\s*POINT\s*Z?\s*\(\s*(-?[\d.]+(?:[eE]-?\d+)?)\s+"
                         r"(-?[\d.]+(?:[eE]-?\d+)?)(?:\s+-?[\d.]+)?\s*\)\s*$", re.I)
 
@@ -173,16 +179,27 @@ class Mapping:
             used.add(self.time_column)
         self.extra_columns = [c for c in columns if c not in used]
 
-    def require(self, required: list[str], alternatives: dict[str, str] | None = None) -> None:
-        """One InputError listing the required fields no column, map or set provides."""
+    def require(self, required: list[str], alternatives: dict[str, str] | None = None,
+                kind: str | None = None) -> None:
+        """One InputError listing the required fields no column, map or set provides (and,
+        when the columns are those of the other kind of file, saying so)."""
         alternatives = alternatives or {}
         missing = [f for f in required if f not in self.sources
                    and alternatives.get(f) not in self.sources]
         if missing:
             raise InputError(f"missing column{'s' if len(missing) > 1 else ''} "
                              f"{', '.join(missing)} (found: {', '.join(self.columns)}; map one "
-                             "with FIELD=COLUMN or set a value for the whole file)",
-                             file=self.file)
+                             "with FIELD=COLUMN or set a value for the whole file)"
+                             + self.looks_like(kind), file=self.file)
+
+    def looks_like(self, kind: str | None) -> str:
+        """A hint when the file's columns are those of another kind of file."""
+        have = {c.strip().lower() for c in self.columns}
+        for other, columns in SIGNATURES.items():
+            if other != kind and kind is not None and len(have & columns) >= 2:
+                return (f"; its columns ({', '.join(sorted(have & columns))}) are those of "
+                        f"{other}: import it with videx {other} import")
+        return ""
 
     def placeholder(self, name: str, cells: dict) -> str | None:
         """The cell feeding field ``name`` that is a placeholder (``XXX``, ``???``, ``N/A``),
@@ -238,6 +255,9 @@ def _geojson_rows(path: Path, text: str):
     except json.JSONDecodeError as err:
         raise InputError(f"not valid JSON: {err.msg} at line {err.lineno}",
                          file=str(path)) from err
+    except RecursionError as err:
+        raise InputError("JSON nested too deeply to be GeoJSON features (a damaged or hostile "
+                         "file)", file=str(path)) from err
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
         raise InputError("not a GeoJSON FeatureCollection", file=str(path))
@@ -278,6 +298,8 @@ def _feature_cells(path: Path, i: int, feat) -> dict:
     for key, value in props.items():
         if isinstance(value, (dict, list)):
             raise bad(f"property {key!r} is a {type(value).__name__}, not a single value", key)
+        if isinstance(value, str):
+            check_controls(value, str(path), i, key)
         cells[key] = "" if value is None else value
     cells["lon"], cells["lat"] = coords[0], coords[1]
     return cells
@@ -307,7 +329,10 @@ class Cells:
         return value
 
     def number(self, column: str, required: bool = False, lo: float | None = None,
-               hi: float | None = None, integer: bool = False) -> float | None:
+               hi: float | None = None, integer: bool = False,
+               above: bool = False) -> float | None:
+        """A number cell within [lo, hi] (``above``: strictly above ``lo``), finite, and
+        within 64 bits when ``integer``."""
         value = self.text(column, required)
         if value is None:
             return None
@@ -317,9 +342,15 @@ class Cells:
             raise self.error(column, f"{value!r} is not a number") from err
         if num != num:  # NaN
             raise self.error(column, f"{value!r} is not a number")
-        if (lo is not None and num < lo) or (hi is not None and num > hi):
-            allowed = (f"{lo:g}..{hi:g}" if lo is not None and hi is not None
-                       else f">= {lo:g}" if lo is not None else f"<= {hi:g}")
+        problem = limits.number_problem(num, integer)
+        if problem:
+            raise self.error(column, f"{value} {problem}")
+        if (lo is not None and (num < lo or (above and num == lo))) or (
+                hi is not None and num > hi):
+            low = f"{'above' if above else '>='} {lo:g}" if lo is not None else None
+            allowed = (f"{lo:g}..{hi:g}" if lo is not None and hi is not None and not above
+                       else f"{low} and <= {hi:g}" if low and hi is not None
+                       else low if low else f"<= {hi:g}")
             raise self.error(column, f"{value} is outside the allowed range {allowed}")
         if integer:
             if num != int(num):
@@ -368,19 +399,24 @@ class Cells:
         if (lat, lon) in ((0.0, 0.0), (-1.0, -1.0)):
             raise self.error(column, f"{lat:g},{lon:g} is a placeholder for a row that was "
                              "not geocoded, not a place")
+        swapped = (bounds and geo.in_bounds(lon, lat, bounds)
+                   and not geo.in_bounds(lat, lon, bounds))
+        hint = (f"; swapped ({lon:g},{lat:g}) it is inside the city: lat and lon look "
+                "swapped (read them from each other's column with --map lat=COLUMN --map "
+                "lon=COLUMN)") if swapped else ""
         try:
             geo.check_latlon(lat, lon)
         except ValueError as err:
-            raise self.error(column, str(err)) from err
+            raise self.error(column, f"{err}{hint}") from err
         if bounds and not geo.in_bounds(lat, lon, bounds):
             raise self.error(column, f"{lat},{lon} is outside the city bounds "
-                             f"{','.join(format(b, 'g') for b in bounds)}")
+                             f"{','.join(format(b, 'g') for b in bounds)}{hint}")
         return lat, lon
 
 
 def parse_file(path: str | Path, fields: list[str], required: list[str],
                parse_row: Callable[[Cells], dict], options: ReadOptions | None = None,
-               alternatives: dict[str, str] | None = None
+               alternatives: dict[str, str] | None = None, kind: str | None = None
                ) -> tuple[list[tuple[int, dict]], list[InputError]]:
     """Parse every row with ``parse_row``; return ([(row, record)], errors), refusing duplicate
     ids. A bad row never stops the others from being checked. Each record gets ``extra``: the
@@ -388,7 +424,7 @@ def parse_file(path: str | Path, fields: list[str], required: list[str],
     options = options or ReadOptions()
     columns, rows = load_table(path, options)
     mapping = Mapping(str(path), columns, fields, options)
-    mapping.require(required, alternatives)
+    mapping.require(required, alternatives, kind)
     good, errors, seen = [], [], {}
     for number, raw in rows:
         try:
@@ -397,6 +433,9 @@ def parse_file(path: str | Path, fields: list[str], required: list[str],
             if raw.get(MORE_CELLS):
                 raise cells.error(None, f"{raw[MORE_CELLS]} more cell(s) than the header has "
                                   "columns")
+            problem = limits.id_problem(cells.text("id") or "")
+            if problem:
+                raise cells.error("id", problem)
             fake = mapping.placeholder("id", raw)
             if fake:
                 raise cells.error("id", f"{fake!r} is a placeholder, not a case number (build "
@@ -436,9 +475,93 @@ def reason_key(err: InputError) -> str:
     return f"{err.column or 'row'}: {reason}"
 
 
+GROUP_FROM = 4          # this many rows failing for one reason are one line
+FIRST_ROWS = 5          # row numbers named on a grouped line
+
+
+@dataclass(frozen=True)
+class ErrorGroup:
+    """Rows refused for one reason: the first row's error and every row number."""
+
+    key: str
+    first: InputError
+    rows: tuple[int, ...]
+
+    def line(self) -> str:
+        if len(self.rows) < GROUP_FROM:
+            raise ValueError("not a group")
+        e = self.first
+        where = ", ".join(x for x in (e.file, f"column {e.column}" if e.column else None) if x)
+        shown = ", ".join(str(r) for r in self.rows[:FIRST_ROWS])
+        more = f" and {len(self.rows) - FIRST_ROWS} more" if len(self.rows) > FIRST_ROWS else ""
+        return f"{where}: {len(self.rows)} rows ({shown}{more}), e.g. row {e.row}: {e.reason}"
+
+
+def group_errors(errors: list[InputError]) -> list[InputError | ErrorGroup]:
+    """Errors in row order, those sharing a reason with GROUP_FROM or more rows folded into
+    one ErrorGroup (placed where its first row is)."""
+    by_key: dict[str, list[InputError]] = {}
+    for e in errors:
+        by_key.setdefault(reason_key(e), []).append(e)
+    out: list[InputError | ErrorGroup] = []
+    done: set[str] = set()
+    for e in errors:
+        key = reason_key(e)
+        if len(by_key[key]) < GROUP_FROM:
+            out.append(e)
+        elif key not in done:
+            done.add(key)
+            out.append(ErrorGroup(key, e, tuple(x.row or 0 for x in by_key[key])))
+    return out
+
+
+_DECIMAL_COMMA = re.compile(r"^'-?\d+,\d+' is not a number")
+
+
+def error_hints(errors: list[InputError]) -> list[str]:
+    """Likely causes of many refusals at once (one line each)."""
+    hints = []
+    commas = [e for e in errors if _DECIMAL_COMMA.match(e.reason)]
+    if commas:
+        value = commas[0].reason.split("'")[1]
+        hints.append(f"{len(commas)} number(s) such as '{value}' are written with a decimal "
+                     "comma (a European spreadsheet export): save the file with decimal "
+                     f"points ({value.replace(',', '.')})")
+    return hints
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """What importing a row would change in an existing record: (field, old, new) as shown
+    to people (local times in the catalog's zone)."""
+
+    id: str
+    row: int | None
+    fields: tuple[tuple[str, str, str], ...]
+
+    def text(self) -> str:
+        return f"{self.id} " + ", ".join(f"{f} {old} -> {new}" for f, old, new in self.fields)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "row": self.row,
+                "fields": {f: [old, new] for f, old, new in self.fields}}
+
+
+def describe_value(value) -> str:
+    return "(blank)" if value is None or value == "" else str(value)
+
+
+def plain_changes(old: dict, new: dict) -> list[tuple[str, str, str]]:
+    """Every field of ``new`` whose value differs from the stored row ``old``."""
+    return [(k, describe_value(old.get(k)), describe_value(v)) for k, v in new.items()
+            if k != "id" and old.get(k) != v]
+
+
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did: ids added/changed/unchanged and the rows refused (with reasons)."""
+    """What an import did (or, in a dry run or when refused as a whole, would do): ids
+    added / changed / unchanged, the rows refused (bad, a likely duplicate, or a change to an
+    existing record without ``update``), every change with its fields, and warnings."""
 
     file: str
     added: list[str] = field(default_factory=list)
@@ -446,50 +569,185 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     written: bool = False
+    dry_run: bool = False
+    update: bool = False
+    skip_bad: bool = False
+    changes: list[RowChange] = field(default_factory=list)
+    unapplied: list[RowChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    noun: str = "record"
+
+    @property
+    def refused(self) -> int:
+        return len(self.errors) + len(self.unapplied)
+
+    @property
+    def exit_code(self) -> int:
+        """0 done; 1 nothing imported (bad or refused rows, without --skip-bad); 3 imported
+        in part (some rows refused). A dry run exits as the import would."""
+        if self.refused and not self.skip_bad:
+            return 1
+        return 3 if self.refused else 0
 
     def refusals(self) -> dict[str, int]:
         """{kind of refusal: rows}, most frequent first."""
-        return dict(Counter(reason_key(e) for e in self.errors).most_common())
+        kinds = Counter(reason_key(e) for e in self.errors)
+        if self.unapplied:
+            kinds["row: would change an existing record (needs --update)"] = len(self.unapplied)
+        return dict(kinds.most_common())
+
+    def counts(self) -> str:
+        return (f"{len(self.added)} added, {len(self.changed)} changed, "
+                f"{len(self.unchanged)} unchanged, {self.refused} refused")
+
+    def change_lines(self) -> list[str]:
+        """What changed (or would change), fields counted, with three examples."""
+        out = []
+        for rows, how in ((self.changes, "changed" if self.written else "would change"),
+                          (self.unapplied, "would change (refused: pass --update to change "
+                                           "them; --dry-run to review)")):
+            if not rows:
+                continue
+            fields = Counter(f for c in rows for f, _, _ in c.fields)
+            out.append(f"{len(rows)} existing {self.noun}(s) {how}: "
+                       + ", ".join(f"{f} ({n})" for f, n in fields.most_common()))
+            out += [f"  {c.text()}" for c in rows[:3]]
+        return out
 
     def summary(self) -> str:
-        if not self.written:
-            text = (f"{self.file}: nothing imported, {len(self.errors)} bad row(s); fix them "
-                    "or pass --skip-bad to import the good rows")
-        else:
-            text = (f"{self.file}: {len(self.added)} added, {len(self.changed)} changed, "
-                    f"{len(self.unchanged)} unchanged")
+        lines = self.change_lines()
+        if self.dry_run:
+            lines.append(f"{self.file}: dry run, nothing written: {self.counts()}")
+        elif not self.written:
+            todo = []
+            if self.unapplied:
+                todo.append(f"pass --update to change the {len(self.unapplied)} existing "
+                            f"{self.noun}(s) named above")
             if self.errors:
-                text += f", {len(self.errors)} bad row(s) skipped"
+                todo.append(f"fix the {len(self.errors)} bad row(s)")
+            lines.append(f"{self.file}: nothing imported ({self.counts()}): "
+                         + " and ".join(todo) + ", or pass --skip-bad to import the other rows")
+        else:
+            lines.append(f"{self.file}: {self.counts()}")
         if self.errors:
-            text += "".join(f"\n  {n} x {kind}" for kind, n in self.refusals().items())
-        return text
+            lines += [f"  {n} x {kind}" for kind, n in self.refusals().items()]
+        return "\n".join(lines)
+
+    def refused_rows(self) -> list[dict]:
+        """Every refused row (for --errors-out): file, row, column, reason."""
+        rows = [{"file": e.file, "row": e.row, "column": e.column, "reason": e.reason}
+                for e in self.errors]
+        rows += [{"file": self.file, "row": c.row, "column": ", ".join(f for f, _, _ in
+                                                                        c.fields),
+                  "reason": f"would change {c.text()} (pass --update)"} for c in self.unapplied]
+        return sorted(rows, key=lambda r: r["row"] or 0)
 
     def to_dict(self) -> dict:
         return {"file": self.file, "added": self.added, "changed": self.changed,
-                "unchanged": self.unchanged, "written": self.written,
+                "unchanged": self.unchanged, "written": self.written, "dry_run": self.dry_run,
                 "refused": [{"file": e.file, "row": e.row, "column": e.column,
                              "reason": e.reason, "message": str(e)} for e in self.errors],
-                "refused_by_reason": self.refusals()}
+                "refused_by_reason": self.refusals(),
+                "changes": [c.to_dict() for c in self.changes],
+                "unapplied_changes": [c.to_dict() for c in self.unapplied],
+                "warnings": self.notes, "hints": self.hints, "exit_code": self.exit_code}
 
 
-def write_import(cat, table: str, path: str | Path, records: list[dict],
+@dataclass
+class _Plan:
+    added: list[tuple[int, dict]] = field(default_factory=list)
+    changed: list[tuple[int, dict, dict, RowChange]] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    unapplied: list[RowChange] = field(default_factory=list)
+    refused: list[InputError] = field(default_factory=list)
+
+
+def write_import(cat, table: str, path: str | Path, good: list[tuple[int, dict]],
                  errors: list[InputError], skip_bad: bool, command: str, args: dict,
-                 on_changed: Callable[[dict, dict], None] | None = None) -> ImportReport:
-    """Upsert ``records`` into ``table`` in one transaction with its audit entry; write nothing
-    when there are errors unless ``skip_bad``. ``on_changed(old, new)`` runs for each change,
-    inside the same transaction."""
+                 on_changed: Callable[[dict, dict], None] | None = None, *,
+                 update: bool = False, dry_run: bool = False,
+                 vet: Callable[[object, list[tuple[int, dict, dict | None]]],
+                               list[InputError]] | None = None,
+                 changes: Callable[[dict, dict], list[tuple[str, str, str]]] = plain_changes,
+                 notes: tuple[str, ...] = (), noun: str = "record") -> ImportReport:
+    """Upsert the good ``(row, record)`` pairs into ``table`` in one transaction with its
+    audit entry, never silently rewriting the record:
+
+    - a record whose id exists and whose fields differ is a change: made only with
+      ``update``, otherwise refused (named, with its fields);
+    - ``vet(cat, [(row, record, stored row or None)])`` may refuse more rows (e.g. likely
+      duplicates), given the catalog as it is inside the transaction;
+    - with any refused row (bad, vetted out, a change without ``update``) nothing is written
+      unless ``skip_bad``, which never implies ``update``;
+    - ``dry_run`` computes the same report in a read transaction and writes nothing.
+
+    ``on_changed(old, new)`` runs for each change, inside the same transaction; ``changes``
+    lists a change's fields for people."""
     errors = sorted(errors, key=lambda e: e.row or 0)
-    if errors and not skip_bad:
-        return ImportReport(str(path), errors=errors)
-    outcomes: dict[str, list[str]] = {"added": [], "changed": [], "unchanged": []}
-    now = iso_utc(now_utc())
     store = getattr(cat, table)
-    with cat.write(command, {"file": str(path), "skip_bad": skip_bad, **args}) as tx:
-        for rec in records:
-            outcome, old = store.upsert(rec, now)
-            outcomes[outcome].append(rec["id"])
-            if outcome == "changed" and on_changed:
+
+    def plan() -> _Plan:
+        p = _Plan(refused=list(errors))
+        stored = rows_by_id(cat, table, [r["id"] for _, r in good])
+        candidates = []
+        for row, rec in good:
+            old = stored.get(rec["id"])
+            if old is None:
+                candidates.append((row, rec, None))
+                continue
+            diff = changes(old, rec)
+            if not diff:
+                p.unchanged.append(rec["id"])
+            elif update:
+                candidates.append((row, rec, old))
+            else:
+                p.unapplied.append(RowChange(rec["id"], row, tuple(diff)))
+        vetoed = vet(cat, candidates) if vet else []
+        refused_rows = {e.row for e in vetoed}
+        p.refused = sorted(p.refused + vetoed, key=lambda e: e.row or 0)
+        for row, rec, old in candidates:
+            if row in refused_rows:
+                continue
+            if old is None:
+                p.added.append((row, rec))
+            else:
+                p.changed.append((row, rec, old, RowChange(rec["id"], row,
+                                                           tuple(changes(old, rec)))))
+        return p
+
+    def report(p: _Plan, written: bool) -> ImportReport:
+        return ImportReport(
+            str(path), [r["id"] for _, r in p.added], [r["id"] for _, r, _, _ in p.changed],
+            p.unchanged, p.refused, written, dry_run, update, skip_bad,
+            [c for _, _, _, c in p.changed], p.unapplied, list(notes),
+            error_hints(p.refused), noun)
+
+    if dry_run or (errors and not skip_bad):
+        with cat.reading():
+            return report(plan(), False)
+    now = iso_utc(now_utc())
+    with cat.write(command, {"file": str(path), "skip_bad": skip_bad, "update": update,
+                             **args}) as tx:
+        p = plan()
+        if (p.refused or p.unapplied) and not skip_bad:
+            tx.cancelled = True
+            return report(p, False)
+        for _, rec in p.added:
+            store.upsert(rec, now)
+        for _, rec, old, _ in p.changed:
+            store.upsert(rec, now)
+            if on_changed:
                 on_changed(old, rec)
-        tx.args.update({"added": len(outcomes["added"]), "changed": len(outcomes["changed"]),
-                        "skipped_rows": [e.row for e in errors]})
-    return ImportReport(str(path), errors=errors, written=True, **outcomes)
+        tx.args.update({"added": len(p.added), "changed": len(p.changed),
+                        "changed_fields": dict(Counter(
+                            f for _, _, _, c in p.changed for f, _, _ in c.fields)),
+                        "skipped_rows": sorted(e.row for e in p.refused if e.row)
+                        + sorted(c.row for c in p.unapplied if c.row)})
+    return report(p, True)
+
+
+def rows_by_id(cat, table: str, ids: list[str]) -> dict[str, dict]:
+    """{id: stored row} of the ``ids`` that exist in ``table``."""
+    from videx.store.records import rows_by_id as read
+    return read(cat, table, ids)

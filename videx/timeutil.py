@@ -37,7 +37,13 @@ def parse_duration(text: str) -> float:
     if not _DURATION_RE.match(str(text)):
         raise TimestampError(f"cannot read duration {text!r}: give a number with a unit "
                              "s, m, h or d, e.g. 30m")
-    return float(sum(float(n) * _UNIT_S[u.lower()] for n, u in _DURATION_PART.findall(text)))
+    seconds = float(sum(float(n) * _UNIT_S[u.lower()] for n, u in _DURATION_PART.findall(text)))
+    if seconds > MAX_DURATION_S:
+        raise TimestampError(f"duration {text!r} is longer than 100 years")
+    return seconds
+
+
+MAX_DURATION_S = 100 * 366 * 86400.0
 
 
 def localize(naive: datetime, zone: ZoneInfo) -> datetime:
@@ -126,7 +132,7 @@ def now_utc() -> datetime:
 # ------------------------------------------------------------------ dates as records give them
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_SLASHED = re.compile(r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}([ T].*)?$")
+_SLASHED = re.compile(r"^\d{1,2}([/.\-])\d{1,2}[/.\-](\d{2,4})([ T].*)?$")
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%X", "%c", "%T", "%R", "%f")
 
 
@@ -148,11 +154,11 @@ def _day(year: int, month: int, day: int, zone: ZoneInfo | None, raw: str,
         raise TimestampError(f"date {raw!r} has no zone to mark its day in: name a zone")
     try:
         first = date_cls(year, month, day)
-    except ValueError as err:
+        start = localize(datetime.combine(first, datetime.min.time()), zone).astimezone(UTC)
+        end = localize(datetime.combine(first + timedelta(days=1), datetime.min.time()),
+                       zone).astimezone(UTC)
+    except (ValueError, OverflowError) as err:
         raise TimestampError(f"cannot read date {raw!r}: {err}") from err
-    start = localize(datetime.combine(first, datetime.min.time()), zone).astimezone(UTC)
-    end = localize(datetime.combine(first + timedelta(days=1), datetime.min.time()),
-                   zone).astimezone(UTC)
     return When(start, "day", end, f"date {first.isoformat()} {how} (time of day unknown, "
                                    f"whole day in {zone.key})")
 
@@ -168,6 +174,17 @@ def read_when(text: str, zone: ZoneInfo | None, date_format: str | None = None) 
         try:
             parsed = datetime.strptime(raw, date_format)
         except ValueError as err:
+            rest = re.match(r"unconverted data remains: (.*)$", str(err))
+            if rest and re.fullmatch(r"\s*[T ]?\d{1,2}:\d{2}(:\d{2})?(\.\d+)?\s*([AaPp][Mm])?",
+                                     rest.group(1)):
+                clock = rest.group(1).strip()
+                fix = (" %I:%M" + (":%S" if clock.count(":") == 2 else "") + " %p"
+                       if clock[-2:].lower() in ("am", "pm") else
+                       " %H:%M" + (":%S" if clock.count(":") == 2 else ""))
+                raise TimestampError(
+                    f"{raw!r} has a time of day ({clock!r}) that --date-format "
+                    f"{date_format!r} leaves out: give both, e.g. --date-format "
+                    f"'{date_format}{fix}'") from err
             raise TimestampError(f"{raw!r} does not match --date-format {date_format!r}") \
                 from err
         if not any(d in date_format for d in _TIME_DIRECTIVES):
@@ -183,9 +200,17 @@ def read_when(text: str, zone: ZoneInfo | None, date_format: str | None = None) 
     if m:
         return _day(int(m.group(1)), int(m.group(2)), int(m.group(3)), zone, raw,
                     "from the record")
-    if _SLASHED.match(raw):
-        raise TimestampError(f"{raw!r} is ambiguous (month/day or day/month? which century?):"
-                             " give its format, e.g. --date-format %m/%d/%y")
+    slashed = _SLASHED.match(raw)
+    if slashed:
+        sep, year, clock = slashed.group(1), slashed.group(2), slashed.group(3)
+        century = len(year) == 2
+        example = f"%m{sep}%d{sep}%{'y' if century else 'Y'}"
+        if clock:
+            example = f"'{example}{'T' if clock[0] == 'T' else ' '}%H:%M" + (
+                ":%S" if clock.count(":") >= 2 else "") + "'"
+        raise TimestampError(f"{raw!r} is ambiguous (month/day or day/month?"
+                             f"{' which century?' if century else ''}): give its format, e.g. "
+                             f"--date-format {example}")
     dt = parse_instant(raw, zone)
     offset = raw.endswith(("Z", "z")) or bool(re.search(r"[+-]\d{2}:?\d{2}$", raw[10:]))
     return When(dt, "exact", None, "offset in input" if offset else f"local time in {zone}")

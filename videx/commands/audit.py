@@ -28,9 +28,15 @@ def audit_group():
               help="Also recompute every camera, incident, clip, outcome and review's hash.")
 @click.option("--against", type=click.Path(exists=True, dir_okay=False),
               help="A checkpoint file (videx audit checkpoint): prove the log still holds it.")
+@click.option("--accept-unverifiable", is_flag=True,
+              help="Pass although entries sealed with a key that was not given could not be "
+                   "checked (they are counted in a warning).")
 @format_option("table", "json")
-def audit_verify(cat, deep, against, fmt):
-    """Check the audit log (and with --deep every row); exit 1 naming what is wrong.
+def audit_verify(cat, deep, against, accept_unverifiable, fmt):
+    """Check the audit log (and with --deep every protected row); exit 1 naming what is wrong.
+
+    A keyed chain is checked with the key in VIDEX_AUDIT_KEY; without it its sealed entries
+    cannot be checked, which fails the check unless --accept-unverifiable.
 
     \b
     Example:
@@ -39,7 +45,8 @@ def audit_verify(cat, deep, against, fmt):
     """
     total = cat.hashed_row_count() if deep else 0
     with progress_bar(total, "verifying rows", fmt == "json" or not deep) as bar:
-        check = audit.verify(cat, deep=deep, against=against, progress=bar.update)
+        check = audit.verify(cat, deep=deep, against=against, progress=bar.update,
+                             accept_unverifiable=accept_unverifiable)
     if fmt == "json":
         click.echo(output.to_json(check.to_dict()))
     else:
@@ -74,7 +81,8 @@ def audit_checkpoint(cat, out):
 def audit_key(cat, out):
     """Key the audit chain (HMAC) so it cannot be recomputed without the key file.
 
-    From now on every change needs the key: set VIDEX_AUDIT_KEY to the file's path.
+    From now on every change needs the key, and so does a full check: set VIDEX_AUDIT_KEY
+    to the file's path.
 
     \b
     Example:

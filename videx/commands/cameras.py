@@ -31,20 +31,31 @@ CAMERA_COLUMNS = ["id", "name", "source", "integration", "kind", "lat", "lon", "
 @cameras_group.command(name="import")
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--allow-duplicates", is_flag=True,
+              help="Keep a camera within 5 m of another of the same source and kind under "
+                   "another id (refused by default as a likely duplicate).")
 @import_options
-def cameras_import(cat, file, maps, sets, defaults, encoding, delimiter, date_format,
-                   skip_bad, fmt):
-    """Import or update cameras from CSV or GeoJSON (upsert by id).
+def cameras_import(cat, file, allow_duplicates, maps, sets, defaults, encoding, delimiter,
+                   date_format, skip_bad, update, dry_run, errors_out, fmt):
+    """Import cameras from CSV or GeoJSON; change existing ones only with --update.
+
+    A row whose id exists and whose fields differ is refused and named unless --update;
+    --dry-run shows what would be added, changed and refused. Ends with added / changed /
+    unchanged / refused.
 
     \b
     Example:
         videx cameras import fixtures/cameras.csv
         videx cameras import private.geojson --skip-bad
+        videx cameras import registry-2024.csv --dry-run
+        videx cameras import registry-2024.csv --update
         videx cameras import opendata.csv --map id=ID --map name=CameraName \\
             --map point=the_geom --set source=city --set integration=connected
     """
-    report_import(cameras.import_cameras(cat, file, skip_bad=skip_bad, options=read_options(
-        maps, sets, defaults, encoding, delimiter, date_format)), fmt)
+    report_import(cameras.import_cameras(
+        cat, file, skip_bad=skip_bad, options=read_options(
+            maps, sets, defaults, encoding, delimiter, date_format),
+        update=update, dry_run=dry_run, allow_duplicates=allow_duplicates), fmt, errors_out)
 
 
 @cameras_group.command(name="list")

@@ -18,7 +18,7 @@ from videx.commands.common import (
     progress_bar,
     show_record,
 )
-from videx.timeutil import format_local, get_zone
+from videx.timeutil import format_local, get_zone, parse_instant
 
 
 @click.command(name="ingest")
@@ -56,6 +56,7 @@ def ingest_cmd(cat, paths, camera_id, camera_from_folder, start, tz, name_patter
     if mtime_from_camera and not allow_mtime:
         raise click.UsageError("--mtime-from-camera goes with --allow-mtime")
     parse_opt(get_zone, tz, "--tz")
+    parse_opt(lambda v: parse_instant(v, "UTC"), start, "--start")     # the form, early
     files = sum(1 for _ in ingest.iter_files(paths))
     with progress_bar(files, "ingesting", fmt == "json") as bar:
         report = ingest.ingest(cat, paths, camera_id=camera_id,

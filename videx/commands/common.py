@@ -65,16 +65,28 @@ def parse_opt(fn, value, hint):
         raise click.BadParameter(str(err), param_hint=hint) from err
 
 
-def report_import(report, fmt):
+def report_import(report, fmt, errors_out=None):
+    """Render an import: warnings, one line per refused row (or per reason, for many rows
+    refused for one reason), hints, the summary (what changed or would change, then added /
+    changed / unchanged / refused); every refused row to ``errors_out`` (CSV) when given.
+    Exit 0, 1 (nothing imported) or 3 (imported in part), as the report says."""
+    from videx.records import ErrorGroup, group_errors
     if fmt == "json":
         click.echo(output.to_json(report.to_dict()))
-    for err in report.errors:
-        click.echo(f"Error: {err}", err=True)
+    for note in report.notes:
+        warn(note)
+    for item in group_errors(report.errors):
+        click.echo(f"Error: {item.line() if isinstance(item, ErrorGroup) else item}", err=True)
+    for hint in report.hints:
+        click.echo(f"Hint: {hint}", err=True)
+    if errors_out:
+        rows = report.refused_rows()
+        with open(errors_out, "w", newline="", encoding="utf-8") as fh:
+            fh.write(output.to_csv(rows, ["file", "row", "column", "reason"]))
+        click.echo(f"{len(rows)} refused row(s) written to {errors_out}", err=True)
     click.echo(report.summary(), err=fmt == "json")
-    if not report.written:
-        sys.exit(1)
-    if report.errors:
-        sys.exit(EXIT_PARTIAL)
+    if report.exit_code:
+        sys.exit(report.exit_code)
 
 
 def progress_bar(length, label, quiet=False):
@@ -104,6 +116,7 @@ def window_options(fn):
 
 
 def parse_window(radius, before, after) -> dict:
+    """The canvass window options (ranges are checked by ``canvass.check_window``)."""
     return {"radius_m": parse_opt(geo.parse_distance, radius, "--radius"),
             "before_s": parse_opt(parse_duration, before, "--before"),
             "after_s": parse_opt(parse_duration, after, "--after")}
@@ -152,7 +165,15 @@ def import_options(fn):
         click.option("--delimiter", help="Cell delimiter: , ; or tab (default: sniffed)."),
         click.option("--date-format", help="strptime format of date cells, e.g. %m/%d/%y."),
         click.option("--skip-bad", is_flag=True, help="Import the good rows and list the "
-                                                      "bad ones (exit 3)."),
+                                                      "refused ones (exit 3); never implies "
+                                                      "--update."),
+        click.option("--update", is_flag=True,
+                     help="Change existing records whose rows differ (without it such rows "
+                          "are refused and named)."),
+        click.option("--dry-run", is_flag=True,
+                     help="Show what would be added, changed and refused; write nothing."),
+        click.option("--errors-out", type=click.Path(dir_okay=False), metavar="FILE.csv",
+                     help="Write every refused row (file, row, column, reason) to a CSV."),
         format_option("table", "json")]):
         fn = opt(fn)
     return fn

@@ -6,12 +6,13 @@ import sys
 
 import click
 
-from videx import output
+from videx import catalog, output
 from videx.commands.common import (
     EXIT_PARTIAL,
     canvass_for,
     db_option,
     format_option,
+    open_for,
     parse_opt,
     progress_bar,
     warn,
@@ -53,33 +54,62 @@ def extract_cmd(cat, incident_id, out, probative_only, excerpts, reencode, jobs,
 
 
 @click.command(name="verify")
-@db_option
 @click.argument("folder", required=False, type=click.Path(file_okay=False))
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False),
+              help="The department's public key (videx keys export): the package must be "
+                   "signed with it. No catalog needed.")
 @click.option("--catalog", "check_catalog", is_flag=True,
-              help="Re-hash the catalogued originals instead of a package.")
+              help="With a FOLDER: check the package against the catalog's audit entry of "
+                   "its extract (and the catalog's key). Alone: re-hash the catalogued "
+                   "originals.")
+@click.option("--db", "db_path", envvar="VIDEX_DB", type=click.Path(dir_okay=False),
+              default=catalog.DEFAULT_DB, show_default=True,
+              help="Catalog for --catalog: a SQLite file or a postgresql:// URL.")
+@click.option("--jobs", type=click.IntRange(1, 64), help="Files hashed in parallel "
+                                                         "(default: cores).")
 @format_option("table", "json")
-def verify_cmd(cat, folder, check_catalog, fmt):
-    """Re-hash a package (or the catalog's originals); exit 4 altered, 5 missing, 6 unexpected.
+@click.pass_context
+def verify_cmd(ctx, folder, public_key, check_catalog, db_path, jobs, fmt):
+    """Check an evidence package (no catalog needed) or the catalogued originals.
+
+    Exit 4 altered (a file, a disagreement, a bad or missing signature), 5 missing, 6
+    unexpected (a file not listed, or anything that is not a regular file).
 
     \b
     Example:
+        videx verify package-004120 --public-key hartford-pd.pub
         videx verify package-004120
+        videx verify package-004120 --catalog
         videx verify --catalog
     """
-    from videx import evidence
-    if bool(folder) == bool(check_catalog):
-        raise click.UsageError("give a package FOLDER or --catalog")
-    if check_catalog:
-        with progress_bar(cat.clips.count(), "hashing", fmt == "json") as bar:
-            result = evidence.verify_catalog(cat, bar.update)
+    if not folder and not check_catalog:
+        raise click.UsageError("give a package FOLDER, or --catalog to re-hash the catalog's "
+                               "originals")
+    if public_key and not folder:
+        raise click.UsageError("--public-key checks a package: give its FOLDER")
+    from videx import package
+    key = None
+    if public_key:
+        from videx import keys
+        key = keys.load_public_key(public_key)
+    if folder and not check_catalog:
+        result = package.verify_package(folder, key, jobs=jobs)
     else:
-        result = evidence.verify_package(folder)
+        from videx import evidence
+        cat = open_for(ctx, db_path)
+        if folder:
+            result = evidence.verify_against_catalog(cat, folder, key, jobs)
+        else:
+            with progress_bar(cat.clips.count(), "hashing", fmt == "json") as bar:
+                result = evidence.verify_catalog(cat, bar.update)
     if fmt == "json":
         click.echo(output.to_json(result.to_dict()))
     else:
         for line in result.problems():
             click.echo(line)
         click.echo(result.summary())
+    for note in result.notes:
+        warn(note)
     warn(result.audit_note)
     sys.exit(result.exit_code)
 

@@ -37,26 +37,32 @@ INCIDENT_COLUMNS = ["id", "occurred_local", "category", "lat", "lon", "neighborh
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--tz", help="Zone of local times that have no offset (IANA name).")
 @click.option("--time-column", help="Column with the time of day, for a date column.")
+@click.option("--allow-odd-dates", is_flag=True,
+              help="Keep incidents dated before 1970 or more than a day ahead (1900-2100).")
 @import_options
-def incidents_import(cat, file, tz, time_column, maps, sets, defaults, encoding, delimiter,
-                     date_format, skip_bad, fmt):
-    """Import or update incidents (shootings) from CSV or GeoJSON.
+def incidents_import(cat, file, tz, time_column, allow_odd_dates, maps, sets, defaults,
+                     encoding, delimiter, date_format, skip_bad, update, dry_run, errors_out,
+                     fmt):
+    """Import incidents (shootings) from CSV or GeoJSON; change existing ones only with --update.
 
     A date without a time of day is kept as that whole local day ("time unknown"), never as
-    midnight.
+    midnight. A row whose case number exists and whose fields differ is refused and named
+    (e.g. "C2180122 occurred_at 2021-03-04 01:07 EST -> 00:07 EST") unless --update;
+    --dry-run shows it first. A --tz other than the catalog's zone is named in a warning.
 
     \b
     Example:
         videx incidents import shootings.csv --tz America/New_York
+        videx incidents import shootings-corrected.csv --dry-run
         videx incidents import rms.csv --map id=CaseNo --map occurred_at=OccurredDate
         videx incidents import homicides.csv --encoding cp1252 --date-format %m/%d/%y \\
             --map 'id={Year}-{Case No.}' --map occurred_at=Date --default cleared=no
     """
     parse_opt(get_zone, tz, "--tz")
-    report_import(incidents.import_incidents(cat, file, tz=tz, skip_bad=skip_bad,
-                                             options=read_options(
-                                                 maps, sets, defaults, encoding, delimiter,
-                                                 date_format, time_column)), fmt)
+    report_import(incidents.import_incidents(
+        cat, file, tz=tz, skip_bad=skip_bad, options=read_options(
+            maps, sets, defaults, encoding, delimiter, date_format, time_column),
+        update=update, dry_run=dry_run, allow_odd_dates=allow_odd_dates), fmt, errors_out)
 
 
 @incidents_group.command(name="list")

@@ -39,6 +39,19 @@ class Backend:
     dialect = "abstract"
     readonly = False
     location = ""
+    collate_binary = ""     # appended to a text column in ORDER BY: code point order
+
+    def stream(self, sql: str, params: Sequence = (), size: int = 5000):
+        """Yield (column names, a batch of up to ``size`` row tuples) of one query, without
+        holding its whole result (a server-side cursor on PostgreSQL, which needs a
+        transaction: use it inside ``Catalog.reading``)."""
+        cur = self.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        while True:
+            rows = cur.fetchmany(size)
+            if not rows:
+                return
+            yield names, rows
 
     # -- statements
     def execute(self, sql: str, params: Sequence = ()):

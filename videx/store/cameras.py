@@ -98,6 +98,13 @@ class CameraStore:
     def upsert(self, record: dict, now: str) -> tuple[str, dict | None]:
         return upsert(self.cat, "cameras", record, now)
 
+    def raw_span(self, camera_id: str) -> tuple[float, float] | None:
+        """(earliest clip start, latest clip end) of a camera as its clock showed them
+        (POSIX s), or None without clips."""
+        lo, hi = self.db.rows("SELECT min(start_raw_ts), max(start_raw_ts + duration_s) FROM "
+                              "clips WHERE camera_id = ?", [camera_id])[0]
+        return None if lo is None else (lo, hi)
+
     def recorrect_clips(self, camera_id: str, offset_s: float) -> int:
         """Apply a new clock offset (camera clock minus true time, seconds) to a camera's
         clips; times are formatted by ``iso_utc`` like every other stored instant."""

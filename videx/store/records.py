@@ -1,4 +1,4 @@
-"""Upsert by id, shared by the camera and incident stores."""
+"""Upsert and read by id, shared by the camera and incident stores."""
 
 from __future__ import annotations
 
@@ -18,3 +18,15 @@ def upsert(cat, table: str, record: dict, now: str) -> tuple[str, dict | None]:
         list(record.values()) + [now])
     cat.touch(table, record["id"])
     return ("added" if old is None else "changed"), old
+
+
+def rows_by_id(cat, table: str, ids: list[str]) -> dict[str, dict]:
+    """{id: stored row} of those ``ids`` that exist in ``table`` (500 ids a query)."""
+    out: dict[str, dict] = {}
+    ids = list(dict.fromkeys(ids))
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        for row in cat.db.dicts(f"SELECT * FROM {table} WHERE id IN "
+                                f"({', '.join('?' * len(part))})", part):
+            out[row["id"]] = row
+    return out

@@ -21,15 +21,18 @@ TABLE = "videx_migrations"
 
 
 def migration(fn: Callable[[Backend], None] | None = None, *, rehash: tuple[str, ...] = (),
-              rebuilds: bool = False):
+              rebuilds: bool = False, protects: tuple[str, ...] = ()):
     """Register a function as the next migration (its name is recorded when applied).
 
     ``rehash``: hashed tables whose rows change shape (new columns); rows that matched their
     audited state before are re-recorded after, rows that did not stay flagged.
     ``rebuilds``: the migration recreates a referenced table (SQLite cannot drop a CHECK
-    otherwise), so foreign keys are switched off around it and checked before commit."""
+    otherwise), so foreign keys are switched off around it and checked before commit.
+    ``protects``: existing tables whose rows this migration starts protecting (listed in
+    ``videx.store.protected``): every row is recorded in the migration's entry as its
+    baseline (a new, empty table needs no mention)."""
     def register(f):
-        f.rehash, f.rebuilds = rehash, rebuilds
+        f.rehash, f.rebuilds, f.protects = rehash, rebuilds, protects
         MIGRATIONS.append((f.__name__, f))
         return f
     return register(fn) if fn is not None else register
@@ -286,8 +289,25 @@ def m008_few_records_per_incident(db: Backend) -> None:
             "ANALYZE outcomes", "ANALYZE reviews")
 
 
-@migration
-def m009_web_sessions_and_bookmarks(db: Backend) -> None:
+@migration(protects=("users", "settings"))
+def m009_protected_users_and_settings(db: Backend) -> None:
+    """Users and settings become protected rows (their content hashed into the audit entry
+    that writes them, checked by ``audit verify --deep``): who may do what (role, disabled,
+    password hash) and how times are read (zone, bounds) matter as much as the evidence.
+
+    - ``users.password_changed_at``: when the password was last set (``created_at`` for
+      users added before).
+    - Audit entries from here on are of format 3 (``videx.audit``: the seal and the count of
+      sealed entries are part of each entry's hash) and the recorded head names the count and
+      the key, with an HMAC when keyed; existing entries keep their format. No table of the
+      chain changes shape.
+    """
+    run(db, "ALTER TABLE users ADD COLUMN password_changed_at TEXT",
+        "UPDATE users SET password_changed_at = created_at")
+
+
+@migration(rehash=("users",))
+def m010_web_sessions_and_bookmarks(db: Backend) -> None:
     """Server-side sign-in sessions and bookmarks in clips.
 
     - ``web_sessions``: one row per signed-in browser, keyed by the SHA-256 of the random
@@ -323,7 +343,7 @@ OUTCOME_STATUSES = ("requested", "obtained", "declined", "overwritten", "no-foot
 
 
 @migration(rehash=("outcomes",), rebuilds=True)
-def m010_requests(db: Backend) -> None:
+def m011_requests(db: Backend) -> None:
     """Requests to private camera owners, and what their upload links received.
 
     - ``requests``: one request for one camera's footage of one incident: a short code for the
@@ -397,10 +417,12 @@ def m010_requests(db: Backend) -> None:
 KNOWN = [name for name, _ in MIGRATIONS]
 
 
-def pending_needs(pending: tuple[str, ...]) -> tuple[set[str], bool]:
-    """(hashed tables to re-record, whether foreign keys must be off) for pending migrations."""
+def pending_needs(pending: tuple[str, ...]) -> tuple[set[str], bool, set[str]]:
+    """(hashed tables to re-record, whether foreign keys must be off, tables newly protected)
+    for pending migrations."""
     fns = [fn for name, fn in MIGRATIONS if name in pending]
-    return ({t for fn in fns for t in fn.rehash}, any(fn.rebuilds for fn in fns))
+    return ({t for fn in fns for t in fn.rehash}, any(fn.rebuilds for fn in fns),
+            {t for fn in fns for t in fn.protects})
 
 
 @dataclass(frozen=True)

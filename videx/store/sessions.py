@@ -21,11 +21,14 @@ class SessionStore:
                         [id_hash, user_name, created_ts, client, (user_agent or "")[:300]])
 
     def user(self, id_hash: str, oldest_ts: float) -> dict | None:
-        """The enabled user (name, role) of a session started after ``oldest_ts`` (POSIX s)
-        and after the user's ``sessions_valid_from``; None for an ended, expired or unknown
+        """The enabled user's whole row of a session started after ``oldest_ts`` (POSIX s)
+        and after the user's ``sessions_valid_from``, with the hash the user's newest audit
+        entry recorded (``videx_audited_hash``); None for an ended, expired or unknown
         session. One statement: the page's only sign-in check."""
         return self.db.one(
-            "SELECT u.name, u.role FROM web_sessions s JOIN users u ON u.name = s.user_name "
+            "SELECT u.*, (SELECT a.row_hash FROM audit_rows a WHERE a.tbl = 'users' AND "
+            "a.row_key = u.name ORDER BY a.entry_id DESC LIMIT 1) AS videx_audited_hash "
+            "FROM web_sessions s JOIN users u ON u.name = s.user_name "
             "WHERE s.id_hash = ? AND s.created_ts >= ? AND s.created_ts >= "
             "u.sessions_valid_from AND u.disabled = 0", [id_hash, oldest_ts])
 

@@ -295,6 +295,9 @@ def load_spec(path: str | Path, overrides: dict | None = None) -> StudySpec:
     if unknown:
         raise InputError(f"unknown key(s) {', '.join(sorted(unknown))} (known: "
                          f"{', '.join(sorted(known))})", file=str(path))
+    if "cases" in doc and not isinstance(doc["cases"], str):
+        raise InputError(f"cases = {doc['cases']!r}: the case table's file name, in quotes "
+                         '(cases = "cases.csv")', file=str(path))
     if "cases" in doc and not Path(doc["cases"]).is_absolute():
         doc["cases"] = str((path.parent / doc["cases"]).resolve())
     doc = {k: (tuple(v) if k in LIST_KEYS else v) for k, v in doc.items()}

@@ -122,7 +122,7 @@ async def users_page(web, request, user):
                 elif action == "role":
                     users_mod.set_role(cat, name, web.text(form, "role"))
                 else:
-                    users_mod.set_password(cat, name, web.text(form, "password"))
+                    users_mod.reset_password(cat, name, web.text(form, "password"))
         await web.run_slow(change)
         message = {"add": f"User {name} added.", "disable": f"{name} can no longer sign in.",
                    "enable": f"{name} can sign in again.",

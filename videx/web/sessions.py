@@ -111,6 +111,18 @@ def session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+def trusted(row: dict | None) -> dict | None:
+    """(name, role) of a session's user row when the row is exactly as its last audit entry
+    recorded it (a role or user written into the catalog outside videx grants nothing)."""
+    if row is None:
+        return None
+    from videx import audit
+    audited = row.pop("videx_audited_hash")
+    if audited != audit.row_hash("users", row):
+        return None
+    return {"name": row["name"], "role": row["role"]}
+
+
 def signed_in(web, request, role: str):
     """(the signed-in user, None) or (None, a response: to sign-in, or "not allowed").
     Reads the session and its user in one statement, so an ended session, a disabled user
@@ -120,8 +132,8 @@ def signed_in(web, request, role: str):
     user = None
     if sid:
         with web.catalog_for(None) as cat:
-            user = cat.sessions.user(session_hash(sid),
-                                     time.time() - web.options.session_max_s)
+            user = trusted(cat.sessions.user(session_hash(sid),
+                                             time.time() - web.options.session_max_s))
     if user is None:
         if sid:
             request.session.clear()
@@ -165,7 +177,7 @@ def end(web, request) -> None:
     if not sid:
         return
     with web.catalog_for(None) as cat:
-        user = cat.sessions.user(session_hash(sid), 0.0)
+        user = trusted(cat.sessions.user(session_hash(sid), 0.0))
         with cat.write("sign out", {"address": web.proxies.client(request)}) as tx:
             tx.acting_as = f"web:{user['name']}" if user else None
             if not cat.sessions.end(session_hash(sid)):
