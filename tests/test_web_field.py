@@ -534,3 +534,16 @@ def test_the_web_speaks_in_words_not_commands(site):
     for page in (missing.text, imported.text, det.get("/requests/ABCD-EFGH").text):
         body = page[page.index("<main"):]
         assert not re.search(r"\bvidex [a-z]+ [a-z]+|--[a-z]", body), body[:400]
+
+
+def test_a_role_written_into_the_catalog_with_sql_grants_nothing(site, location):
+    """Promoting oneself to admin with sqlite3 (write access to the catalog file): the web's
+    session check compares the user's row with its audit record, and refuses it."""
+    from conftest import edit
+    client = TestClient(site)
+    sign_in(client, "det")
+    assert client.get("/audit").status_code == 403
+    edit(location, "UPDATE users SET role = 'admin' WHERE name = 'det'")
+    r = client.get("/audit", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert sign_in(TestClient(site), "det").status_code == 401
