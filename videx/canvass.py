@@ -10,13 +10,11 @@ POSIX seconds UTC, with each camera's view geometry) and computed once: the repo
 sheet, extract and scan take it as their input instead of canvassing again.
 """
 
-from __future__ import annotations
-
 import functools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from videx import geo
 from videx.errors import OptionError, VidexError
@@ -38,8 +36,7 @@ CSV_COLUMNS = [
     "sha256", "path"]
 
 
-@dataclass(frozen=True)
-class Incident:
+class Incident(NamedTuple):
     """Where and when: the moment (POSIX seconds UTC) and place (WGS84 degrees).
 
     A day-precision incident (a date with no time of day) has no moment: ``occurred_ts`` and
@@ -73,7 +70,7 @@ class Incident:
         return describe(self.occurred_ts, self.time_precision, zone)
 
     @classmethod
-    def from_row(cls, row: dict) -> Incident:
+    def from_row(cls, row: dict) -> "Incident":
         return cls(row["id"], row["occurred_ts"], row["lat"], row["lon"], row.get("address"),
                    float(row.get("time_uncertainty_s") or 0.0),
                    row.get("time_precision") or "exact", row.get("occurred_end_ts"),
@@ -90,30 +87,15 @@ class Incident:
         return d
 
 
-def _fast_new(cls, *values):
-    """An instance of frozen dataclass ``cls`` from every field's value in order.
-
-    A frozen dataclass's own ``__init__`` sets each field through ``object.__setattr__``
-    (6.7 us for a 24-field CameraHit, most of a small canvass's Python time). Here a plain
-    twin class with the same layout sets the fields as ordinary attributes and the object then
-    becomes a ``cls`` (1 us): the same object, equal to one built by ``cls(...)``, as
-    immutable. The twins are made once, at import (``_make_twin``)."""
-    obj = cls._twin(*values)
-    obj.__class__ = cls
-    return obj
+# Results are named tuples (immutable; one line of generated code per class at import, where a
+# frozen dataclass costs six: a millisecond of every command's start-up each). The hot paths
+# build them with tuple.__new__ directly: a 24-field CameraHit in well under a microsecond.
+# (No "from __future__ import annotations" here: typing.NamedTuple would compile every field's
+# annotation string at import; as objects they cost nothing.)
+_new = tuple.__new__
 
 
-def _make_twin(cls) -> type:
-    """A plain class whose ``__init__`` takes ``cls``'s fields in order (see ``_fast_new``)."""
-    names = [f.name for f in fields(cls)]
-    body = "".join(f"\n    self.{n} = {n}" for n in names)
-    scope: dict = {}
-    exec(f"def __init__(self, {', '.join(names)}):{body}", scope)   # noqa: S102 (own names)
-    return type(f"_{cls.__name__}Twin", (), {"__init__": scope["__init__"]})
-
-
-@dataclass(frozen=True)
-class View:
+class View(NamedTuple):
     """A camera's view wedge: centre bearing and width (degrees), reach (metres, if known)."""
 
     heading_deg: float
@@ -121,8 +103,7 @@ class View:
     range_m: float | None
 
 
-@dataclass(frozen=True)
-class ClipHit:
+class ClipHit(NamedTuple):
     """One catalogued clip in the window; ``offset_s`` is where the moment falls in it."""
 
     clip_id: int
@@ -157,8 +138,7 @@ class ClipHit:
                 "activity_peak": self.activity_peak, "activity_mode": self.activity_mode}
 
 
-@dataclass(frozen=True)
-class CameraHit:
+class CameraHit(NamedTuple):
     """One camera within the radius: view, coverage of the window, status and deadline."""
 
     camera_id: str
@@ -228,8 +208,7 @@ class CameraHit:
             "outcome": self.outcome, "clips": [k.to_dict() for k in self.clips]}
 
 
-@dataclass(frozen=True)
-class CanvassResult:
+class CanvassResult(NamedTuple):
     """Cameras around one incident and the catalogued footage of its window (POSIX s, UTC)."""
 
     incident: Incident
@@ -241,7 +220,7 @@ class CanvassResult:
     generated_ts: float
     cameras: tuple[CameraHit, ...] = ()
     sort: str = "view"
-    audit_note: str | None = field(default=None, compare=False)
+    audit_note: str | None = None       # why the canvass's audit entry was not written
 
     @property
     def moment_ts(self) -> float:
@@ -396,13 +375,11 @@ def assess_camera(cat, cam: CanvassCamera, distance_m: float, inc: Incident, t0:
         in_view = (False if reach is not None and distance_m > reach    # geo.in_view's
                    else geo.in_view(cam.lat, cam.lon, heading, fov, reach, inc.lat, inc.lon,
                                     distance_m))                        # first test
-    hit = _CameraHitTwin(
+    return _new(CameraHit, (
         cam[0], cam[1], cam[2], cam[3], cam[4], cam[5], cam[6], cam.address,
         round(distance_m, 1), in_view, view, status, covered, round(t1 - t0, 1), gaps,
         cam.retention_days, deadline_ts, hours_left, state, action, cam.owner_name,
-        cam.owner_contact, outcome, clips)
-    hit.__class__ = CameraHit                   # _fast_new, inline: one per camera
-    return hit
+        cam.owner_contact, outcome, clips))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -425,13 +402,12 @@ def _clip_hits(cat, inc: Incident, prefetched: list) -> tuple[ClipHit, ...]:
             near = (cat.scans.peak_near(cid, moment - s) if peak is not None and exact
                     else None)
         if exact:
-            out.append(_fast_new(ClipHit, cid, path, sha, s, e, dur, moment - s,
-                                 s <= moment < e, off, src, conf, codec, w, h, fps, near,
-                                 peak, mode))
+            out.append(_new(ClipHit, (cid, path, sha, s, e, dur, moment - s, s <= moment < e,
+                                      off, src, conf, codec, w, h, fps, near, peak, mode)))
         else:
-            out.append(_fast_new(ClipHit, cid, path, sha, s, e, dur, None,
-                                 s < until and e > moment, off, src, conf, codec, w, h, fps,
-                                 None, peak, mode))
+            out.append(_new(ClipHit, (cid, path, sha, s, e, dur, None,
+                                      s < until and e > moment, off, src, conf, codec, w, h,
+                                      fps, None, peak, mode)))
     return tuple(out)
 
 
@@ -534,7 +510,7 @@ def audit_args(result: CanvassResult) -> dict:
 
 def with_audit_note(result: CanvassResult, note: str | None) -> CanvassResult:
     """``result``, saying why its audit entry was not written when ``note`` says so."""
-    return replace(result, audit_note=f"audit entry not written: {note}") if note else result
+    return result._replace(audit_note=f"audit entry not written: {note}") if note else result
 
 
 def _canvass(cat, inc: Incident, cams: list[tuple[float, CanvassCamera]], radius_m: float,
@@ -558,12 +534,12 @@ def _result(inc: Incident, rows: list[CameraHit], t0: float, t1: float, radius_m
     if sort == "activity":
         # cameras in view with footage at the moment first, then most activity near it
         # (stable: ties keep the view order); clips likewise by activity
-        rows = [replace(c, clips=tuple(sorted(
+        rows = [c._replace(clips=tuple(sorted(
             c.clips, key=lambda k: -(k.activity_near_moment if k.activity_near_moment
                                      is not None else -1.0)))) for c in rows]
         rows.sort(key=lambda c: (_footage_rank(c), _activity_key(c)))
-    return _fast_new(CanvassResult, inc, t0, t1, radius_m, before_s, after_s, now_ts,
-                     tuple(rows), sort, None)
+    return _new(CanvassResult, (inc, t0, t1, radius_m, before_s, after_s, now_ts,
+                                tuple(rows), sort, None))
 
 
 class CameraGrid:
@@ -723,8 +699,3 @@ def adhoc_incident(case_no: str, lat: float, lon: float, when: datetime,
         raise OptionError(f"the time uncertainty must be from 0 to a year (got "
                           f"{uncertainty_s:g} s)", "uncertainty")
     return Incident(case_no, when.timestamp(), lat, lon, None, uncertainty_s)
-
-
-for _cls in (View, ClipHit, CameraHit, CanvassResult):
-    _cls._twin = _make_twin(_cls)
-_CameraHitTwin = CameraHit._twin

@@ -25,12 +25,13 @@ catalog's, else UTC, labelled).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from videx import audit
@@ -38,15 +39,11 @@ from videx.errors import AuditKeyError, CatalogError, TimestampError
 from videx.store import protected, schema
 from videx.store.auditlog import AuditLog
 from videx.store.backend import Backend, SQLiteBackend
-from videx.store.bookmarks import BookmarkStore
 from videx.store.cameras import CameraStore
 from videx.store.clips import ClipStore
 from videx.store.history import OUTCOMES_SQL, REVIEWS_SQL, HistoryStore
 from videx.store.incidents import IncidentStore
-from videx.store.requests import RequestStore
 from videx.store.scans import ScanStore
-from videx.store.sessions import SessionStore
-from videx.store.users import UserStore
 from videx.timeutil import get_zone, iso_utc, now_utc
 
 DEFAULT_DB = "videx.db"
@@ -58,23 +55,26 @@ def resolve_path(path: str | os.PathLike | None) -> str:
     return str(path or os.environ.get("VIDEX_DB") or DEFAULT_DB)
 
 
-@dataclass
 class WriteTx:
-    """One open write transaction: its audit command, arguments and the rows it touched."""
+    """One open write transaction: its audit command, arguments and the rows it touched;
+    ``cancelled``: nothing happened after all (commit without an entry); ``acting_as``: the
+    entry's acting_as when not the catalog's own actor. (A plain class: a dataclass costs a
+    millisecond of every command's start-up to make.)"""
 
-    command: str
-    args: dict
-    case_no: str | None
-    touched: dict[tuple[str, str], None] = field(default_factory=dict)
-    cancelled: bool = False   # nothing happened after all: commit without an entry
-    acting_as: str | None = None   # the entry's acting_as when not the catalog's own actor
+    __slots__ = ("command", "args", "case_no", "touched", "cancelled", "acting_as")
+
+    def __init__(self, command: str, args: dict, case_no: str | None,
+                 touched: dict | None = None, cancelled: bool = False,
+                 acting_as: str | None = None):
+        self.command, self.args, self.case_no = command, args, case_no
+        self.touched: dict[tuple[str, str], None] = {} if touched is None else touched
+        self.cancelled, self.acting_as = cancelled, acting_as
 
     def touch(self, table: str, key) -> None:
         self.touched[(table, str(key))] = None
 
 
-@dataclass(frozen=True)
-class CaseRecord:
+class CaseRecord(NamedTuple):
     """An incident's record as its page shows it: entries oldest first; ``requests`` are
     request rows with their latest status (``videx.requests.Request.from_row``)."""
 
@@ -105,11 +105,28 @@ class Catalog:
         self.clips = ClipStore(self)
         self.history = HistoryStore(self)
         self.scans = ScanStore(self)
-        self.bookmarks = BookmarkStore(self)
-        self.sessions = SessionStore(self)
-        self.requests = RequestStore(self)
-        self.users = UserStore(self)
         self.auditlog = AuditLog(self)
+
+    # stores most commands never touch, made (and their modules imported) when first used
+    @functools.cached_property
+    def bookmarks(self):
+        from videx.store.bookmarks import BookmarkStore
+        return BookmarkStore(self)
+
+    @functools.cached_property
+    def sessions(self):
+        from videx.store.sessions import SessionStore
+        return SessionStore(self)
+
+    @functools.cached_property
+    def requests(self):
+        from videx.store.requests import RequestStore
+        return RequestStore(self)
+
+    @functools.cached_property
+    def users(self):
+        from videx.store.users import UserStore
+        return UserStore(self)
 
     # ------------------------------------------------------------ description
     @property

@@ -15,7 +15,7 @@ Durations are seconds, deadlines hours (as ``CameraHit.hours_left``), instants P
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from videx.canvass import STATUS_FOOTAGE, STATUS_GAP, STATUS_NONE
 from videx.timeutil import hms
@@ -128,8 +128,7 @@ def moment_words(start_ts: float, end_ts: float, moment_ts: float | None) -> str
     return f"not in this clip: it ends {duration_words(moment_ts - end_ts)} before"
 
 
-@dataclass(frozen=True)
-class CameraWords:
+class CameraWords(NamedTuple):
     """One canvass camera as people read it (every output renders these)."""
 
     status: str

@@ -8,7 +8,6 @@ booleans as ``yes``/``no`` and unknown values as an empty cell. Tables show bool
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 
@@ -35,6 +34,7 @@ def to_csv(rows: list[dict], columns: list[str] | None = None) -> str:
     """CSV with a header; ``columns`` defaults to the keys of the first row."""
     columns = columns or (list(rows[0]) if rows else [])
     buf = io.StringIO()
+    import csv
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
@@ -90,6 +90,7 @@ def stream(rows, fmt: str, columns: list[str], write, lat: str = "lat",
         write(to_table(rows, columns) + "\n")
         return len(rows)
     if fmt == "csv":
+        import csv
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)

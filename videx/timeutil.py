@@ -9,9 +9,9 @@ error, never a guess.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date as date_cls
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from videx.errors import TimestampError
@@ -136,8 +136,7 @@ _SLASHED = re.compile(r"^\d{1,2}([/.\-])\d{1,2}[/.\-](\d{2,4})([ T].*)?$")
 _TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%X", "%c", "%T", "%R", "%f")
 
 
-@dataclass(frozen=True)
-class When:
+class When(NamedTuple):
     """An instant as a record gives it: exact (``start`` is the moment) or a whole local day
     (``start`` and ``end`` are the day's first and next day's first instant, UTC); ``source``
     says how it was read."""

@@ -27,11 +27,10 @@ chain walk instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Protected:
+class Protected(NamedTuple):
     """A protected table: its key column, whether the key is an integer, rows not protected."""
 
     table: str

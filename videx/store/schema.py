@@ -11,7 +11,7 @@ Nothing else in videx creates or alters tables.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from videx.store.backend import Backend
 
@@ -425,8 +425,7 @@ def pending_needs(pending: tuple[str, ...]) -> tuple[set[str], bool, set[str]]:
             {t for fn in fns for t in fn.protects})
 
 
-@dataclass(frozen=True)
-class SchemaState:
+class SchemaState(NamedTuple):
     """What a database holds: applied migration names, and which are unknown or pending."""
 
     is_videx: bool
