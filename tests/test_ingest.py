@@ -334,3 +334,40 @@ def test_a_vendor_time_source_is_one_function_and_one_registration(city, open_db
         assert "acme-xml" in timesources.registered()
     finally:
         timesources._SOURCES[:] = [s for s in timesources._SOURCES if s.name != "acme-xml"]
+
+
+def test_an_installed_plugin_registers_its_time_source_in_a_fresh_process(tmp_path):
+    """A distribution that declares a ``videx.timesources`` entry point (as ``pip install``
+    writes it) is found and imported: the same list importlib.metadata gives, first
+    distribution on the path winning."""
+    import subprocess
+    import sys
+    site = tmp_path / "site"
+    (site / "acme_videx").mkdir(parents=True)
+    (site / "acme_videx" / "__init__.py").write_text(
+        "from videx import timesources\n"
+        "@timesources.time_source('acme-json', stage='sidecar')\n"
+        "def acme(path, ctx):\n    return None\n")
+    for folder, target in (("acme_videx-1.0.dist-info", "acme_videx"),
+                           ("other-2.0.dist-info", None)):
+        (site / folder).mkdir()
+        (site / folder / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {folder.split('-')[0]}\nVersion: 1\n")
+        if target:
+            (site / folder / "entry_points.txt").write_text(
+                f"[console_scripts]\nx = y:z\n\n[videx.timesources]\nacme = {target}\n")
+    shadow = tmp_path / "shadow"                      # a later copy of the same distribution
+    (shadow / "acme_videx-0.9.dist-info").mkdir(parents=True)
+    (shadow / "acme_videx-0.9.dist-info" / "entry_points.txt").write_text(
+        "[videx.timesources]\nold = acme_old_module\n")
+    code = ("import json, sys\nfrom importlib.metadata import entry_points\n"
+            "from videx import timesources\n"
+            "print(json.dumps([timesources.declared_plugins(),"
+            " [e.value for e in entry_points(group='videx.timesources')],"
+            " timesources.registered()]))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(shadow), str(FIXTURES.parent)])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    mine, theirs, registered = json.loads(out)
+    assert mine == theirs == ["acme_videx"]
+    assert "acme-json" in registered

@@ -128,3 +128,76 @@ def test_ingest_records_the_in_process_reader(city, run, clips_copy):
     out = json.loads(run("clips", "list", "--format", "json").output)
     assert out and all(c["probed_with"].startswith("pyav ") for c in out)
     assert all(c["streams"] == 1 for c in out)
+
+
+def _variants(tmp_path):
+    """Real-shaped MP4/MOV layouts from one source clip, each as ffmpeg writes it: the movie
+    box at the end and at the start, B-frames, an edit list that trims the start, negative
+    composition offsets, variable frame rate, HEVC, a fragmented file, a mirrored and every
+    turned picture."""
+    src = FIXTURES / "clips/PRIV-003/VID_20230501_142957.mp4"       # the VFR phone clip
+    x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    made = {
+        "bframes.mp4": ["-i", src, *x264, "-bf", "3", "-g", "12"],
+        "faststart.mp4": ["-i", src, *x264, "-bf", "2", "-movflags", "+faststart"],
+        "trimmed.mp4": ["-ss", "0.37", "-i", src, "-c", "copy"],
+        "negative_cts.mp4": ["-i", src, *x264, "-bf", "2", "-movflags",
+                             "+negative_cts_offsets", "-use_editlist", "0"],
+        "vfr_bframes.mov": ["-i", src, *x264, "-bf", "2", "-fps_mode", "passthrough"],
+        "hevc.mp4": ["-i", src, "-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+                     "log-level=none:bframes=4", "-tag:v", "hvc1"],
+        "fragmented.mp4": ["-i", src, *x264, "-movflags", "frag_keyframe+empty_moov"],
+        **{f"turned{d}.mp4": ["-i", src, "-c", "copy", "-metadata:s:v:0", f"rotate={d}"]
+           for d in (90, 180, 270)},
+    }
+    for name, args in made.items():
+        out = tmp_path / name
+        subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args), "-an", str(out)],
+                       check=True)
+        yield out
+    # matrices ffmpeg's muxer does not write: a mirror, a mirror turned, a 45-degree turn
+    one, half = 0x10000, 0xB505                       # 1.0 and sqrt(1/2) in 16.16
+    for name, abcd in {"mirrored.mp4": (-one, 0, 0, one), "mirror90.mp4": (0, one, one, 0),
+                       "turned45.mp4": (half, half, -half, half)}.items():
+        yield _with_matrix(src, tmp_path / name, abcd)
+
+
+def _with_matrix(src, out, abcd):
+    """A copy of ``src`` whose video tkhd matrix is (a, b, c, d) (16.16), the rest unchanged."""
+    import struct
+    data = bytearray(src.read_bytes())
+    at = data.index(b"tkhd") + 4                       # the box's payload (version 0)
+    assert data[at] == 0
+    a, b, c, d = abcd
+    struct.pack_into(">9i", data, at + 40, a, b, 0, c, d, 0, 0, 0, 0x40000000)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_times_and_rotation_from_the_boxes_equal_demuxing_and_decoding(tmp_path):
+    """The shortcut (movie box + FFmpeg's index) gives exactly what walking every packet and
+    decoding the first frame gives, or declines and the walk answers."""
+    import av
+
+    from videx.probe import Timeline
+    clips = [c for c in CLIPS if c.suffix.lower() in {".mp4", ".mov"} and c.name != "corrupt.mp4"]
+    told = 0
+    for clip in [*clips, *_variants(tmp_path)]:
+        size = clip.stat().st_size
+        with av.open(str(clip)) as c:
+            times, keys, rotation = probe_av._from_boxes(clip, size, c, c.streams.video[0])
+        with av.open(str(clip)) as c:
+            walked, walked_keys, decoded = probe_av._walk(c, c.streams.video[0], True)
+        if rotation is not None:                      # else the first frame is decoded
+            assert rotation == (decoded or 0), clip.name
+        if times is not None:
+            told += 1
+            assert Timeline.from_times(times, keys) == Timeline.from_times(walked, walked_keys), \
+                clip.name
+        else:
+            assert clip.name in {"fragmented.mp4", "truncated.mp4", "trimmed.mp4"}, clip.name
+        # and the whole probe still equals ffprobe's
+        if clip.parent == tmp_path:
+            assert facts(probe(clip, reader="pyav")) == facts(probe(clip, reader="ffprobe")), \
+                clip.name
+    assert told >= len(clips) + 8

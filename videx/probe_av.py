@@ -2,11 +2,16 @@
 
 Starting ffprobe costs about 55 ms per file (it loads some 200 shared libraries) and the probe
 itself a few; PyAV (``av``) binds the same FFmpeg libraries, so reading a small clip's header
-and packet list in-process takes 1-3 ms. ``read_facts`` returns the same ``ProbeInfo`` as
+in-process takes under a millisecond. ``read_facts`` returns the same ``ProbeInfo`` as
 ``videx.probe.facts`` does from ffprobe's JSON: container, codec, coded and display size,
-rotation (from the first decoded frame's display matrix, which FFmpeg copies from the stream),
-fps, duration, creation time, and the packet timeline (frame count, variable frame rate,
-keyframe interval). ``videx.probe.probe`` uses it first and falls back to ffprobe, recording
+rotation, fps, duration, creation time, and the packet timeline (frame count, variable frame
+rate, keyframe interval).
+
+For an MP4/MOV the rotation comes from the track's display matrix and the timeline from the
+index FFmpeg read at open plus the composition offsets (``videx.isobmff``): no packet is
+demuxed and no frame decoded. Whenever those boxes do not say enough (fragmented, edited or
+damaged files, other containers) every packet is walked and the first frame decoded for its
+rotation. ``videx.probe.probe`` uses this reader first and falls back to ffprobe, recording
 why, for anything it cannot read.
 
 ``source`` may be a path or a file object holding the clip's bytes (ingest reads a small clip
@@ -64,7 +69,10 @@ def _read_facts(source, size: int):
             raise ProbeError("no duration: the file is incomplete or not a video")
         ctx = stream.codec_context
         ctx.thread_count = 1             # one frame decoded: threads would only add latency
-        times, keys, rotation = _walk(container, stream, decode_first=True)
+        times, keys, rotation = _from_boxes(source, size, container, stream)
+        if times is None:                # not told by the boxes: walk the packets
+            times, keys, decoded = _walk(container, stream, decode_first=rotation is None)
+            rotation = decoded if rotation is None else rotation
         if rotation is None:             # no frame decoded: the old "rotate" tag, if any
             rotation = rotate_tag(stream.metadata)
         tags = {k.lower(): v for k, v in (container.metadata or {}).items()}
@@ -80,6 +88,51 @@ def _read_facts(source, size: int):
             probed_with=version() or "pyav")
 
 
+def _from_boxes(source, size: int, container, stream):
+    """(frame times or None, keyframe times or None, rotation or None) of an MP4/MOV from its
+    movie box and the index FFmpeg built from it, without demuxing or decoding (seconds, as
+    stored). The times are None unless the index is the whole, plain sample table (one
+    entry per sample, no discarded samples, at most one edit, not fragmented, every sample
+    inside the file): then a packet's presentation time is its decode time plus its
+    composition offset, which is how FFmpeg's mov demuxer computes it."""
+    if not container.format.name.startswith("mov"):
+        return None, None, None
+    from videx import isobmff
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            movie = isobmff.read_movie(fh, size)
+    else:
+        movie = isobmff.read_movie(source, size)
+        source.seek(0)
+    track = movie.track(stream.id) if movie else None
+    if track is None:
+        return None, None, None
+    rotation = movie.rotation(track)
+    if movie.fragmented or track.edits > 1 or not track.samples:
+        return None, None, rotation
+    entries = stream.index_entries
+    if len(entries) != track.samples:
+        return None, None, rotation
+    offsets = [0] * track.samples
+    if track.composition:
+        offsets = [offset for count, offset in track.composition for _ in range(count)]
+        if len(offsets) != track.samples:
+            return None, None, rotation
+    base = float(stream.time_base)
+    times, keys, end = [], [], 0
+    for entry, offset in zip(entries, offsets):
+        if entry.is_discard:
+            return None, None, rotation
+        t = (entry.timestamp + offset) * base
+        times.append(t)
+        if entry.is_keyframe:
+            keys.append(t)
+        end = max(end, entry.pos + entry.size)
+    if end > size:                       # samples past the end: let the walk find the damage
+        return None, None, rotation
+    return times, keys, rotation
+
+
 def _walk(container, stream, decode_first: bool):
     """(frame times, keyframe times, rotation of the first decoded frame or None): one pass
     over the stream's packets (seconds, as stored); with ``decode_first`` the first packets
@@ -88,11 +141,15 @@ def _walk(container, stream, decode_first: bool):
     times, keys = [], []
     rotation = None
     fed = 0
+    base = float(stream.time_base) if stream.time_base else None
     try:
         for packet in container.demux(stream):
-            if packet.pts is None:       # the flush packet at the end
+            pts = packet.pts
+            if pts is None:              # the flush packet at the end
                 continue
-            t = float(packet.pts * packet.time_base)
+            # one float multiplication, not Fraction arithmetic per packet (a third of the
+            # walk's time); a packet with a time base of its own is read with it
+            t = pts * base if base is not None else float(pts * packet.time_base)
             times.append(t)
             if packet.is_keyframe:
                 keys.append(t)
