@@ -371,3 +371,16 @@ def test_an_installed_plugin_registers_its_time_source_in_a_fresh_process(tmp_pa
     mine, theirs, registered = json.loads(out)
     assert mine == theirs == ["acme_videx"]
     assert "acme-json" in registered
+
+
+def test_clip_ids_follow_the_files_order_whatever_thread_finishes_first(city, open_db,
+                                                                        clips_copy):
+    """Four threads probe at once, and a large file ahead of small ones finishes last; the
+    ids still follow the sorted file order (the same catalog from the same files, every
+    time)."""
+    report = ingest.ingest(open_db(), [clips_copy], camera_from_folder=True, jobs=4)
+    assert len(report.added) >= 10
+    rows = open_db().db.rows("SELECT id, path FROM clips ORDER BY id")
+    paths = [r[1] for r in rows]
+    walked = [str(p.resolve()) for p in ingest.iter_files([clips_copy])]
+    assert paths == [p for p in walked if p in set(paths)]

@@ -24,7 +24,8 @@ Files are opened read-only. Probing and hashing run in a thread pool outside any
 a clip up to ``ONE_PASS_MAX_BYTES`` is read once, its bytes hashed and probed from memory
 in-process (PyAV, which releases the GIL while FFmpeg works, as hashlib does); larger ones are
 hashed while read and then probed; ffprobe answers what PyAV cannot open, and the clip records
-which reader probed it (``probed_with``). finished files are written from
+which reader probed it (``probed_with``). Finished files are written in the order given
+(directories walked sorted), so clip ids do not depend on which thread finished first, from
 the calling thread in short transactions (up to ``BATCH`` files, at least one a second), each
 with its own audit entry, so an interrupted (even killed) run keeps what it committed, never a
 clip without its audit entry, and a rerun does the rest. A file whose size or modification time
@@ -295,35 +296,41 @@ def ingest(cat, paths: Iterable[str | os.PathLike], *, camera_id: str | None = N
         early = list(report.rejected)
         report.rejected.clear()
         store([Examined(Path(p), None, error=VidexError(r)) for p, r in early])
-    pending: dict[Future, Path] = {}
+    # files are stored in the order given (so clip ids do not depend on which thread finished
+    # first): a finished file waits for the ones submitted before it, at most jobs * 4
+    pending: dict[Future, int] = {}
+    finished_early: dict[int, Examined] = {}
     done: list[Examined] = []
+    stored_upto = 0
     flushed = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            it = iter(files)
+            it = iter(enumerate(files))
             while True:
                 while len(pending) < jobs * 4:
-                    path = next(it, None)
+                    index, path = next(it, (None, None))
                     if path is None:
                         break
                     known = cat.clips.known(str(path))
-                    pending[pool.submit(_examine, path, known, probe_timeout)] = path
+                    pending[pool.submit(_examine, path, known, probe_timeout)] = index
                 if not pending:
                     break
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    pending.pop(fut)
-                    done.append(fut.result())
+                    finished_early[pending.pop(fut)] = fut.result()
                     if progress:
                         progress(1)
-                    if len(done) >= BATCH or time.monotonic() - flushed >= BATCH_SECONDS:
-                        store(done)
-                        done, flushed = [], time.monotonic()
+                while stored_upto in finished_early:
+                    done.append(finished_early.pop(stored_upto))
+                    stored_upto += 1
+                if len(done) >= BATCH or time.monotonic() - flushed >= BATCH_SECONDS:
+                    store(done)
+                    done, flushed = [], time.monotonic()
     except KeyboardInterrupt:
         report.interrupted = True
         for fut in pending:
             fut.cancel()
-        store(done)
+        store(done + [finished_early[i] for i in sorted(finished_early)])
         raise
     store(done)
     return report
