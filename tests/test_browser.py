@@ -146,10 +146,13 @@ def browser(request, tmp_path):
     driver.quit()
 
 
-def shot(driver, name: str) -> None:
+def shot(driver, name: str, at=None) -> None:
+    """Keep a screenshot of the viewport (``at``: an element scrolled to the top first)."""
     folder = os.environ.get("VIDEX_SCREENSHOTS")
     if folder:
         import base64
+        if at is not None:
+            driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", at)
         Path(folder).mkdir(parents=True, exist_ok=True)
         kind = "phone" if driver.size == PHONE else "desktop"
         png = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
@@ -310,7 +313,7 @@ def test_a_detectives_session_on_phone_and_desktop(server, browser, tmp_path):
                                           ".currentTime") - before - 1) < 0.1,
              what="one second forward")
     check(d, "clip")
-    shot(d, "clip")
+    shot(d, "clip", at=d.find_element(By.TAG_NAME, "h1"))
 
     # a bookmark where the clip is paused
     note = d.find_element(By.ID, "bookmark-note")
@@ -510,7 +513,7 @@ def test_an_owner_uploads_a_large_video_through_a_dropped_connection(city, run, 
         click(d, d.find_element(By.ID, "send"))
         wait_for(lambda: d.find_elements(By.ID, "upload-done"), 600, "the upload to finish")
         text = d.find_element(By.ID, "upload-list").text
-        shot(d, "upload-done")
+        shot(d, "upload-done", at=d.find_element(By.ID, "upload-list"))
         assert "Received and kept as evidence" in text and digest in text, text
         assert proxy.cut_at is not None                     # the connection did drop
         assert proxy.up_bytes < size * 1.25                 # resumed, not sent again whole
