@@ -104,6 +104,12 @@ def test_a_real_server_takes_curl_on_the_link(linked, run, tmp_path):
         (got,) = receipt["files"]
         assert got["result"] == "catalogued" and got["sha256"] == sha(RING2)
         assert got["size_bytes"] == RING2.stat().st_size
+        # the time as the sender reads it: local, with the zone (the same instant as UTC)
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+        utc = datetime.fromisoformat(got["received_at"].replace("Z", "+00:00"))
+        assert got["received_local"] == utc.astimezone(ZoneInfo("America/New_York")) \
+            .strftime("%Y-%m-%d %H:%M:%S %Z")
         html = subprocess.run(["curl", "-s", "-F", f"file=@{RING2}", link],
                               capture_output=True, text=True, timeout=120).stdout
         assert sha(RING2) in html and "We already had this exact file" in html

@@ -136,10 +136,16 @@ class FileReceipt:
     result: str
     message: str
 
-    def to_dict(self) -> dict:
-        return {"file_name": self.file_name, "size_bytes": self.size_bytes,
-                "sha256": self.sha256, "received_at": iso_utc(self.received_ts),
-                "result": self.result, "message": self.message}
+    def to_dict(self, zone=None) -> dict:
+        """As JSON; with ``zone`` also ``received_local``, the time in that zone with its
+        abbreviation (what the sender reads; a name or a ZoneInfo)."""
+        out = {"file_name": self.file_name, "size_bytes": self.size_bytes,
+               "sha256": self.sha256, "received_at": iso_utc(self.received_ts),
+               "result": self.result, "message": self.message}
+        if zone:
+            from videx.timeutil import format_local
+            out["received_local"] = format_local(self.received_ts, zone)
+        return out
 
 
 @dataclass(frozen=True)
@@ -172,8 +178,9 @@ class Receipt:
     request_code: str
     files: tuple[FileReceipt, ...] = field(default_factory=tuple)
 
-    def to_dict(self) -> dict:
-        return {"request": self.request_code, "files": [f.to_dict() for f in self.files]}
+    def to_dict(self, zone=None) -> dict:
+        return {"request": self.request_code,
+                "files": [f.to_dict(zone) for f in self.files]}
 
     def summary(self) -> str:
         kept = sum(1 for f in self.files if f.result != "refused")

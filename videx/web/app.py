@@ -50,6 +50,21 @@ def plain_words(message: str) -> str:
     return message
 
 
+def local_text(text: str | None, zone, local) -> str:
+    """A stored UTC time (ISO text, ``...Z``) as the page shows times: local, with the zone
+    (``local``: the page's formatter); text that is not a time is shown as it is."""
+    if not text:
+        return ""
+    from datetime import datetime
+    try:
+        when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return str(text)
+    if when.tzinfo is None:              # stored times are UTC; never read one as local
+        return str(text)
+    return local(when.timestamp(), zone)
+
+
 @dataclass(frozen=True)
 class WebOptions:
     """How ``videx serve`` runs (every worker and every instance builds the same app).
@@ -105,6 +120,7 @@ class Web:
                           autoescape=select_autoescape(["html"]), auto_reload=False)
         local = functools.lru_cache(maxsize=4096)(format_local)  # deadlines repeat on a page
         env.filters["local"] = lambda ts, zone: local(ts, zone) if ts is not None else ""
+        env.filters["local_text"] = lambda text, zone: local_text(text, zone, local)
         env.filters["whole"] = lambda v: f"{v:.0f}"                # metres, seconds
         env.filters["hms"] = lambda s: hms(s) if s is not None else ""
         env.filters["idq"] = lambda v: quote(str(v), safe="")    # an id as one URL segment

@@ -312,7 +312,7 @@ async def upload_form(web, request):
         return Response(status_code=400)
     receipt = intake.receipt_of(results)
     if wants_json:
-        return _public(web, JSONResponse(receipt.to_dict(), status_code=200))
+        return _public(web, JSONResponse(receipt.to_dict(req.zone), status_code=200))
     return _page(web, request, token, req, facts, receipts=receipt.files)
 
 
@@ -558,7 +558,7 @@ def _finish(web, request, token, req, state: dict, state_path: Path, part: Path)
             web, request, state.get("file_name"), state.get("fields") or {},
             state["length"]))
         intake.send_receipt(cat, current, intake.receipt_of([result]))
-    state["result"] = result.receipt.to_dict()
+    state["result"] = result.receipt.to_dict(current.zone)
     _write_state(state_path, state)
     return result
 

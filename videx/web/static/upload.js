@@ -64,7 +64,7 @@
               if (!f) { state.textContent = "received"; return resolve(null); }
               li.className = "r-" + f.result;
               state.innerHTML = esc(f.message) + "<br><small>" + size(f.size_bytes) +
-                " &middot; received " + esc(f.received_at) +
+                " &middot; received " + esc(f.received_local || f.received_at) +
                 (f.sha256 ? "<br>SHA-256 <code>" + esc(f.sha256) + "</code>" : "") + "</small>";
               resolve(f);
             })
