@@ -201,3 +201,26 @@ def test_times_and_rotation_from_the_boxes_equal_demuxing_and_decoding(tmp_path)
             assert facts(probe(clip, reader="pyav")) == facts(probe(clip, reader="ffprobe")), \
                 clip.name
     assert told >= len(clips) + 8
+
+
+def test_a_crafted_sample_table_falls_back_to_walking_the_packets(tmp_path):
+    """A ctts box claiming two billion samples (or more than the index has) is not believed:
+    nothing that large is built, the packets are walked, and the probe equals ffprobe's."""
+    import struct
+
+    import av
+    src = tmp_path / "bframes.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i",
+                    str(FIXTURES / "clips/CITY-001/20230501_142956.mp4"), "-c:v", "libx264",
+                    "-preset", "ultrafast", "-bf", "2", str(src)], check=True)
+    data = bytearray(src.read_bytes())
+    at = data.index(b"ctts") + 4 + 4 + 4           # the first entry's sample count
+    real = struct.unpack_from(">I", data, at)[0]
+    for count in (2**31, real + 2):
+        struct.pack_into(">I", data, at, count)
+        crafted = tmp_path / f"crafted{count}.mp4"
+        crafted.write_bytes(bytes(data))
+        with av.open(str(crafted)) as c:
+            times, _, rotation = probe_av._from_boxes(crafted, len(data), c, c.streams.video[0])
+        assert times is None and rotation == 0
+        assert facts(probe(crafted, reader="pyav")) == facts(probe(crafted, reader="ffprobe"))

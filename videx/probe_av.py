@@ -113,11 +113,13 @@ def _from_boxes(source, size: int, container, stream):
     entries = stream.index_entries
     if len(entries) != track.samples:
         return None, None, rotation
-    offsets = [0] * track.samples
     if track.composition:
-        offsets = [offset for count, offset in track.composition for _ in range(count)]
-        if len(offsets) != track.samples:
+        # counted before expanding: a crafted ctts may claim billions of samples
+        if sum(count for count, _ in track.composition) != track.samples:
             return None, None, rotation
+        offsets = [offset for count, offset in track.composition for _ in range(count)]
+    else:
+        offsets = [0] * track.samples
     base = float(stream.time_base)
     times, keys, end = [], [], 0
     for entry, offset in zip(entries, offsets):
