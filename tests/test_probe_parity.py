@@ -147,6 +147,15 @@ def _variants(tmp_path):
         "hevc.mp4": ["-i", src, "-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
                      "log-level=none:bframes=4", "-tag:v", "hvc1"],
         "fragmented.mp4": ["-i", src, *x264, "-movflags", "frag_keyframe+empty_moov"],
+        # H.264 keyframes as FFmpeg's parser sees them: recovery points, one reference frame
+        "opengop.mp4": ["-i", src, *x264, "-g", "24", "-x264-params", "open-gop=1:bframes=3"],
+        "intrarefresh.mp4": ["-i", src, *x264, "-x264-params", "intra-refresh=1:keyint=30"],
+        "ref1.mp4": ["-i", src, *x264, "-x264-params", "ref=1:keyint=20:bframes=0"],
+        "ref4.mp4": ["-i", src, *x264, "-x264-params", "ref=4:keyint=30"],
+        # parameter sets with scaling matrices, and 4:4:4 (the SPS fields before the refs)
+        "scaling_matrix.mp4": ["-i", src, *x264, "-x264-params", "cqm=jvt:keyint=30"],
+        "high444.mp4": ["-i", src, "-c:v", "libx264", "-preset", "ultrafast", "-profile:v",
+                        "high444", "-pix_fmt", "yuv444p", "-x264-params", "keyint=30"],
         **{f"turned{d}.mp4": ["-i", src, "-c", "copy", "-metadata:s:v:0", f"rotate={d}"]
            for d in (90, 180, 270)},
     }
@@ -155,11 +164,49 @@ def _variants(tmp_path):
         subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args), "-an", str(out)],
                        check=True)
         yield out
+    # sample tables and bitstreams that disagree: a sync sample moved off the IDR frame, and
+    # an IDR frame rewritten as a plain slice (with four reference frames it is no longer a
+    # keyframe for FFmpeg's parser; with one, an I slice still is)
+    yield _sync_sample_moved(tmp_path / "ref4.mp4", tmp_path / "sync_moved.mp4")
+    yield _idr_as_slice(tmp_path / "ref4.mp4", tmp_path / "idr_as_slice_ref4.mp4")
+    yield _idr_as_slice(tmp_path / "ref1.mp4", tmp_path / "idr_as_slice_ref1.mp4")
     # matrices ffmpeg's muxer does not write: a mirror, a mirror turned, a 45-degree turn
     one, half = 0x10000, 0xB505                       # 1.0 and sqrt(1/2) in 16.16
     for name, abcd in {"mirrored.mp4": (-one, 0, 0, one), "mirror90.mp4": (0, one, one, 0),
                        "turned45.mp4": (half, half, -half, half)}.items():
         yield _with_matrix(src, tmp_path / name, abcd)
+
+
+def _sync_sample_moved(src, out):
+    """A copy whose second sync sample (stss) names sample 10 instead of its IDR frame."""
+    import struct
+    data = bytearray(src.read_bytes())
+    at = data.index(b"stss") + 4 + 4 + 4             # version/flags, count, first entry
+    assert struct.unpack_from(">I", data, at - 4)[0] >= 2
+    struct.pack_into(">I", data, at + 4, 10)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def _idr_as_slice(src, out):
+    """A copy whose second IDR frame's slice NAL units say "non-IDR slice" (type 1)."""
+    import struct
+
+    import av
+    data = bytearray(src.read_bytes())
+    with av.open(str(src)) as c:
+        keys = [(e.pos, e.size) for e in c.streams.video[0].index_entries if e.is_keyframe]
+    pos, size = keys[1]
+    at, changed = pos, 0
+    while at < pos + size:
+        n = struct.unpack_from(">I", data, at)[0]
+        if data[at + 4] & 0x1F == 5:
+            data[at + 4] = (data[at + 4] & 0xE0) | 1
+            changed += 1
+        at += 4 + n
+    assert changed
+    out.write_bytes(bytes(data))
+    return out
 
 
 def _with_matrix(src, out, abcd):
@@ -194,13 +241,27 @@ def test_times_and_rotation_from_the_boxes_equal_demuxing_and_decoding(tmp_path)
             told += 1
             assert Timeline.from_times(times, keys) == Timeline.from_times(walked, walked_keys), \
                 clip.name
+            if clip.name in ("sync_moved.mp4", "idr_as_slice_ref4.mp4"):
+                # the case is real: the sample table's keyframes are not the parser's
+                with av.open(str(clip)) as c:
+                    table = [e.is_keyframe for e in c.streams.video[0].index_entries]
+                assert sum(table) != len(keys) or clip.name == "sync_moved.mp4"
+                assert [t for t, k in zip(times, table) if k] != keys, clip.name
         else:
             assert clip.name in {"fragmented.mp4", "truncated.mp4", "trimmed.mp4"}, clip.name
         # and the whole probe still equals ffprobe's
         if clip.parent == tmp_path:
             assert facts(probe(clip, reader="pyav")) == facts(probe(clip, reader="ffprobe")), \
                 clip.name
-    assert told >= len(clips) + 8
+    assert told >= len(clips) + 17
+    # the sequence parameter sets were read through to max_num_ref_frames (past the 4:4:4
+    # fields and the scaling matrices), as x264 was told
+    from videx import avc
+    for name, refs in (("ref4.mp4", 4), ("ref1.mp4", 1), ("scaling_matrix.mp4", 1),
+                       ("high444.mp4", 1)):
+        with av.open(str(tmp_path / name)) as c:
+            stream = avc.Stream(c.streams.video[0].codec_context.extradata)
+        assert list(stream.refs.values()) == [refs], name
 
 
 def test_a_crafted_sample_table_falls_back_to_walking_the_packets(tmp_path):

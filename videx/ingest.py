@@ -25,8 +25,9 @@ a clip up to ``ONE_PASS_MAX_BYTES`` is read once, its bytes hashed and probed fr
 in-process (PyAV, which releases the GIL while FFmpeg works, as hashlib does); larger ones are
 hashed while read and then probed; ffprobe answers what PyAV cannot open, and the clip records
 which reader probed it (``probed_with``). Finished files are written in the order given
-(directories walked sorted), so clip ids do not depend on which thread finished first, from
-the calling thread in short transactions (up to ``BATCH`` files, at least one a second), each
+(directories walked sorted), so clip ids do not depend on which thread finished first (a file
+waits for those before it: at most ``jobs * 4`` are in hand at once), from the calling thread
+in short transactions (up to ``BATCH`` files, at least one a second while files finish), each
 with its own audit entry, so an interrupted (even killed) run keeps what it committed, never a
 clip without its audit entry, and a rerun does the rest. A file whose size or modification time
 changed while it was probed and hashed is refused as still being written.
@@ -297,7 +298,8 @@ def ingest(cat, paths: Iterable[str | os.PathLike], *, camera_id: str | None = N
         report.rejected.clear()
         store([Examined(Path(p), None, error=VidexError(r)) for p, r in early])
     # files are stored in the order given (so clip ids do not depend on which thread finished
-    # first): a finished file waits for the ones submitted before it, at most jobs * 4
+    # first): a finished file waits for the ones submitted before it; at most jobs * 4 files
+    # are in hand at once, examined or waiting
     pending: dict[Future, int] = {}
     finished_early: dict[int, Examined] = {}
     done: list[Examined] = []
@@ -305,31 +307,35 @@ def ingest(cat, paths: Iterable[str | os.PathLike], *, camera_id: str | None = N
     flushed = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            it = iter(enumerate(files))
-            while True:
-                while len(pending) < jobs * 4:
-                    index, path = next(it, (None, None))
-                    if path is None:
+            try:
+                it = iter(enumerate(files))
+                while True:
+                    while len(pending) + len(finished_early) < jobs * 4:
+                        index, path = next(it, (None, None))
+                        if path is None:
+                            break
+                        known = cat.clips.known(str(path))
+                        pending[pool.submit(_examine, path, known, probe_timeout)] = index
+                    if not pending:
                         break
-                    known = cat.clips.known(str(path))
-                    pending[pool.submit(_examine, path, known, probe_timeout)] = index
-                if not pending:
-                    break
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    finished_early[pending.pop(fut)] = fut.result()
-                    if progress:
-                        progress(1)
-                while stored_upto in finished_early:
-                    done.append(finished_early.pop(stored_upto))
-                    stored_upto += 1
-                if len(done) >= BATCH or time.monotonic() - flushed >= BATCH_SECONDS:
-                    store(done)
-                    done, flushed = [], time.monotonic()
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        finished_early[pending.pop(fut)] = fut.result()
+                        if progress:
+                            progress(1)
+                    while stored_upto in finished_early:
+                        done.append(finished_early.pop(stored_upto))
+                        stored_upto += 1
+                    if len(done) >= BATCH or time.monotonic() - flushed >= BATCH_SECONDS:
+                        store(done)
+                        done, flushed = [], time.monotonic()
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)   # queued files are not begun
+                raise
     except KeyboardInterrupt:
         report.interrupted = True
-        for fut in pending:
-            fut.cancel()
+        # everything examined is kept (in file order; after an interruption the ids of files
+        # past a gap depend on which finished, which only an interrupted run allows)
         store(done + [finished_early[i] for i in sorted(finished_early)])
         raise
     store(done)

@@ -24,15 +24,23 @@ IDENTITY = (0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
 
 class Track(NamedTuple):
     """One ``trak``: its id, handler (``vide``, ``soun``...), the tkhd matrix (9 integers:
-    16.16 fixed point, the third column 2.30), the sample count (``stsz``), the composition
-    offsets as (count, offset in the track's time base) runs (``ctts``; None when absent) and
-    the number of edit-list entries."""
+    16.16 fixed point, the third column 2.30), the movie matrix in force when FFmpeg read it
+    (the mvhd before it), the sample count (``stsz``), the ``ctts`` box's entries as raw bytes
+    (None when absent; ``composition_runs`` reads them) and the number of edit-list entries."""
     track_id: int
     handler: str | None
     matrix: tuple[int, ...]
+    movie_matrix: tuple[int, ...]
     samples: int | None
-    composition: list[tuple[int, int]] | None
+    ctts: bytes | None
     edits: int
+
+    def composition_runs(self) -> list[tuple[int, int]] | None:
+        """(sample count, offset in the track's time base) runs of the ``ctts`` box, or None
+        when it has none; unpacked only when asked (a crafted box may hold millions)."""
+        if self.ctts is None:
+            return None
+        return list(struct.iter_unpack(">Ii", self.ctts))
 
 
 class Movie(NamedTuple):
@@ -42,14 +50,19 @@ class Movie(NamedTuple):
     tracks: list[Track]
     fragmented: bool
 
-    def track(self, track_id: int) -> Track | None:
-        return next((t for t in self.tracks if t.track_id == track_id), None)
+    def track(self, index: int, track_id: int) -> Track | None:
+        """The ``index``-th trak (FFmpeg makes one stream per trak, in order) when its id is
+        ``track_id``, else None."""
+        if 0 <= index < len(self.tracks) and self.tracks[index].track_id == track_id:
+            return self.tracks[index]
+        return None
 
-    def rotation(self, track: Track) -> int | None:
-        """Degrees (0, 90, 180, 270) the picture is turned for display, as FFmpeg reports it
-        (``av_display_rotation_get`` of the track matrix times the movie matrix), or None when
-        the matrix has no rotation FFmpeg could state."""
-        matrix = display_matrix(track.matrix, self.matrix)
+    @staticmethod
+    def rotation(track: Track) -> int | None:
+        """Degrees (0-359) the picture is turned for display, as ffprobe reports it
+        (``av_display_rotation_get`` of the track matrix times the movie matrix, truncated to
+        whole degrees), or None when the matrix has no rotation FFmpeg could state."""
+        matrix = display_matrix(track.matrix, track.movie_matrix)
         if matrix == IDENTITY:
             return 0
         a, b = matrix[0] / 65536.0, matrix[1] / 65536.0
@@ -58,7 +71,7 @@ class Movie(NamedTuple):
         if scale_x == 0.0 or scale_y == 0.0:
             return None
         degrees = -math.degrees(math.atan2(b / scale_y, a / scale_x))
-        return int(round(degrees)) % 360
+        return int(degrees) % 360
 
 
 def display_matrix(track: tuple[int, ...], movie: tuple[int, ...]) -> tuple[int, ...]:
@@ -109,6 +122,10 @@ def read_movie(fh, size: int) -> Movie | None:
         return None
 
 
+MAX_DEPTH = 10                   # FFmpeg's mov reader stops nesting there too
+ONCE_PER_TRACK = {b"tkhd", b"stsz", b"ctts", b"elst", b"mdhd"}
+
+
 def _children(data: bytes, start: int, end: int):
     """(type, payload start, payload end) of the boxes in ``data[start:end]``."""
     pos = start
@@ -133,32 +150,38 @@ def _movie(moov: bytes, fragmented: bool) -> Movie:
             at = start + 4 + (28 if version == 1 else 16) + 4 + 2 + 10   # rate, volume, gap
             matrix = struct.unpack_from(">9i", moov, at)
         elif kind == b"trak":
-            tracks.append(_track(moov, start, end))
+            tracks.append(_track(moov, start, end, matrix))
         elif kind == b"mvex":
             fragmented = True
     return Movie(matrix, tracks, fragmented)
 
 
-def _track(data: bytes, start: int, end: int) -> Track:
-    found = {"track_id": None, "handler": None, "matrix": IDENTITY, "samples": None,
-             "composition": None, "edits": 0}
-    _collect(data, start, end, found)
+def _track(data: bytes, start: int, end: int, movie_matrix: tuple[int, ...]) -> Track:
+    found = {"track_id": None, "handler": None, "matrix": IDENTITY,
+             "movie_matrix": movie_matrix, "samples": None, "ctts": None, "edits": 0}
+    _collect(data, start, end, found, set(), 1)
     if found["track_id"] is None:
         raise ValueError("trak without tkhd")
     return Track(**found)
 
 
-def _collect(data: bytes, start: int, end: int, found: dict) -> None:
+def _collect(data: bytes, start: int, end: int, found: dict, seen: set, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise ValueError("boxes nested too deep")
     for kind, s, e in _children(data, start, end):
+        if kind in ONCE_PER_TRACK:
+            if kind in seen:                 # which one FFmpeg believes is not ours to guess
+                raise ValueError(f"two {kind!r} boxes in one track")
+            seen.add(kind)
         if kind in CONTAINER_BOXES:
-            _collect(data, s, e, found)
+            _collect(data, s, e, found, seen, depth + 1)
         elif kind == b"tkhd":
             version = data[s]
             at = s + 4 + (16 if version == 1 else 8)          # after the two times
             found["track_id"] = struct.unpack_from(">I", data, at)[0]
             at = s + 4 + (32 if version == 1 else 20) + 8 + 2 + 2 + 2 + 2
             found["matrix"] = struct.unpack_from(">9i", data, at)
-        elif kind == b"hdlr":
+        elif kind == b"hdlr" and found["handler"] is None:   # mdia's, not minf's ('alis')
             found["handler"] = data[s + 8:s + 12].decode("latin-1")
         elif kind == b"stsz":
             found["samples"] = struct.unpack_from(">I", data, s + 8)[0]   # after sample_size
@@ -166,6 +189,6 @@ def _collect(data: bytes, start: int, end: int, found: dict) -> None:
             (count,) = struct.unpack_from(">I", data, s + 4)
             if s + 8 + 8 * count > e:
                 raise ValueError("ctts runs past its box")
-            found["composition"] = list(struct.iter_unpack(">Ii", data[s + 8:s + 8 + 8 * count]))
+            found["ctts"] = data[s + 8:s + 8 + 8 * count]
         elif kind == b"elst":
             (found["edits"],) = struct.unpack_from(">I", data, s + 4)

@@ -88,51 +88,91 @@ def _read_facts(source, size: int):
             probed_with=version() or "pyav")
 
 
+# codecs FFmpeg's mov demuxer runs a parser over: their packets' keyframe flags (and, when
+# fully parsed, their packets) are the parser's, not the sample table's; H.264 is read by
+# videx.avc as that parser reads it, the others are walked
+PARSED_BY_FFMPEG = {"av1", "vp8", "vp9", "mpeg1video", "vc1"}
+
+
 def _from_boxes(source, size: int, container, stream):
     """(frame times or None, keyframe times or None, rotation or None) of an MP4/MOV from its
     movie box and the index FFmpeg built from it, without demuxing or decoding (seconds, as
     stored). The times are None unless the index is the whole, plain sample table (one
     entry per sample, no discarded samples, at most one edit, not fragmented, every sample
     inside the file): then a packet's presentation time is its decode time plus its
-    composition offset, which is how FFmpeg's mov demuxer computes it."""
+    composition offset, as FFmpeg's mov demuxer computes it, and its keyframe flag is the
+    sample table's (H.264: its parser's, from ``videx.avc``)."""
     if not container.format.name.startswith("mov"):
         return None, None, None
     from videx import isobmff
     if isinstance(source, (str, Path)):
         with open(source, "rb") as fh:
-            movie = isobmff.read_movie(fh, size)
-    else:
-        movie = isobmff.read_movie(source, size)
-        source.seek(0)
-    track = movie.track(stream.id) if movie else None
+            return _shortcut(fh, size, stream, isobmff.read_movie(fh, size))
+    at = source.tell()               # FFmpeg reads this file object too: leave it where it was
+    try:
+        return _shortcut(source, size, stream, isobmff.read_movie(source, size))
+    finally:
+        source.seek(at)
+
+
+def _shortcut(fh, size: int, stream, movie):
+    track = movie.track(stream.index, stream.id) if movie else None
     if track is None:
         return None, None, None
     rotation = movie.rotation(track)
-    if movie.fragmented or track.edits > 1 or not track.samples:
+    entries = getattr(stream, "index_entries", None)          # PyAV 17 and later
+    codec = stream.codec_context.name
+    if (entries is None or movie.fragmented or track.edits > 1 or not track.samples
+            or len(entries) != track.samples or track.samples > size
+            or codec in PARSED_BY_FFMPEG):
         return None, None, rotation
-    entries = stream.index_entries
-    if len(entries) != track.samples:
-        return None, None, rotation
-    if track.composition:
-        # counted before expanding: a crafted ctts may claim billions of samples
-        if sum(count for count, _ in track.composition) != track.samples:
-            return None, None, rotation
-        offsets = [offset for count, offset in track.composition for _ in range(count)]
-    else:
+    if track.ctts is None:
         offsets = [0] * track.samples
-    base = float(stream.time_base)
-    times, keys, end = [], [], 0
-    for entry, offset in zip(entries, offsets):
-        if entry.is_discard:
+    else:
+        # checked before anything is expanded: a crafted ctts may claim billions of samples
+        if len(track.ctts) // 8 > track.samples:
             return None, None, rotation
-        t = (entry.timestamp + offset) * base
-        times.append(t)
-        if entry.is_keyframe:
-            keys.append(t)
-        end = max(end, entry.pos + entry.size)
-    if end > size:                       # samples past the end: let the walk find the damage
-        return None, None, rotation
-    return times, keys, rotation
+        runs = track.composition_runs()
+        if sum(count for count, _ in runs) != track.samples:
+            return None, None, rotation
+        offsets = [offset for count, offset in runs for _ in range(count)]
+    base = float(stream.time_base)
+    stamps, flags, spans = [], [], []
+    for entry, offset in zip(entries, offsets):
+        end = entry.pos + entry.size
+        if entry.is_discard or end > size:    # damage or edits: the walk says what is there
+            return None, None, rotation
+        stamps.append((entry.timestamp + offset) * base)
+        flags.append(entry.is_keyframe)
+        spans.append((entry.pos, end))
+    if codec == "h264":
+        flags = _h264_keyframes(fh, stream, spans)
+        if flags is None:
+            return None, None, rotation
+    return stamps, [t for t, key in zip(stamps, flags) if key], rotation
+
+
+def _h264_keyframes(fh, stream, spans: list[tuple[int, int]]) -> list[bool] | None:
+    """The keyframe flags FFmpeg's H.264 parser gives these samples ((start, end) byte
+    offsets), or None when videx.avc cannot tell. The file is mapped, not read whole: only
+    each sample's parameter sets, SEI and first slice header are touched."""
+    import mmap
+
+    from videx import avc
+    try:
+        if isinstance(fh, io.BytesIO):
+            view = fh.getbuffer()
+        else:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            view = memoryview(mapped)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+    try:
+        return avc.keyframes(stream.codec_context.extradata, view, spans)
+    except avc.Unsure:
+        return None
+    finally:
+        view.release()
 
 
 def _walk(container, stream, decode_first: bool):

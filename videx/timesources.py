@@ -132,7 +132,7 @@ def _load_plugins() -> None:
     _plugins_loaded = True
     import importlib
     for value in declared_plugins():
-        module, _, attr = value.partition(":")
+        module, _, attr = value.split("[", 1)[0].partition(":")     # no extras
         obj = importlib.import_module(module.strip())
         for part in filter(None, attr.strip().split(".")):
             obj = getattr(obj, part)
@@ -157,7 +157,8 @@ def declared_plugins(paths: list[str] | None = None) -> list[str]:
             for entry in entries:
                 if not entry.name.endswith((".dist-info", ".egg-info")):
                     continue
-                name = entry.name.rsplit(".", 1)[0].split("-", 1)[0].lower().replace(".", "_")
+                name = re.sub(r"[-_.]+", "_", entry.name.rsplit(".", 1)[0].split("-", 1)[0]
+                              .lower())
                 if name in seen:
                     continue
                 seen.add(name)

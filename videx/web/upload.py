@@ -35,7 +35,7 @@ from urllib.parse import quote
 from starlette.requests import ClientDisconnect
 
 from videx import intake
-from videx.errors import IntakeError, NotFound
+from videx.errors import IntakeError, NotFound, VidexError
 
 TUS_VERSION = "1.0.0"
 BATCH_BYTES = 1024 * 1024           # bytes handed to the writing thread at a time
@@ -558,7 +558,11 @@ def _finish(web, request, token, req, state: dict, state_path: Path, part: Path)
             web, request, state.get("file_name"), state.get("fields") or {},
             state["length"]))
         intake.send_receipt(cat, current, intake.receipt_of([result]))
-    state["result"] = result.receipt.to_dict(current.zone)
+    try:                                 # the file is kept whatever the zone setting says
+        zone = current.zone
+    except VidexError:
+        zone = None
+    state["result"] = result.receipt.to_dict(zone)
     _write_state(state_path, state)
     return result
 
