@@ -927,7 +927,7 @@ def timed(argv: list[str], env: dict | None = None, cwd=None) -> tuple[float, in
 
 
 def bench_verify(args):
-    from videx import audit
+    from videx import audit_check
     from videx.store import protected
     DATA.mkdir(exist_ok=True)
     source = DATA / f"canvass-{args.cameras}x{args.clips}.db"
@@ -947,12 +947,12 @@ def bench_verify(args):
         rows = cat.hashed_row_count()
         t = time.perf_counter()
         with cat.reading():
-            walk = audit._walk(cat, None, False)
+            walk = audit_check._walk(cat, None, False)
         chain_s = time.perf_counter() - t
         t = time.perf_counter()
         problems: list = []
         with cat.reading():
-            audit._deep(cat, problems, None)
+            audit_check._deep(cat, problems, None)
         deep_s = time.perf_counter() - t
         assert walk.problem is None and not problems, (walk.problem, problems[:3])
     env = {**os.environ, "VIDEX_DB": str(path)}

@@ -87,11 +87,15 @@ async def request_page(web, request, user):
                     url = requests_mod.upload_url(cat, r)
                 except VidexError as err:
                     why = str(err)
+            try:                     # one zone on the page: the one its window is shown in
+                zone = r.zone
+            except VidexError:
+                zone = cat.display_zone()
             return {**_words(r, now), "url": url, "link_note": why,
                     "qr": letters.qr_svg(url) if url else None,
                     "files": requests_mod.files(cat, r),
                     "history": requests_mod.history(cat, r)[::-1],
-                    "smtp": mail.configured(cat), "zone": cat.display_zone()}
+                    "smtp": mail.configured(cat), "zone": zone}
     return web.page(request, "request.html", await web.run_page(work))
 
 
