@@ -16,12 +16,13 @@ caller walks the packets instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 IDR, SLICE, SEI, SPS, PPS = 5, 1, 6, 7, 8
 RECOVERY_POINT = 6
 MAX_FRAME_NUM_LOG2 = 16          # FFmpeg refuses a recovery_frame_cnt of 2^16 or more
 HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135, 144}
+MAX_HEADER_NAL = 1 << 20         # bytes: a parameter set or SEI larger than this is not read
 PICT_I = 2                        # slice_type % 5 of an I slice (FFmpeg: AV_PICTURE_TYPE_I)
 
 
@@ -135,24 +136,30 @@ class Stream:
             raise Unsure("slice groups (FMO)")
         self.pps[pps_id] = (sps_id, b.ue() + 1)      # num_ref_idx_l0_default_active
 
-    def is_key(self, unit: bytes) -> bool:
-        """Whether FFmpeg's parser flags this access unit (one MP4 sample) a keyframe."""
-        recovery, pos, size = False, 0, self.length_size
-        while pos + size < len(unit):
-            n = int.from_bytes(unit[pos:pos + size], "big")
-            nal = unit[pos + size:pos + size + n]
-            pos += size + n
-            if n == 0 or len(nal) < n:
+    def is_key(self, read: Callable[[int, int], bytes], start: int, end: int) -> bool:
+        """Whether FFmpeg's parser flags the access unit (one MP4 sample) at byte offsets
+        ``start``-``end`` a keyframe; ``read(offset, n)`` gives the file's bytes. Only the
+        NAL units up to the first slice are read, and of that slice its first bytes."""
+        recovery, pos, size = False, start, self.length_size
+        while pos + size < end:
+            n = int.from_bytes(read(pos, size), "big")
+            if n == 0 or pos + size + n > end:
                 raise Unsure("an empty NAL unit, or one that runs past its sample")
-            kind = nal[0] & 0x1F
-            if kind in (SPS, PPS):
-                self.parameter_set(nal)
-            elif kind == SEI:
-                recovery = _has_recovery_point(rbsp(nal)) or recovery
+            head = pos + size
+            pos = head + n
+            kind = read(head, 1)[0] & 0x1F
+            if kind in (SPS, PPS, SEI):
+                if n > MAX_HEADER_NAL:
+                    raise Unsure("an oversized parameter set or SEI")
+                nal = read(head, n)
+                if kind == SEI:
+                    recovery = _has_recovery_point(rbsp(nal)) or recovery
+                else:
+                    self.parameter_set(nal)
             elif kind == IDR or (kind == SLICE and recovery):
                 return True                          # key whatever the slice header says
             elif kind == SLICE:
-                return self.one_ref and self._slice_is_key(rbsp(nal[:24]))
+                return self.one_ref and self._slice_is_key(rbsp(read(head, min(n, 24))))
         return False                                 # no picture in the unit
 
     def _slice_is_key(self, header: bytes) -> bool:
@@ -204,26 +211,28 @@ def _has_recovery_point(payload: bytes) -> bool:
     return False
 
 
-def keyframes(extradata: bytes | None, view, spans: Iterable[tuple[int, int]]) -> list[bool]:
-    """The keyframe flag FFmpeg's parser gives each access unit: ``view`` holds the file (a
-    memoryview), ``spans`` the (start, end) byte offsets of the track's samples in decode
-    order. Raises Unsure when it cannot tell.
+def keyframes(extradata: bytes | None, read: Callable[[int, int], bytes],
+              spans: Iterable[tuple[int, int]]) -> list[bool]:
+    """The keyframe flag FFmpeg's parser gives each access unit: ``read(offset, n)`` gives
+    the file's bytes, ``spans`` the (start, end) byte offsets of the track's samples in
+    decode order. Raises Unsure when it cannot tell.
 
     Most units start with their one slice: an IDR slice is a keyframe and, unless the stream
-    could meet the one-reference heuristic, a plain slice is not; only the others (parameter
-    sets, SEI, heuristics) are parsed."""
+    could meet the one-reference heuristic, a plain slice is not, which one read of a few
+    bytes tells; only the others (parameter sets, SEI, the heuristic) read more."""
     stream = Stream(extradata)
     size = stream.length_size
     flags = []
     for start, end in spans:
-        head = start + size
-        if head < end and any(view[start:head]):     # a first NAL unit that is not empty
-            kind = view[head] & 0x1F
-            if kind == IDR:
-                flags.append(True)
-                continue
-            if kind == SLICE and not stream.one_ref:
-                flags.append(False)
-                continue
-        flags.append(stream.is_key(view[start:end]))
+        if start + size < end:
+            first = read(start, size + 1)
+            if len(first) == size + 1 and any(first[:size]):   # a first NAL unit, not empty
+                kind = first[size] & 0x1F
+                if kind == IDR:
+                    flags.append(True)
+                    continue
+                if kind == SLICE and not stream.one_ref:
+                    flags.append(False)
+                    continue
+        flags.append(stream.is_key(read, start, end))
     return flags

@@ -21,6 +21,7 @@ once, hashes those bytes and probes them from memory: one pass over the file).
 from __future__ import annotations
 
 import io
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -154,25 +155,24 @@ def _shortcut(fh, size: int, stream, movie):
 
 def _h264_keyframes(fh, stream, spans: list[tuple[int, int]]) -> list[bool] | None:
     """The keyframe flags FFmpeg's H.264 parser gives these samples ((start, end) byte
-    offsets), or None when videx.avc cannot tell. The file is mapped, not read whole: only
-    each sample's parameter sets, SEI and first slice header are touched."""
-    import mmap
-
+    offsets), or None when videx.avc cannot tell. Only each sample's first bytes are read
+    (and its parameter sets and SEI, when it starts with them): a few bytes a frame, not the
+    file, whether it is in memory or on disk."""
     from videx import avc
+    if isinstance(fh, io.BytesIO):
+        data = fh.getvalue()             # the bytes ingest read (shared, not copied)
+
+        def read(offset: int, n: int) -> bytes:
+            return data[offset:offset + n]
+    else:
+        fd = fh.fileno()
+
+        def read(offset: int, n: int) -> bytes:
+            return os.pread(fd, n, offset)
     try:
-        if isinstance(fh, io.BytesIO):
-            view = fh.getbuffer()
-        else:
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            view = memoryview(mapped)
-    except (OSError, ValueError, io.UnsupportedOperation):
+        return avc.keyframes(stream.codec_context.extradata, read, spans)
+    except (avc.Unsure, OSError):
         return None
-    try:
-        return avc.keyframes(stream.codec_context.extradata, view, spans)
-    except avc.Unsure:
-        return None
-    finally:
-        view.release()
 
 
 def _walk(container, stream, decode_first: bool):
