@@ -285,3 +285,30 @@ def test_a_crafted_sample_table_falls_back_to_walking_the_packets(tmp_path):
             times, _, rotation = probe_av._from_boxes(crafted, len(data), c, c.streams.video[0])
         assert times is None and rotation == 0
         assert facts(probe(crafted, reader="pyav")) == facts(probe(crafted, reader="ffprobe"))
+
+
+def test_the_h264_reader_answers_or_declines_on_garbage():
+    """Random parameter sets and access units (fixed seed) get an answer or ``Unsure``,
+    never another exception: a crafted file cannot crash a probe through videx.avc."""
+    import random
+
+    from videx import avc
+    rng = random.Random(20261206)
+    answered = declined = 0
+    for _ in range(400):
+        sps = bytes([0x67]) + rng.randbytes(rng.randint(0, 40))
+        pps = bytes([0x68]) + rng.randbytes(rng.randint(0, 12))
+        extradata = (bytes([1, 100, 0, 40, 0xFF, 0xE1]) + len(sps).to_bytes(2, "big") + sps
+                     + bytes([1]) + len(pps).to_bytes(2, "big") + pps)
+        data = b"".join(len(n).to_bytes(4, "big") + n for n in (
+            bytes([rng.choice([0x06, 0x01, 0x05, 0x67, 0x68, 0x41])]) + rng.randbytes(30)
+            for _ in range(rng.randint(1, 4))))
+        try:
+            flags = avc.keyframes(extradata, lambda at, n, data=data: data[at:at + n],
+                                  [(0, len(data)), (0, len(data))])
+        except avc.Unsure:
+            declined += 1
+        else:
+            assert len(flags) == 2 and all(isinstance(f, bool) for f in flags)
+            answered += 1
+    assert answered and declined

@@ -23,6 +23,7 @@ RECOVERY_POINT = 6
 MAX_FRAME_NUM_LOG2 = 16          # FFmpeg refuses a recovery_frame_cnt of 2^16 or more
 HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135, 144}
 MAX_HEADER_NAL = 1 << 20         # bytes: a parameter set or SEI larger than this is not read
+PARAMETER_SET_MAX = 4096         # bytes of a parameter set parsed (real ones: tens of bytes)
 PICT_I = 2                        # slice_type % 5 of an I slice (FFmpeg: AV_PICTURE_TYPE_I)
 
 
@@ -95,6 +96,7 @@ class Stream:
     def parameter_set(self, nal: bytes) -> None:
         if not nal:
             return
+        nal = nal[:PARAMETER_SET_MAX]    # real ones are tens of bytes; a longer one runs out
         kind = nal[0] & 0x1F
         if kind == SPS:
             self._sps(Bits(rbsp(nal)))
@@ -124,7 +126,10 @@ class Stream:
             b.bits(1)
             b.se()
             b.se()
-            for _ in range(b.ue()):
+            cycle = b.ue()
+            if cycle > 255:                          # FFmpeg refuses such a sequence too
+                raise Unsure("a picture order cycle over 255 frames")
+            for _ in range(cycle):
                 b.se()
         self.refs[sps_id] = b.ue()                   # max_num_ref_frames
         self.one_ref = any(refs <= 1 for refs in self.refs.values())
