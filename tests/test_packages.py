@@ -201,6 +201,7 @@ def test_keys_are_never_overwritten_and_a_signing_catalog_needs_its_key(signed, 
     assert run("audit", "verify", "--deep").exit_code == 0      # the key setting is audited
 
 
+@pytest.mark.slow
 def test_a_killed_extract_leaves_no_package_and_the_next_run_cleans_up(ingested, run,
                                                                       tmp_path):
     """kill -9 at random moments of an extract (with excerpts: ffmpeg cuts, a second or
