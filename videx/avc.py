@@ -188,25 +188,26 @@ def _skip_scaling_list(b: Bits, size: int) -> None:
         last = nxt or last
 
 
+def _sei_number(payload: bytes, pos: int) -> tuple[int | None, int]:
+    """An SEI payload type or size at ``pos`` (0xFF bytes adding 255 each, then the last
+    byte) and the position after it; None when the unit ends first."""
+    value = 0
+    while pos < len(payload) and payload[pos] == 0xFF:
+        value, pos = value + 255, pos + 1
+    if pos >= len(payload):
+        return None, pos
+    return value + payload[pos], pos + 1
+
+
 def _has_recovery_point(payload: bytes) -> bool:
     """Whether an SEI NAL unit carries a valid recovery-point message."""
     pos = 0
     # as ff_h264_sei_decode: while more than 16 bits are left and they are not all zero
     while len(payload) - pos > 2 and payload[pos:pos + 2] != b"\x00\x00":
-        kind = 0
-        while pos < len(payload) and payload[pos] == 0xFF:
-            kind, pos = kind + 255, pos + 1
-        if pos >= len(payload):
-            return False
-        kind, pos = kind + payload[pos], pos + 1
-        size = 0
-        while pos < len(payload) and payload[pos] == 0xFF:
-            size, pos = size + 255, pos + 1
-        if pos >= len(payload):
-            return False
-        size, pos = size + payload[pos], pos + 1
-        if size > len(payload) - pos:                # FFmpeg gives up on the unit's SEI
-            return False
+        kind, pos = _sei_number(payload, pos)
+        size, pos = _sei_number(payload, pos)
+        if kind is None or size is None or size > len(payload) - pos:
+            return False                             # FFmpeg gives up on the unit's SEI
         if kind == RECOVERY_POINT:
             try:
                 return Bits(payload[pos:pos + size]).ue() < (1 << MAX_FRAME_NUM_LOG2)

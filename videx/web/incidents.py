@@ -215,9 +215,7 @@ async def sync_view(web, request, user):
 
     def work():
         with web.catalog_for(user) as cat:
-            record = cat.incidents.require(incident_id)
-            result = canvass.canvass_incident(cat, canvass.Incident.from_row(record),
-                                              record=False)
+            result = canvass.canvass(cat, incident_id, record=False)
             zone = cat.display_zone()
             from videx.previews import playable
             clips = []

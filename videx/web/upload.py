@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -48,6 +49,19 @@ def _raw(fn):
     """A public endpoint: no sign-in; ``fn(web, request)``."""
     fn.raw_route = True
     return fn
+
+
+def _link(fn):
+    """A public endpoint of an upload link: ``fn(web, request, token, req, facts)`` runs only
+    for a good link; a wrong, expired or withdrawn one gets the not-found page."""
+    @functools.wraps(fn)
+    async def route(web, request):
+        token = request.path_params["token"]
+        req, facts = await web.run_page(_request_for, web, token)
+        if req is None:
+            return _not_found(web, request)
+        return await fn(web, request, token, req, facts)
+    return _raw(route)
 
 
 # ------------------------------------------------------------ the page
@@ -93,12 +107,8 @@ def _page(web, request, token, req, facts, receipts=None, error=None, status=200
                                      status_code=status))
 
 
-@_raw
-async def upload_page(web, request):
-    token = request.path_params["token"]
-    req, facts = await web.run_page(_request_for, web, token)
-    if req is None:
-        return _not_found(web, request)
+@_link
+async def upload_page(web, request, token, req, facts):
     return _page(web, request, token, req, facts)
 
 
@@ -275,14 +285,10 @@ def _meta(web, request, file_name, fields, size, sha256=None):
                              bytes_received=size, sha256=sha256)
 
 
-@_raw
-async def upload_form(web, request):
+@_link
+async def upload_form(web, request, token, req, facts):
     """The form's POST (and ``curl -F``): every file received, accepted, and the receipt."""
     from starlette.responses import JSONResponse
-    token = request.path_params["token"]
-    req, facts = await web.run_page(_request_for, web, token)
-    if req is None:
-        return _not_found(web, request)
     wants_json = "application/json" in request.headers.get("accept", "")
     limit = facts["limit_bytes"]
     try:
@@ -385,24 +391,16 @@ def _metadata(header: str) -> dict[str, str]:
     return out
 
 
-@_raw
-async def tus_options(web, request):
+@_link
+async def tus_options(web, request, token, req, facts):
     from starlette.responses import Response
-    token = request.path_params["token"]
-    req, facts = await web.run_page(_request_for, web, token)
-    if req is None:
-        return _not_found(web, request)
     return _tus_headers(_public(web, Response(status_code=204)), facts["limit_bytes"])
 
 
-@_raw
-async def tus_create(web, request):
+@_link
+async def tus_create(web, request, token, req, facts):
     """Creation: a new upload of ``Upload-Length`` bytes; its URL in ``Location``."""
     from starlette.responses import Response
-    token = request.path_params["token"]
-    req, facts = await web.run_page(_request_for, web, token)
-    if req is None:
-        return _not_found(web, request)
     try:
         length = int(request.headers.get("upload-length", ""))
     except ValueError:
